@@ -1,0 +1,221 @@
+"""Annotation routes of the seed API, for the default layer and under /layers/:layer_name/."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from aiohttp import web
+
+from api.errors import ApiError, request_id, status_of
+from api.parsing import (
+    Batch,
+    failing_path,
+    json_object,
+    layer_name,
+    parse_batch,
+    parse_delete_ids,
+    parse_item,
+    read_json,
+)
+from api.services import SERVICES, DocumentAccess, Services
+from api.validation import ContentError
+from eventstore.commands import (
+    Accepted,
+    CreateAnnotation,
+    DeleteAnnotation,
+    Outcome,
+    Rejected,
+    UpdateAnnotation,
+)
+
+JSON_LIMIT = 1000
+NDJSON_PAGE = 1000
+REVISION_HEADER = "Annolog-Revision"
+NDJSON = "application/x-ndjson"
+
+
+def _json(data: Any, *, revision: int = 0, status: int = 200) -> web.Response:
+    response = web.Response(status=status, body=orjson.dumps(data),
+                            content_type="application/json")
+    if revision:
+        response.headers[REVISION_HEADER] = str(revision)
+    return response
+
+
+async def _document(request: web.Request) -> tuple[Services, DocumentAccess, str]:
+    services = request.app[SERVICES]
+    layer = layer_name(request)
+    access = await services.document_access(request, request.match_info["document_id"])
+    return services, access, layer
+
+
+DETAILS = {
+    ("created", "success"): "All the provided annotations were successfully created.",
+    ("created", "partial_failure"): "Some of the provided annotations could not be created.",
+    ("created", "failure"): "None of the provided annotations could be created.",
+    ("updated", "success"): "All the provided annotations were successfully updated.",
+    ("updated", "partial_failure"): "Some of the provided annotations could not be updated.",
+    ("updated", "failure"): "None of the provided annotations could be updated.",
+}
+
+
+def _batch_response(request: web.Request, verb: str, batch: Batch,
+                    outcomes: list[Outcome], revision: int) -> web.Response:
+    data, failing = [], list(batch.failing)
+    for (index, _), outcome in zip(batch.items, outcomes):
+        if isinstance(outcome, Accepted):
+            data.append(outcome.result)
+        else:
+            failing.append(failing_path(index, str(outcome.error)))
+    failing.sort(key=lambda f: int(f["path"][len("$.annotations["):-1]))
+    result = "success" if not failing else "partial_failure" if data else "failure"
+    return _json({
+        "data": data,
+        "details": DETAILS[(verb, result)],
+        "failing_paths": failing,
+        "request_id": request_id(request),
+        "result": result,
+        "status": 200,
+        "revision": revision or None,
+    }, revision=revision)
+
+
+async def create_annotations(request: web.Request) -> web.Response:
+    services, access, layer = await _document(request)
+    body = json_object(await read_json(request))
+    document_id = access.row.document_id
+    if "annotations" not in body and "content" in body:
+        return await _create_one(request, services, access, layer, body)
+    batch = parse_batch(body, page_count=access.page_count, id_required=False,
+                        max_batch=services.settings.max_batch)
+    commands = [CreateAnnotation(document_id, layer, item.annotation_id, item.content,
+                                 item.group, item.user_id) for _, item in batch.items]
+    outcomes, revision = await services.write(commands, request_id(request))
+    return _batch_response(request, "created", batch, outcomes, revision)
+
+
+async def _create_one(request: web.Request, services: Services, access: DocumentAccess,
+                      layer: str, body: dict[str, Any]) -> web.Response:
+    item = parse_item(body, page_count=access.page_count, id_required=False)
+    command = CreateAnnotation(access.row.document_id, layer, item.annotation_id,
+                               item.content, item.group, item.user_id)
+    outcome, revision = await _write_one(services, command, request)
+    return _json({"data": {"annotation_id": item.annotation_id}, "revision": revision},
+                 revision=revision)
+
+
+async def _write_one(services: Services, command: Any,
+                     request: web.Request) -> tuple[Accepted, int]:
+    outcomes, revision = await services.write([command], request_id(request))
+    outcome = outcomes[0]
+    if isinstance(outcome, Rejected):
+        raise ApiError(status_of(outcome.error), str(outcome.error))
+    return outcome, revision
+
+
+def _update_command(document_id: str, layer: str, item: Any) -> UpdateAnnotation:
+    return UpdateAnnotation(document_id, layer, item.annotation_id, item.content, item.user_id,
+                            group=item.group, keep_group=not item.has_group)
+
+
+async def update_annotations(request: web.Request) -> web.Response:
+    services, access, layer = await _document(request)
+    body = json_object(await read_json(request))
+    batch = parse_batch(body, page_count=access.page_count, id_required=True,
+                        max_batch=services.settings.max_batch)
+    commands = [_update_command(access.row.document_id, layer, item)
+                for _, item in batch.items]
+    outcomes, revision = await services.write(commands, request_id(request))
+    return _batch_response(request, "updated", batch, outcomes, revision)
+
+
+async def update_annotation(request: web.Request) -> web.Response:
+    services, access, layer = await _document(request)
+    body = json_object(await read_json(request))
+    try:
+        item = parse_item(body, page_count=access.page_count, id_required=True,
+                          path_id=request.match_info["annotation_id"])
+    except ContentError as error:
+        raise ApiError(422, str(error)) from None
+    outcome, revision = await _write_one(
+        services, _update_command(access.row.document_id, layer, item), request)
+    return _json({"data": outcome.result, "revision": revision}, revision=revision)
+
+
+async def delete_annotations(request: web.Request) -> web.Response:
+    services, access, layer = await _document(request)
+    ids = parse_delete_ids(await read_json(request), services.settings.max_batch)
+    document_id = access.row.document_id
+    if ids is None:  # "all": what the read model holds once it shows every committed write
+        await services.waiter.wait_for(services.writer.last_revision,
+                                       services.settings.write_timeout)
+        ids = await services.read(services.read_model.live_annotation_ids, document_id, layer)
+    commands = [DeleteAnnotation(document_id, layer, annotation_id, missing_ok=True)
+                for annotation_id in ids]
+    _, revision = await services.write(commands, request_id(request))
+    response = web.Response(status=200)
+    if revision:
+        response.headers[REVISION_HEADER] = str(revision)
+    return response
+
+
+async def delete_annotation(request: web.Request) -> web.Response:
+    services, access, layer = await _document(request)
+    command = DeleteAnnotation(access.row.document_id, layer,
+                               request.match_info["annotation_id"])
+    _, revision = await _write_one(services, command, request)
+    response = web.Response(status=200)
+    response.headers[REVISION_HEADER] = str(revision)
+    return response
+
+
+async def get_annotation(request: web.Request) -> web.Response:
+    services, access, layer = await _document(request)
+    annotation_id = request.match_info["annotation_id"]
+    record = await services.read(services.read_model.annotation, access.row.document_id,
+                                 layer, annotation_id)
+    if record is None:
+        raise ApiError(404, f"no annotation with id {annotation_id!r} in this layer")
+    return web.Response(body=record, content_type="application/json")
+
+
+async def list_annotations(request: web.Request) -> web.StreamResponse:
+    services, access, layer = await _document(request)
+    return await _respond_with_records(request, services, access, layer, page_index=None)
+
+
+async def list_page_annotations(request: web.Request) -> web.StreamResponse:
+    services, access, layer = await _document(request)
+    raw = request.match_info["page_index"]
+    page_count = access.page_count
+    if not raw.isdigit() or (page_count is not None and int(raw) >= page_count):
+        raise ApiError(404, "Parameter 'page_index' is invalid or out of bounds.")
+    return await _respond_with_records(request, services, access, layer, page_index=int(raw))
+
+
+def wants_ndjson(request: web.Request) -> bool:
+    return NDJSON in request.headers.get("Accept", "")
+
+
+async def _respond_with_records(request: web.Request, services: Services,
+                                access: DocumentAccess, layer: str,
+                                page_index: int | None) -> web.StreamResponse:
+    query = services.read_model.annotation_page
+    document_id = access.row.document_id
+    if not wants_ndjson(request):
+        rows = await services.read(query, document_id, layer, limit=JSON_LIMIT + 1,
+                                   page_index=page_index)
+        truncated = b"true" if len(rows) > JSON_LIMIT else b"false"
+        body = (b'{"data":{"annotations":[' + ",".join(r[1] for r in rows[:JSON_LIMIT]).encode()
+                + b'],"truncated":' + truncated + b"}}")
+        return web.Response(body=body, content_type="application/json")
+    response = web.StreamResponse(headers={"Content-Type": NDJSON})
+    await response.prepare(request)
+    after = 0
+    while rows := await services.read(query, document_id, layer, after=after,
+                                      limit=NDJSON_PAGE, page_index=page_index):
+        await response.write(("\n".join(r[1] for r in rows) + "\n").encode())
+        after = rows[-1][0]
+    await response.write_eof()
+    return response

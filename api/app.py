@@ -1,0 +1,29 @@
+"""The aiohttp application factory."""
+
+from __future__ import annotations
+
+import logging
+
+from aiohttp import web
+
+from api.auth import SETTINGS, auth_middleware
+from api.errors import error_middleware, request_id_middleware
+from api.routes import setup_routes
+from api.services import services_context
+from api.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+def create_app(settings: Settings) -> web.Application:
+    if settings.token_is_default:
+        log.warning("API_AUTH_TOKEN is not set: the development token 'secret' grants FULL "
+                    "access. Set API_AUTH_TOKEN before exposing this server.")
+    app = web.Application(
+        client_max_size=settings.max_json_bytes,
+        middlewares=[request_id_middleware, error_middleware, auth_middleware],
+    )
+    app[SETTINGS] = settings
+    app.cleanup_ctx.append(services_context)
+    setup_routes(app)
+    return app

@@ -1,0 +1,234 @@
+"""Document routes: upload (raw PDF or multipart), list, properties, info, PDF, delete, layers."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+from ulid import ULID
+
+from api.annotations import REVISION_HEADER, _json
+from api.errors import ApiError, request_id, status_of
+from api.parsing import layer_name
+from api.pdfs import PdfInfo, decode_password_header, inspect_pdf
+from api.services import PASSWORD_HEADER, SERVICES, DocumentAccess, Services
+from eventstore.commands import DeleteDocument, Rejected, UploadDocument
+from projections.queries import DocumentRow
+
+CHUNK = 256 * 1024
+MAX_FIELD_BYTES = 64 * 1024
+DOCUMENT_ID = re.compile(r"[^/\s]{1,256}")
+PDF_TYPES = ("application/pdf", "application/octet-stream")
+TRUE = ("true", "1", "yes")
+
+
+async def _receive(chunks: AsyncIterator[bytes], services: Services) -> tuple[Path, str, int]:
+    """Stream a body to a temporary file, hashing it; 413 (and nothing kept) past the limit."""
+    limit = services.settings.max_upload_bytes
+    fd, path = services.blobs.temporary()
+    digest, size = hashlib.sha256(), 0
+    try:
+        with os.fdopen(fd, "wb") as f:
+            async for chunk in chunks:
+                size += len(chunk)
+                if size > limit:
+                    raise ApiError(413, f"the upload is larger than MAX_UPLOAD_SIZE_BYTES "
+                                        f"({limit} bytes)")
+                digest.update(chunk)
+                f.write(chunk)
+            f.flush()
+            await services.read(os.fsync, f.fileno())
+    except BaseException:
+        path.unlink(missing_ok=True)
+        raise
+    return path, digest.hexdigest(), size
+
+
+async def _raw_chunks(request: web.Request) -> AsyncIterator[bytes]:
+    async for chunk in request.content.iter_chunked(CHUNK):
+        yield chunk
+
+
+async def _part_chunks(part: aiohttp.BodyPartReader) -> AsyncIterator[bytes]:
+    while chunk := await part.read_chunk(CHUNK):
+        yield chunk
+
+
+class Upload:
+    """What an upload request carried."""
+
+    def __init__(self) -> None:
+        self.file: tuple[Path, str, int] | None = None
+        self.filename: str | None = None
+        self.fields: dict[str, str] = {}
+
+    def discard(self) -> None:
+        if self.file is not None:
+            self.file[0].unlink(missing_ok=True)
+
+
+async def _read_multipart(request: web.Request, services: Services, upload: Upload) -> None:
+    try:
+        reader = await request.multipart()
+        while (part := await reader.next()) is not None:
+            await _read_part(part, services, upload)
+    except (ValueError, AssertionError, aiohttp.ClientPayloadError) as error:
+        raise ApiError(400, f"malformed multipart body: {error}") from None
+
+
+async def _read_part(part: Any, services: Services, upload: Upload) -> None:
+    if not isinstance(part, aiohttp.BodyPartReader):
+        raise ApiError(400, "nested multipart bodies are not supported")
+    name = part.name or ""
+    if name == "file":
+        if upload.file is not None:
+            raise ApiError(422, "send exactly one 'file' part")
+        upload.filename = part.filename
+        upload.file = await _receive(_part_chunks(part), services)
+    elif name in ("attachment", "url", "instructions"):
+        raise ApiError(422, f"the '{name}' part of document uploads is not supported yet; "
+                            "upload the PDF itself as the 'file' part")
+    else:
+        value = await part.read(decode=True)
+        if len(value) > MAX_FIELD_BYTES:
+            raise ApiError(413, f"the '{name}' part is larger than {MAX_FIELD_BYTES} bytes")
+        upload.fields[name] = value.decode("utf-8", errors="replace")
+
+
+async def upload_document(request: web.Request) -> web.Response:
+    services = request.app[SERVICES]
+    upload = Upload()
+    try:
+        if request.content_type.startswith("multipart/"):
+            await _read_multipart(request, services, upload)
+        elif request.content_type in PDF_TYPES:
+            upload.file = await _receive(_raw_chunks(request), services)
+        else:
+            raise ApiError(415, "upload the PDF as application/pdf, or as the 'file' part of "
+                                "multipart/form-data")
+        return await _store_upload(request, services, upload)
+    finally:
+        upload.discard()
+
+
+def _document_id(upload: Upload) -> str:
+    document_id = upload.fields.get("document_id") or str(ULID())
+    if not DOCUMENT_ID.fullmatch(document_id):
+        raise ApiError(422, "'document_id' must be 1 to 256 characters with no '/' or spaces")
+    return document_id
+
+
+async def _store_upload(request: web.Request, services: Services, upload: Upload
+                        ) -> web.Response:
+    if upload.file is None:
+        raise ApiError(422, "the multipart body has no 'file' part holding the PDF")
+    document_id = _document_id(upload)
+    path, sha256, size = upload.file
+    password = decode_password_header(request.headers.get(PASSWORD_HEADER))
+    info: PdfInfo = await services.read(inspect_pdf, path, password)
+    title = upload.fields.get("title") or info.title or upload.filename
+    await services.read(services.blobs.commit, path, sha256)
+    upload.file = None
+    command = UploadDocument(
+        document_id, title, sha256, size, info.password_protected, info.pages,
+        overwrite=upload.fields.get("overwrite_existing_document", "").lower() in TRUE)
+    outcomes, revision = await services.write([command], request_id(request))
+    if isinstance(outcomes[0], Rejected):
+        raise ApiError(status_of(outcomes[0].error), str(outcomes[0].error))
+    row = await services.read(services.read_model.document, document_id)
+    return _json({"data": {
+        "document_id": document_id, "errors": [], "password_protected": row.password_protected,
+        "sourcePdfSha256": sha256, "title": row.title, "createdAt": row.created_at,
+    }, "revision": revision}, revision=revision)
+
+
+def _properties(row: DocumentRow) -> dict[str, Any]:
+    return {
+        "document_id": row.document_id,
+        "passwordProtected": row.password_protected,
+        "sourcePdfSha256": row.sha256,
+        "title": row.title,
+        "byteSize": row.byte_size,
+        "createdAt": row.created_at,
+        "storage": {"type": "built-in"},
+    }
+
+
+def _list_params(query: Any) -> dict[str, Any]:
+    try:
+        page_size = int(query.get("page_size", "10"))
+    except ValueError:
+        raise ApiError(400, "'page_size' must be a whole number") from None
+    if not 1 <= page_size <= 1000:
+        raise ApiError(400, "'page_size' must be from 1 to 1000")
+    order_by = query.get("order_by", "created_at")
+    if order_by not in ("created_at", "title"):
+        raise ApiError(400, "'order_by' must be 'created_at' or 'title'")
+    direction = query.get("order_direction", "desc")
+    if direction not in ("asc", "desc"):
+        raise ApiError(400, "'order_direction' must be 'asc' or 'desc'")
+    return {"page_size": page_size, "cursor": query.get("cursor"), "title": query.get("title"),
+            "order_by": order_by, "descending": direction == "desc"}
+
+
+async def list_documents(request: web.Request) -> web.Response:
+    services = request.app[SERVICES]
+    params = _list_params(request.query)
+    try:
+        rows, next_cursor, total = await services.read(services.read_model.documents, **params)
+    except ValueError as error:
+        raise ApiError(400, str(error)) from None
+    return _json({"data": [_properties(r) for r in rows], "next_cursor": next_cursor,
+                  "prev_cursor": None, "document_count": total})
+
+
+async def _access(request: web.Request) -> tuple[Services, DocumentAccess]:
+    services = request.app[SERVICES]
+    layer_name(request)
+    return services, await services.document_access(request, request.match_info["document_id"])
+
+
+async def document_properties(request: web.Request) -> web.Response:
+    _, access = await _access(request)
+    return _json({"data": _properties(access.row)})
+
+
+async def document_info(request: web.Request) -> web.Response:
+    _, access = await _access(request)
+    pages = access.pages or []
+    return _json({"data": {
+        "pageCount": len(pages),
+        "title": access.row.title,
+        "pages": [{"pageIndex": i, "pageLabel": str(i + 1), **page}
+                  for i, page in enumerate(pages)],
+    }})
+
+
+async def download_pdf(request: web.Request) -> web.FileResponse:
+    services, access = await _access(request)
+    if request.query.get("source", "").lower() not in TRUE:
+        raise ApiError(400, "annolog serves the original upload only: pass source=true "
+                            "(a PDF with the annotations written in is not supported)")
+    return web.FileResponse(services.blobs.path(access.row.sha256),
+                            headers={"Content-Type": "application/pdf"})
+
+
+async def delete_document(request: web.Request) -> web.Response:
+    services, access = await _access(request)
+    outcomes, revision = await services.write([DeleteDocument(access.row.document_id)],
+                                              request_id(request))
+    if isinstance(outcomes[0], Rejected):
+        raise ApiError(status_of(outcomes[0].error), str(outcomes[0].error))
+    return web.Response(status=200, headers={REVISION_HEADER: str(revision)})
+
+
+async def list_layers(request: web.Request) -> web.Response:
+    services, access = await _access(request)
+    names = await services.read(services.read_model.layers, access.row.document_id)
+    return _json({"data": names})

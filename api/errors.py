@@ -1,0 +1,102 @@
+"""The one place that knows HTTP status codes: maps domain errors to the seed's error bodies."""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Awaitable, Callable
+
+import orjson
+from aiohttp import web
+from ulid import ULID
+
+from api.pdfs import NotAPdfError, PdfPasswordError
+from api.validation import ContentError
+from eventstore.errors import (
+    AnnotationExistsError,
+    AnnotationNotFoundError,
+    DataDirLockedError,
+    DocumentExistsError,
+    DocumentNotFoundError,
+    DomainError,
+    LogUnavailableError,
+)
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+REQUEST_ID = web.AppKey("request_id_header", str)
+REQUEST_ID_PATTERN = re.compile(r"[\x21-\x7e]{1,200}")
+
+
+class ApiError(Exception):
+    """Raised by handlers for a request the API refuses; carries its status and reason."""
+
+    def __init__(self, status: int, reason: str, *, text: bool = False) -> None:
+        super().__init__(reason)
+        self.status = status
+        self.reason = reason
+        self.text = text
+
+
+STATUS_OF: dict[type[Exception], int] = {
+    DocumentNotFoundError: 404,
+    AnnotationNotFoundError: 404,
+    DocumentExistsError: 409,
+    AnnotationExistsError: 409,
+    ContentError: 422,
+    NotAPdfError: 422,
+    LogUnavailableError: 503,
+    DataDirLockedError: 503,
+}
+
+
+def status_of(error: DomainError | ContentError) -> int:
+    for kind in type(error).__mro__:
+        if kind in STATUS_OF:
+            return STATUS_OF[kind]
+    return 500
+
+
+def error_response(status: int, reason: str) -> web.Response:
+    return web.Response(status=status, body=orjson.dumps({"error": {"reason": reason}}),
+                        content_type="application/json")
+
+
+def request_id(request: web.Request) -> str:
+    return request["request_id"]
+
+
+@web.middleware
+async def request_id_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    given = request.headers.get("X-Request-Id", "")
+    request["request_id"] = given if REQUEST_ID_PATTERN.fullmatch(given) else str(ULID())
+    response = await handler(request)
+    if not response.prepared:
+        response.headers["X-Request-Id"] = request["request_id"]
+    return response
+
+
+@web.middleware
+async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    try:
+        return await handler(request)
+    except ApiError as error:
+        if error.text:
+            return web.Response(status=error.status, text=error.reason)
+        return error_response(error.status, error.reason)
+    except PdfPasswordError as error:
+        return web.Response(status=403, text=str(error))
+    except (DomainError, ContentError, NotAPdfError) as error:
+        return error_response(status_of(error), str(error))
+    except web.HTTPRequestEntityTooLarge as error:
+        return error_response(413, f"the request body is larger than the limit: {error.text}")
+    except web.HTTPException as error:
+        if error.status >= 400 and error.content_type != "application/json":
+            return error_response(error.status, error.reason)
+        raise
+    except Exception:
+        log.exception("unexpected error in %s %s (request %s)", request.method, request.path,
+                      request.get("request_id"))
+        return error_response(500, "internal error; the server log has details under request "
+                                   f"id {request.get('request_id')}")

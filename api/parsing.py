@@ -1,0 +1,190 @@
+"""Request bodies: JSON (with the seed's relaxed syntax), items of a batch, and names."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import json5
+import orjson
+from aiohttp import web
+from ulid import ULID
+
+from api.errors import ApiError
+from api.validation import ContentError, validate_content
+from eventstore.domain import DEFAULT_LAYER
+
+MAX_ID_LENGTH = 256
+MAX_LAYER_NAME = 256
+RELAXED_JSON_LIMIT = 1024 * 1024  # the json5 fallback is pure Python: keep it for small bodies
+
+
+async def read_json(request: web.Request) -> Any:
+    """The body as JSON. Strict JSON first; small bodies may use the relaxed syntax the
+    seed's own examples use (unquoted keys, trailing commas)."""
+    if request.content_type.startswith("multipart/"):
+        raise ApiError(415, "multipart annotation writes (attachments) are not supported yet; "
+                            "send application/json")
+    body = await request.read()
+    if not body.strip():
+        raise ApiError(422, "the request body is empty; send a JSON object")
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError as strict_error:
+        if len(body) > RELAXED_JSON_LIMIT:
+            raise ApiError(422, f"the request body is not valid JSON: {strict_error}") from None
+        return _relaxed(body, strict_error)
+
+
+def _relaxed(body: bytes, strict_error: Exception) -> Any:
+    try:
+        value = json5.loads(body.decode("utf-8"))
+    except (ValueError, UnicodeDecodeError):
+        raise ApiError(422, f"the request body is not valid JSON: {strict_error}") from None
+    if _has_non_finite(value):
+        raise ApiError(422, "the request body holds NaN or Infinity, which JSON cannot carry")
+    return value
+
+
+def _has_non_finite(value: Any) -> bool:
+    if isinstance(value, float):
+        return not math.isfinite(value)
+    if isinstance(value, dict):
+        return any(_has_non_finite(v) for v in value.values())
+    if isinstance(value, list):
+        return any(_has_non_finite(v) for v in value)
+    return False
+
+
+def json_object(body: Any) -> dict[str, Any]:
+    if not isinstance(body, dict):
+        raise ApiError(422, "the request body must be a JSON object")
+    return body
+
+
+def layer_name(request: web.Request) -> str:
+    name = request.match_info.get("layer_name", DEFAULT_LAYER)
+    if "layer_name" in request.match_info:
+        check_layer_name(name)
+    return name
+
+
+def check_layer_name(name: str) -> None:
+    if not name:
+        raise ApiError(400, "a layer name may not be empty")
+    if "*" in name:
+        raise ApiError(400, f"layer name {name!r} may not contain '*'")
+    if len(name) > MAX_LAYER_NAME:
+        raise ApiError(400, f"a layer name may have at most {MAX_LAYER_NAME} characters")
+
+
+def check_annotation_id(value: Any) -> str:
+    if not isinstance(value, str) or not value:
+        raise ContentError("'id' must be a non-empty string")
+    if len(value) > MAX_ID_LENGTH:
+        raise ContentError(f"'id' may have at most {MAX_ID_LENGTH} characters")
+    return value
+
+
+def optional_string(item: dict[str, Any], key: str) -> str | None:
+    value = item.get(key)
+    if value is not None and not isinstance(value, str):
+        raise ContentError(f"'{key}' must be a string or null")
+    return value
+
+
+@dataclass(frozen=True)
+class AnnotationInput:
+    """One validated item of a create or update request."""
+
+    annotation_id: str
+    content: dict[str, Any]
+    user_id: str | None
+    group: str | None
+    has_group: bool
+
+
+def parse_item(item: Any, *, page_count: int | None, id_required: bool,
+               path_id: str | None = None) -> AnnotationInput:
+    """Validate one annotation item; raises ``ContentError`` with a reason to act on."""
+    if not isinstance(item, dict):
+        raise ContentError("each annotation must be a JSON object with a 'content' object")
+    if "content" not in item:
+        raise ContentError("'content' is required")
+    if path_id is not None:
+        if "id" in item and item["id"] != path_id:
+            raise ContentError(f"'id' {item['id']!r} does not match the id in the path "
+                               f"{path_id!r}")
+        annotation_id = path_id
+    elif "id" in item and item["id"] is not None:
+        annotation_id = check_annotation_id(item["id"])
+    elif id_required:
+        raise ContentError("'id' is required to update an annotation")
+    else:
+        annotation_id = str(ULID())
+    user_id = optional_string(item, "user_id")
+    group = optional_string(item, "group")
+    validate_content(item["content"], page_count)
+    return AnnotationInput(annotation_id, item["content"], user_id, group, "group" in item)
+
+
+@dataclass
+class Batch:
+    """The items of a batch that passed validation, and a failing path for each that did not."""
+
+    items: list[tuple[int, AnnotationInput]] = field(default_factory=list)
+    failing: list[dict[str, str]] = field(default_factory=list)
+
+    def fail(self, index: int, reason: str) -> None:
+        self.failing.append(failing_path(index, reason))
+
+
+def failing_path(index: int, reason: str) -> dict[str, str]:
+    return {"path": f"$.annotations[{index}]", "details": reason, "error": reason}
+
+
+def parse_batch(body: dict[str, Any], *, page_count: int | None, id_required: bool,
+                max_batch: int) -> Batch:
+    items = body.get("annotations")
+    if not isinstance(items, list):
+        raise ApiError(422, "'annotations' must be a list of annotation objects")
+    if not items:
+        raise ApiError(422, "'annotations' is empty; send at least one annotation")
+    if len(items) > max_batch:
+        raise ApiError(413, f"{len(items)} annotations in one request; the limit is "
+                            f"{max_batch} (ANNOLOG_MAX_BATCH)")
+    batch, seen = Batch(), set()
+    for index, item in enumerate(items):
+        try:
+            parsed = parse_item(item, page_count=page_count, id_required=id_required)
+        except ContentError as error:
+            batch.fail(index, str(error))
+            continue
+        if parsed.annotation_id in seen:
+            batch.fail(index, f"id {parsed.annotation_id!r} appears more than once in this "
+                              "request")
+            continue
+        seen.add(parsed.annotation_id)
+        batch.items.append((index, parsed))
+    return batch
+
+
+def parse_delete_ids(body: Any, max_batch: int) -> list[str] | None:
+    """The ids of a batch delete; None means "all"."""
+    body = json_object(body)
+    ids = body.get("annotationIds", body.get("annotation_ids"))
+    if ids == "all":
+        return None
+    if not isinstance(ids, list) or not ids:
+        raise ApiError(422, "'annotationIds' must be a non-empty list of annotation ids or "
+                            "the string \"all\"")
+    if len(ids) > max_batch:
+        raise ApiError(413, f"{len(ids)} ids in one request; the limit is {max_batch}")
+    for value in ids:
+        try:
+            check_annotation_id(value)
+        except ContentError:
+            raise ApiError(422, f"'annotationIds' holds {value!r}, which is not a non-empty "
+                                "string id") from None
+    return list(dict.fromkeys(ids))

@@ -1,0 +1,88 @@
+"""One table of routes: registered with aiohttp and described in the OpenAPI document."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from aiohttp import web
+
+from api import annotations, documents
+from api.openapi import build_openapi
+
+DOC = "/api/documents/{document_id}"
+LAYER = DOC + "/layers/{layer_name}"
+
+
+@dataclass(frozen=True)
+class Route:
+    method: str
+    path: str
+    handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+    summary: str
+    statuses: tuple[int, ...] = (200, 401, 404)
+    body: str | None = None  # "json", "pdf" or "multipart"
+    streams: bool = False
+    extension: bool = False
+
+
+def _both_layers(method: str, suffix: str, handler: Callable, summary: str,
+                 **options: object) -> list[Route]:
+    """A route on the default layer and its twin under /layers/:layer_name/."""
+    return [
+        Route(method, DOC + suffix, handler, summary, **options),
+        Route(method, LAYER + suffix, handler, summary + " (named layer)", **options),
+    ]
+
+
+async def healthcheck(request: web.Request) -> web.Response:
+    return web.json_response({"ok": True})
+
+
+async def openapi_document(request: web.Request) -> web.Response:
+    return web.json_response(build_openapi(ROUTES))
+
+
+WRITE = (200, 401, 403, 404, 413, 415, 422, 503)
+ROUTES: list[Route] = [
+    Route("GET", "/healthcheck", healthcheck, "200 once the server is ready", (200,)),
+    Route("GET", "/api/openapi.json", openapi_document, "This OpenAPI 3.1 document", (200,)),
+    Route("POST", "/api/documents", documents.upload_document,
+          "Upload a PDF (application/pdf body, or multipart with file, document_id, title)",
+          (200, 400, 401, 403, 409, 413, 415, 422, 503), body="pdf"),
+    Route("GET", "/api/documents", documents.list_documents,
+          "List documents (page_size, cursor, title, order_by, order_direction)",
+          (200, 400, 401)),
+    Route("GET", DOC + "/properties", documents.document_properties, "Document properties"),
+    Route("DELETE", DOC, documents.delete_document,
+          "Delete a document, its layers and annotations", (200, 401, 403, 404, 503)),
+    *_both_layers("GET", "/document_info", documents.document_info,
+                  "Page count and page sizes", statuses=(200, 401, 403, 404)),
+    *_both_layers("GET", "/pdf", documents.download_pdf,
+                  "The original PDF (source=true)", statuses=(200, 400, 401, 403, 404)),
+    Route("GET", DOC + "/layers", documents.list_layers, "Names of the named layers"),
+    *_both_layers("POST", "/annotations", annotations.create_annotations,
+                  "Create annotations (batch {annotations: [...]} or one {content})",
+                  statuses=WRITE, body="json"),
+    *_both_layers("PUT", "/annotations", annotations.update_annotations,
+                  "Update annotations (batch)", statuses=WRITE, body="json"),
+    *_both_layers("DELETE", "/annotations", annotations.delete_annotations,
+                  "Delete annotations by id, or \"all\"", statuses=WRITE, body="json"),
+    *_both_layers("GET", "/annotations", annotations.list_annotations,
+                  "List annotations: JSON (first 1,000) or NDJSON (all, streamed)",
+                  statuses=(200, 401, 403, 404), streams=True),
+    *_both_layers("GET", "/pages/{page_index}/annotations",
+                  annotations.list_page_annotations, "List the annotations of one page",
+                  statuses=(200, 401, 403, 404), streams=True),
+    *_both_layers("GET", "/annotations/{annotation_id}", annotations.get_annotation,
+                  "One annotation", statuses=(200, 401, 403, 404)),
+    *_both_layers("PUT", "/annotations/{annotation_id}", annotations.update_annotation,
+                  "Update one annotation", statuses=WRITE, body="json"),
+    *_both_layers("DELETE", "/annotations/{annotation_id}", annotations.delete_annotation,
+                  "Delete one annotation", statuses=(200, 401, 403, 404, 503)),
+]
+
+
+def setup_routes(app: web.Application) -> None:
+    for route in ROUTES:
+        app.router.add_route(route.method, route.path, route.handler)

@@ -1,0 +1,129 @@
+"""The composition root: the log, its writer, the projector and the read model of a process."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from functools import partial
+from typing import Any, TypeVar
+
+from aiohttp import web
+
+from api.auth import SETTINGS
+from api.errors import ApiError
+from api.pdfs import PdfPasswordError, decode_password_header, pages_with_password
+from api.settings import Settings
+from eventstore.blobs import BlobStore
+from eventstore.commands import Accepted, Command, Outcome
+from eventstore.log import DataDirLock, EventLog, open_log
+from eventstore.writer import Writer
+from projections.projector import Projector
+from projections.queries import DocumentRow, ReadModel
+from projections.waiting import RevisionWaiter
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+PASSWORD_HEADER = "pspdfkit-pdf-password"
+
+
+@dataclass(frozen=True)
+class DocumentAccess:
+    """A document the caller may use, with its pages (known once a protected PDF is opened)."""
+
+    row: DocumentRow
+    pages: list[dict[str, Any]] | None
+
+    @property
+    def page_count(self) -> int | None:
+        return len(self.pages) if self.pages is not None else None
+
+
+@dataclass
+class Services:
+    settings: Settings
+    log: EventLog
+    writer: Writer
+    projector: Projector
+    read_model: ReadModel
+    waiter: RevisionWaiter
+    blobs: BlobStore
+    executor: ThreadPoolExecutor
+    opened: dict[tuple[str, str], list[dict[str, Any]]] = field(default_factory=dict)
+
+    async def read(self, function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """Run a read-model query off the event loop."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self.executor, partial(function, *args, **kwargs))
+
+    async def write(self, commands: Sequence[Command], request_id: str
+                    ) -> tuple[list[Outcome], int]:
+        """Hand commands to the writer; answer once the read model shows them."""
+        outcomes = await asyncio.wrap_future(self.writer.submit(commands, request_id))
+        revision = max((o.revision for o in outcomes if isinstance(o, Accepted)), default=0)
+        if revision and not await self.waiter.wait_for(revision, self.settings.write_timeout):
+            raise ApiError(503, f"saved at revision {revision}, but the read model did not "
+                                "catch up in time; reads may not show it yet")
+        return outcomes, revision
+
+    async def document_access(self, request: web.Request, document_id: str) -> DocumentAccess:
+        """The document, or 404; for a protected PDF the password header must open it (403)."""
+        row = await self.read(self.read_model.document, document_id)
+        if row is None:
+            raise ApiError(404, f"document {document_id!r} not found")
+        if not row.password_protected:
+            return DocumentAccess(row, row.pages)
+        password = decode_password_header(request.headers.get(PASSWORD_HEADER))
+        if password is None:
+            raise ApiError(403, f"document {document_id!r} is password-protected; send its "
+                                f"password in the '{PASSWORD_HEADER}' header", text=True)
+        return DocumentAccess(row, await self._open_protected(row, password))
+
+    async def _open_protected(self, row: DocumentRow, password: str) -> list[dict[str, Any]]:
+        key = (row.sha256, password)
+        pages = self.opened.get(key)
+        if pages is None:
+            pages = await self.read(pages_with_password, self.blobs.path(row.sha256), password)
+            if len(self.opened) > 4096:
+                self.opened.clear()
+            self.opened[key] = pages
+        return pages
+
+
+SERVICES = web.AppKey("services", Services)
+
+
+async def services_context(app: web.Application) -> AsyncIterator[None]:
+    """Open the data directory, catch the read model up, then start writing and following."""
+    settings = app[SETTINGS]
+    lock = DataDirLock(settings.data_dir)
+    event_log = open_log(settings.data_dir)
+    blobs = BlobStore(settings.data_dir / "blobs")
+    blobs.remove_stale_temporaries()
+    loop = asyncio.get_running_loop()
+    waiter = RevisionWaiter(loop)
+    projector = Projector(event_log, settings.data_dir / "readmodel.sqlite",
+                          on_advance=waiter.advanced)
+    position = await loop.run_in_executor(None, projector.catch_up)
+    waiter.position = position
+    log.info("read model at revision %d", position)
+    projector.start()
+    writer = Writer(event_log, on_commit=projector.wake)
+    writer.start()
+    executor = ThreadPoolExecutor(4, thread_name_prefix="annolog-read")
+    read_model = ReadModel(projector.path)
+    app[SERVICES] = Services(settings, event_log, writer, projector, read_model, waiter, blobs,
+                             executor)
+    try:
+        yield
+    finally:
+        writer.stop()
+        projector.stop()
+        executor.shutdown(wait=True)
+        event_log.close()
+        lock.release()
+
+
+__all__ = ["SERVICES", "DocumentAccess", "PdfPasswordError", "Services", "services_context"]

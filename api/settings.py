@@ -1,0 +1,50 @@
+"""Configuration from the environment, with the commercial server's names where one exists."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+DEVELOPMENT_TOKEN = "secret"
+
+
+@dataclass(frozen=True)
+class Settings:
+    data_dir: Path
+    api_token: str
+    token_is_default: bool = False
+    host: str = "0.0.0.0"
+    port: int = 5000
+    max_upload_bytes: int = 1_000_000_000
+    max_json_bytes: int = 64 * 1024 * 1024
+    max_batch: int = 50_000
+    write_timeout: float = 60.0
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None) -> Settings:
+        env = dict(os.environ if env is None else env)
+        token = env.get("API_AUTH_TOKEN") or ""
+        return cls(
+            data_dir=Path(env.get("ANNOLOG_DATA_DIR") or "data"),
+            api_token=token or DEVELOPMENT_TOKEN,
+            token_is_default=not token,
+            host=env.get("HOST") or "0.0.0.0",
+            port=_int(env, "PORT", 5000),
+            max_upload_bytes=_int(env, "MAX_UPLOAD_SIZE_BYTES", 1_000_000_000),
+            max_json_bytes=_int(env, "ANNOLOG_MAX_JSON_BYTES", 64 * 1024 * 1024),
+            max_batch=_int(env, "ANNOLOG_MAX_BATCH", 50_000),
+        )
+
+
+def _int(env: dict[str, str], key: str, default: int) -> int:
+    raw = env.get(key)
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise SystemExit(f"{key} must be a whole number, not {raw!r}") from None
+    if value <= 0:
+        raise SystemExit(f"{key} must be positive, not {value}")
+    return value

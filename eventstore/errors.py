@@ -1,0 +1,31 @@
+"""Domain errors: raised or returned by the writer; mapped to HTTP statuses only in api/."""
+
+from __future__ import annotations
+
+
+class DomainError(Exception):
+    """Base of every error a command can meet; ``str(error)`` is a reason a person can act on."""
+
+
+class DocumentNotFoundError(DomainError):
+    """Raised when a document does not exist (or was deleted)."""
+
+
+class DocumentExistsError(DomainError):
+    """Raised when a document id is uploaded again without overwrite."""
+
+
+class AnnotationNotFoundError(DomainError):
+    """Raised when an annotation does not exist in the layer (or was deleted)."""
+
+
+class AnnotationExistsError(DomainError):
+    """Raised when creating an annotation whose id is already live in the layer."""
+
+
+class LogUnavailableError(DomainError):
+    """Raised when the event log could not be written; nothing of the batch was stored."""
+
+
+class DataDirLockedError(DomainError):
+    """Raised when another process already serves the same embedded data directory."""

@@ -1,0 +1,46 @@
+"""The log's transcoder: the library's JSON wire format, written and read with orjson.
+
+The library's ``JSONTranscoder`` turns *any* nested object shaped ``{"_type_": …, "_data_": …}``
+back into a Python object on read. Annotation content is client data, so a ``customData``
+of that shape would come back as a UUID or fail the replay. Only top-level event fields are
+ever tagged here (our events hold no other non-JSON values), so nested client data is
+returned exactly as it was stored.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from eventsourcing.persistence import Transcoder, Transcoding, TranscodingNotRegisteredError
+
+
+class TopLevelOrjsonTranscoder(Transcoder):
+    def __init__(self) -> None:
+        self.types: dict[type, Transcoding] = {}
+        self.names: dict[str, Transcoding] = {}
+
+    def register(self, transcoding: Transcoding) -> None:
+        self.types[transcoding.type] = transcoding
+        self.names[transcoding.name] = transcoding
+
+    def encode(self, obj: Any) -> bytes:
+        if not isinstance(obj, dict):
+            raise TranscodingNotRegisteredError(f"event state must be a dict, not {type(obj)}")
+        state = {key: self._tag(value) for key, value in obj.items()}
+        return orjson.dumps(state)
+
+    def _tag(self, value: Any) -> Any:
+        transcoding = self.types.get(type(value))
+        if transcoding is None:
+            return value
+        return {"_type_": transcoding.name, "_data_": transcoding.encode(value)}
+
+    def decode(self, data: bytes) -> Any:
+        state = orjson.loads(data)
+        for key, value in state.items():
+            if type(value) is dict and len(value) == 2 and "_type_" in value and "_data_" in value:
+                transcoding = self.names.get(value["_type_"])
+                if transcoding is not None:
+                    state[key] = transcoding.decode(value["_data_"])
+        return state

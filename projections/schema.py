@@ -1,0 +1,80 @@
+"""The read model's tables, built with sqlite-utils. Disposable: rebuilt from the log at will."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import sqlite_utils
+
+SCHEMA_VERSION = 1  # bump to force a rebuild of existing read models at start-up
+
+
+def connect(path: Path | str, *, readonly: bool = False) -> sqlite_utils.Database:
+    """A connection to the read model. The writer side uses ``synchronous=NORMAL``: the
+    read model is rebuildable and its position commits with its rows, so a lost tail after a
+    power cut is simply projected again."""
+    if readonly:
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, check_same_thread=False,
+                               isolation_level=None)
+    else:
+        conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=NORMAL")
+    conn.execute("PRAGMA busy_timeout=30000")
+    return sqlite_utils.Database(conn)
+
+
+def ensure_schema(db: sqlite_utils.Database) -> None:
+    db["documents"].create({
+        "document_id": str, "instance": str, "title": str, "sha256": str, "byte_size": int,
+        "password_protected": int, "page_count": int, "pages": str, "created_at": str,
+        "updated_at": str, "version": int, "revision": int, "deleted": int,
+    }, pk="document_id", if_not_exists=True)
+    db["layers"].create({
+        "document_id": str, "name": str, "created_at": str, "revision": int,
+    }, pk=("document_id", "name"), if_not_exists=True)
+    db["annotations"].create({
+        "document_id": str, "layer": str, "id": str, "page_index": int, "group_name": str,
+        "created_by": str, "updated_by": str, "record": str, "version": int,
+        "revision": int, "created_revision": int, "created_at": str, "updated_at": str,
+        "deleted": int,
+    }, pk=("document_id", "layer", "id"), if_not_exists=True)
+    db["annotations"].create_index(
+        ["document_id", "layer", "deleted", "created_revision"], if_not_exists=True,
+        index_name="annotations_by_layer")
+    db["annotations"].create_index(
+        ["document_id", "layer", "deleted", "page_index", "created_revision"],
+        if_not_exists=True, index_name="annotations_by_page")
+    db["positions"].create({"name": str, "revision": int}, pk="name", if_not_exists=True)
+    db["meta"].create({"key": str, "value": str}, pk="key", if_not_exists=True)
+
+
+def schema_version(db: sqlite_utils.Database) -> int | None:
+    if "meta" not in db.table_names():
+        return None
+    row = db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+    return int(row[0]) if row else None
+
+
+def reset(path: Path) -> None:
+    """Delete the read-model file and its WAL: the next projector replays from revision 0."""
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{path}{suffix}").unlink(missing_ok=True)
+
+
+def open_read_model(path: Path) -> sqlite_utils.Database:
+    """Open (creating or migrating) the read model for the projector."""
+    if path.exists():
+        db = connect(path)
+        if schema_version(db) == SCHEMA_VERSION:
+            return db
+        db.conn.close()
+        reset(path)
+    db = connect(path)
+    ensure_schema(db)
+    db["meta"].upsert({"key": "schema_version", "value": str(SCHEMA_VERSION)}, pk="key")
+    return db
+
+
+TABLES = ("documents", "layers", "annotations", "positions")

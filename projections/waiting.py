@@ -1,0 +1,40 @@
+"""Lets coroutines wait until the projector has passed a revision (read-your-writes)."""
+
+from __future__ import annotations
+
+import asyncio
+import heapq
+import itertools
+
+
+class RevisionWaiter:
+    """Bridges the projector thread to the event loop without polling."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, position: int = 0) -> None:
+        self.loop = loop
+        self.position = position
+        self._waiting: list[tuple[int, int, asyncio.Future[None]]] = []
+        self._counter = itertools.count()
+
+    def advanced(self, position: int) -> None:
+        """Called from the projector thread."""
+        self.loop.call_soon_threadsafe(self._release, position)
+
+    def _release(self, position: int) -> None:
+        self.position = max(self.position, position)
+        while self._waiting and self._waiting[0][0] <= self.position:
+            _, _, future = heapq.heappop(self._waiting)
+            if not future.done():
+                future.set_result(None)
+
+    async def wait_for(self, revision: int, timeout: float | None = None) -> bool:
+        """True once the read model holds ``revision``; False if ``timeout`` passed first."""
+        if revision <= self.position:
+            return True
+        future = self.loop.create_future()
+        heapq.heappush(self._waiting, (revision, next(self._counter), future))
+        try:
+            await asyncio.wait_for(asyncio.shield(future), timeout)
+        except TimeoutError:
+            return False
+        return True

@@ -1,0 +1,79 @@
+"""The ``annolog`` command line."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+
+from aiohttp import web
+
+from api.app import create_app
+from api.settings import Settings
+from eventstore.errors import DataDirLockedError
+
+
+def serve(args: argparse.Namespace) -> int:
+    settings = Settings.from_env()
+    overrides = {k: v for k, v in (("port", args.port), ("host", args.host)) if v is not None}
+    if args.data_dir is not None:
+        overrides["data_dir"] = args.data_dir
+    settings = Settings(**{**settings.__dict__, **overrides})
+    logging.getLogger(__name__).info("annolog serving %s on %s:%d", settings.data_dir.resolve(),
+                                     settings.host, settings.port)
+    try:
+        web.run_app(create_app(settings), host=settings.host, port=settings.port,
+                    print=None, access_log=None if args.quiet else logging.getLogger("access"))
+    except DataDirLockedError as error:
+        print(f"annolog: {error}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def bench(args: argparse.Namespace) -> int:
+    from tools.bench import run_bench
+    return run_bench(args)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="annolog", description="Event-sourced persistence for PDF annotations.")
+    verbs = parser.add_subparsers(dest="verb", required=True, metavar="VERB")
+
+    p = verbs.add_parser("serve", help="run the HTTP API (embedded SQLite under the data dir)",
+                         description="Run the HTTP API. Configuration comes from the "
+                                     "environment (PORT, ANNOLOG_DATA_DIR, API_AUTH_TOKEN, "
+                                     "MAX_UPLOAD_SIZE_BYTES); options override it.")
+    p.add_argument("--port", type=int, help="port to listen on (default: PORT or 5000)")
+    p.add_argument("--host", help="address to bind (default: HOST or 0.0.0.0)")
+    from pathlib import Path
+    p.add_argument("--data-dir", type=Path, help="data directory (default: ANNOLOG_DATA_DIR "
+                                                 "or ./data)")
+    p.add_argument("--quiet", action="store_true", help="no access log")
+    p.set_defaults(run=serve)
+
+    p = verbs.add_parser("bench", help="measure write and read throughput against raw SQLite",
+                         description="Start a server on a scratch data directory and measure "
+                                     "bulk, concurrent single and NDJSON scenarios, each "
+                                     "beside raw SQLite on the same rows.")
+    p.add_argument("--bulk", type=int, default=10_000, help="annotations in the bulk request")
+    p.add_argument("--connections", type=int, default=64, help="concurrent connections")
+    p.add_argument("--duration", type=float, default=20.0,
+                   help="seconds of concurrent single writes")
+    p.add_argument("--ndjson", type=int, default=100_000,
+                   help="annotations in the NDJSON read")
+    p.add_argument("--port", type=int, default=5077, help="port of the scratch server")
+    p.set_defaults(run=bench)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: "
+                                                   "%(message)s")
+    args = build_parser().parse_args(argv)
+    return args.run(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
