@@ -85,7 +85,10 @@ async def create_annotations(request: web.Request) -> web.Response:
     services, access, layer = await _document(request)
     body = json_object(await read_json(request))
     document_id = access.row.document_id
-    if "annotations" not in body and "content" in body:
+    if "annotations" not in body:
+        if "content" not in body:
+            raise ApiError(422, 'the body must be {"annotations": [...]} or one annotation '
+                                '{"content": {...}}')
         return await _create_one(request, services, access, layer, body)
     batch = parse_batch(body, page_count=access.page_count, id_required=False,
                         max_batch=services.settings.max_batch)

@@ -25,7 +25,7 @@ from eventstore.errors import (
 log = logging.getLogger(__name__)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-REQUEST_ID = web.AppKey("request_id_header", str)
+REQUEST_ID = web.RequestKey("request_id", str)
 REQUEST_ID_PATTERN = re.compile(r"[\x21-\x7e]{1,200}")
 
 
@@ -64,16 +64,16 @@ def error_response(status: int, reason: str) -> web.Response:
 
 
 def request_id(request: web.Request) -> str:
-    return request["request_id"]
+    return request[REQUEST_ID]
 
 
 @web.middleware
 async def request_id_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     given = request.headers.get("X-Request-Id", "")
-    request["request_id"] = given if REQUEST_ID_PATTERN.fullmatch(given) else str(ULID())
+    request[REQUEST_ID] = given if REQUEST_ID_PATTERN.fullmatch(given) else str(ULID())
     response = await handler(request)
     if not response.prepared:
-        response.headers["X-Request-Id"] = request["request_id"]
+        response.headers["X-Request-Id"] = request[REQUEST_ID]
     return response
 
 
@@ -97,6 +97,6 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         raise
     except Exception:
         log.exception("unexpected error in %s %s (request %s)", request.method, request.path,
-                      request.get("request_id"))
+                      request.get(REQUEST_ID))
         return error_response(500, "internal error; the server log has details under request "
-                                   f"id {request.get('request_id')}")
+                                   f"id {request.get(REQUEST_ID)}")

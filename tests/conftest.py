@@ -1,0 +1,60 @@
+"""Shared fixtures: real apps on real SQLite files in a temp dir; nothing of ours is mocked."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+from typing import Any
+
+import pikepdf
+import pytest
+
+from api.app import create_app
+from api.settings import Settings
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / "shared"
+SAMPLES = SHARED / "reference" / "instant-json-samples"
+TOKEN = "test-token"
+AUTH = {"Authorization": f'Token token="{TOKEN}"'}
+
+
+def make_pdf(pages: int = 2, *, title: str | None = "Test PDF", user_password: str | None = None
+             ) -> bytes:
+    pdf = pikepdf.new()
+    for i in range(pages):
+        pdf.add_blank_page(page_size=(612 - i, 792))
+    if title:
+        pdf.docinfo["/Title"] = title
+    out = io.BytesIO()
+    if user_password is None:
+        pdf.save(out)
+    else:
+        pdf.save(out, encryption=pikepdf.Encryption(user=user_password, owner="owner-" +
+                                                    user_password))
+    return out.getvalue()
+
+
+def note(page: int = 0, text: str = "hello", **extra: Any) -> dict[str, Any]:
+    return {"v": 2, "type": "pspdfkit/note", "pageIndex": page, "bbox": [10, 20, 30, 40],
+            "opacity": 1, "text": {"format": "plain", "value": text}, **extra}
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return Settings(data_dir=tmp_path / "data", api_token=TOKEN, max_batch=20_000)
+
+
+@pytest.fixture
+async def client(aiohttp_client: Any, settings: Settings) -> Any:
+    return await aiohttp_client(create_app(settings))
+
+
+@pytest.fixture
+async def document(client: Any) -> str:
+    """A two-page document with id 'doc'."""
+    response = await client.post("/api/documents?x=1", data=make_pdf(),
+                                 headers={**AUTH, "Content-Type": "application/pdf"})
+    assert response.status == 200, await response.text()
+    document_id = (await response.json())["data"]["document_id"]
+    return document_id
