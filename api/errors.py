@@ -20,6 +20,7 @@ from eventstore.errors import (
     DocumentNotFoundError,
     DomainError,
     LogUnavailableError,
+    UnstorableError,
 )
 
 log = logging.getLogger(__name__)
@@ -46,6 +47,7 @@ STATUS_OF: dict[type[Exception], int] = {
     AnnotationExistsError: 409,
     ContentError: 422,
     NotAPdfError: 422,
+    UnstorableError: 422,
     LogUnavailableError: 503,
     DataDirLockedError: 503,
 }

@@ -126,7 +126,16 @@ def parse_item(item: Any, *, page_count: int | None, id_required: bool,
     user_id = optional_string(item, "user_id")
     group = optional_string(item, "group")
     validate_content(item["content"], page_count)
+    _check_storable(item["content"])
     return AnnotationInput(annotation_id, item["content"], user_id, group, "group" in item)
+
+
+def _check_storable(content: dict[str, Any]) -> None:
+    try:
+        orjson.dumps(content)
+    except TypeError as error:  # only the relaxed parser can produce such values
+        raise ContentError(f"'content' cannot be stored: {error} (integers must fit in "
+                           "64 bits)") from None
 
 
 @dataclass

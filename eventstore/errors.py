@@ -23,6 +23,10 @@ class AnnotationExistsError(DomainError):
     """Raised when creating an annotation whose id is already live in the layer."""
 
 
+class UnstorableError(DomainError):
+    """Raised when a command's events cannot be encoded for the log (its data, not the disk)."""
+
+
 class LogUnavailableError(DomainError):
     """Raised when the event log could not be written; nothing of the batch was stored."""
 

@@ -50,10 +50,12 @@ from eventstore.errors import (
     DocumentNotFoundError,
     DomainError,
     LogUnavailableError,
+    UnstorableError,
 )
 from eventstore.log import EventLog
 
 log = logging.getLogger(__name__)
+UNSTORABLE = (TypeError, ValueError)  # what encoding raises for data JSON cannot carry
 
 AnnotationCommand = CreateAnnotation | UpdateAnnotation | DeleteAnnotation
 ANNOTATION_COMMANDS = (CreateAnnotation, UpdateAnnotation, DeleteAnnotation)
@@ -314,24 +316,52 @@ class Writer:
     def _write(self, batch: list[_Request]) -> None:
         live = [r for r in batch if r.future.set_running_or_notify_cancel()]
         try:
-            outcomes, revision = self._decide_and_append(live)
-        except Exception as error:  # the append failed: nothing of this batch is stored
+            results = self._commit(live)
+        except UNSTORABLE as error:  # one command whose data cannot be encoded
+            [request] = live
+            request.future.set_result([Rejected(UnstorableError(
+                f"this item could not be stored: {error}"))])
+            return
+        except Exception as error:  # even alone, the append failed: nothing was stored
             log.exception("append failed; %d requests rejected", len(live))
-            self.cache.clear()
-            failure = error if isinstance(error, DomainError) else LogUnavailableError(
+            failure = LogUnavailableError(
                 f"the event log could not be written ({type(error).__name__}: {error}); "
                 "nothing of this request was saved"
             )
             for request in live:
                 request.future.set_exception(failure)
             return
+        for request, outcomes in zip(live, results):
+            request.future.set_result(outcomes)
+
+    def _commit(self, batch: list[_Request]) -> list[list[Outcome]]:
+        """Append the batch in one transaction. If that fails, nothing of it was stored:
+        retry each request alone, then each command alone, so a command whose events
+        cannot be stored fails by itself and never its neighbours."""
+        try:
+            outcomes, revision = self._decide_and_append(batch)
+        except Exception:
+            self.cache.clear()
+            if len(batch) > 1:
+                return [self._commit([request])[0] for request in batch]
+            request = batch[0]
+            if len(request.commands) > 1:
+                return [[self._commit_alone(c, request.request_id) for c in request.commands]]
+            raise
         self.batches += 1
         if revision:
             self.last_revision = revision
             if self.on_commit is not None:
                 self.on_commit(revision)
-        for request, request_outcomes in zip(live, outcomes):
-            request.future.set_result(request_outcomes)
+        return outcomes
+
+    def _commit_alone(self, command: Command, request_id: str) -> Outcome:
+        try:
+            [[outcome]] = self._commit([_Request([command], request_id)])
+        except UNSTORABLE as error:
+            log.warning("command refused: its events could not be encoded: %s", error)
+            return Rejected(UnstorableError(f"this item could not be stored: {error}"))
+        return outcome
 
     def _decide_and_append(self, batch: list[_Request]) -> tuple[list[list[Outcome]], int]:
         decider = Decider(self.log, self.cache)

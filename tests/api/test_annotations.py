@@ -295,3 +295,16 @@ async def test_recreating_a_deleted_id_starts_a_new_record(client, document):
     await client.delete(f"{base}/annotations/x", headers=AUTH)
     body = await create(client, base, [{"id": "x", "user_id": "bob", "content": note()}])
     assert body["data"][0]["createdBy"] == "bob"
+
+
+async def test_numbers_too_large_to_store_are_a_failing_path(client, document):
+    # the relaxed-JSON fallback keeps big integers that strict JSON would round
+    body = (b'{annotations: [{id: "big", content: {v: 2, type: "pspdfkit/note", pageIndex: 0, '
+            b'bbox: [1, 2, 3, 4], opacity: 1, customData: {n: 123456789012345678901234567890}}},'
+            b' {id: "ok", content: {v: 2, type: "pspdfkit/note", pageIndex: 0, '
+            b'bbox: [1, 2, 3, 4], opacity: 1}}]}')
+    response = await client.post(f"/api/documents/{document}/annotations", headers=AUTH,
+                                 data=body)
+    result = await response.json()
+    assert result["result"] == "partial_failure"
+    assert "64 bits" in result["failing_paths"][0]["details"]

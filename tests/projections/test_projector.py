@@ -1,0 +1,100 @@
+"""Events to rows: idempotent by version, and a rebuild equals the live read model."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from eventstore.commands import (
+    CreateAnnotation,
+    DeleteAnnotation,
+    DeleteDocument,
+    UpdateAnnotation,
+    UploadDocument,
+)
+from eventstore.log import EventLog, open_log
+from eventstore.writer import Writer
+from projections.projector import Projector, ReadModelWriter, replay
+from projections.queries import ReadModel, dump_tables
+from projections.schema import connect, open_read_model
+
+
+@pytest.fixture
+def log(tmp_path: Path) -> EventLog:
+    log = open_log(tmp_path / "log")
+    writer = Writer(log)
+    writer.start()
+    writer.execute([UploadDocument("d", "T", "00", 1, False, [{"width": 1, "height": 1}])])
+    writer.execute([CreateAnnotation("d", "", f"a{i}", {"pageIndex": i % 2}, None, "u")
+                    for i in range(5)])
+    writer.execute([CreateAnnotation("d", "L", "a0", {"pageIndex": 0}, "g", "v")])
+    writer.execute([UpdateAnnotation("d", "", "a1", {"pageIndex": 1, "x": 1}, "w")])
+    writer.execute([DeleteAnnotation("d", "", "a2")])
+    writer.execute([UploadDocument("gone", None, "00", 1, False, None)])
+    writer.execute([CreateAnnotation("gone", "", "z", {"pageIndex": 0}, None, None)])
+    writer.execute([DeleteDocument("gone")])
+    writer.stop()
+    return log
+
+
+def test_the_projector_shows_live_records_only(log, tmp_path):
+    projector = Projector(log, tmp_path / "read.sqlite")
+    assert projector.catch_up() == log.max_revision()
+    read = ReadModel(tmp_path / "read.sqlite")
+    assert read.live_annotation_ids("d", "") == ["a0", "a1", "a3", "a4"]
+    assert read.layers("d") == ["L"]
+    assert read.document("gone") is None
+    assert read.annotation("d", "", "a2") is None
+    assert b'"updatedBy":"w"' in read.annotation("d", "", "a1")
+    assert [r[1] for r in read.annotation_page("d", "", page_index=1)][0].startswith('{"id":"a1"')
+    projector.stop()
+
+
+def test_applying_every_event_twice_changes_nothing(log, tmp_path):
+    db = open_read_model(tmp_path / "read.sqlite")
+    writer = ReadModelWriter(db)
+    events = list(log.read_all())
+    writer.apply(events)
+    once = dump_tables(db)
+    writer.apply(events)
+    writer.apply(events[3:7])
+    assert dump_tables(db) == once
+
+
+def test_a_rebuild_from_revision_zero_equals_the_live_model(log, tmp_path):
+    live = Projector(log, tmp_path / "live.sqlite")
+    for _ in range(3):  # the live model is built in small steps, the rebuild in one go
+        live.writer.apply(log.read(live.position, 4))
+        live.position = live.writer.position()
+    live.catch_up()
+    assert replay(log, tmp_path / "rebuilt.sqlite") == log.max_revision()
+    assert dump_tables(connect(tmp_path / "live.sqlite")) == dump_tables(
+        connect(tmp_path / "rebuilt.sqlite"))
+    live.stop()
+
+
+def test_a_replay_up_to_a_revision_stops_there(log, tmp_path):
+    assert replay(log, tmp_path / "early.sqlite", upto=3) == 3
+    read = ReadModel(tmp_path / "early.sqlite")
+    assert read.live_annotation_ids("d", "") == ["a0", "a1"]
+
+
+def test_position_and_rows_commit_together(log, tmp_path):
+    db = open_read_model(tmp_path / "read.sqlite")
+    writer = ReadModelWriter(db)
+    events = list(log.read_all())
+
+    class Boom(Exception):
+        pass
+
+    def explode(event, revision):
+        if revision == 4:
+            raise Boom
+        ReadModelWriter.project(writer, event, revision)
+
+    writer.project = explode
+    with pytest.raises(Boom):
+        writer.apply(events)
+    assert writer.position() == 0
+    assert db.execute("SELECT COUNT(*) FROM annotations").fetchone()[0] == 0

@@ -1,0 +1,186 @@
+"""The writer's decisions and group commit, on a real temp-dir event log."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import pytest
+
+from eventstore.commands import (
+    Accepted,
+    CreateAnnotation,
+    DeleteAnnotation,
+    DeleteDocument,
+    Rejected,
+    UpdateAnnotation,
+    UploadDocument,
+)
+from eventstore.domain import Annotation, Document, Layer
+from eventstore.errors import (
+    AnnotationExistsError,
+    AnnotationNotFoundError,
+    DataDirLockedError,
+    DocumentExistsError,
+    DocumentNotFoundError,
+    LogUnavailableError,
+    UnstorableError,
+)
+from eventstore.log import DataDirLock, EventLog, open_log
+from eventstore.writer import Writer
+
+
+@pytest.fixture
+def log(tmp_path: Path) -> EventLog:
+    return open_log(tmp_path)
+
+
+@pytest.fixture
+def writer(log: EventLog):
+    writer = Writer(log)
+    writer.start()
+    writer.execute([UploadDocument("d", "T", "00", 1, False, [{"width": 1, "height": 1}])])
+    yield writer
+    writer.stop()
+
+
+def create(annotation_id: str, layer: str = "", user: str | None = None) -> CreateAnnotation:
+    return CreateAnnotation("d", layer, annotation_id, {"n": annotation_id}, None, user)
+
+
+def kinds(log: EventLog) -> list[str]:
+    return [type(e.event).__qualname__ for e in log.read_all()]
+
+
+def test_every_event_carries_the_whole_record(writer, log):
+    writer.execute([create("a", user="alice")])
+    writer.execute([UpdateAnnotation("d", "", "a", {"n": 2}, "bob")])
+    events = [e.event for e in log.read_all()][1:]
+    assert [type(e) for e in events] == [Annotation.Created, Annotation.Updated]
+    assert (events[1].created_by, events[1].updated_by, events[1].content) == ("alice", "bob",
+                                                                               {"n": 2})
+
+
+def test_a_failing_command_never_fails_its_neighbours(writer):
+    outcomes = writer.execute([create("a"), create("a"), create("b"),
+                               UpdateAnnotation("d", "", "zz", {}, None),
+                               CreateAnnotation("missing", "", "c", {}, None, None)])
+    assert [type(o) for o in outcomes] == [Accepted, Rejected, Accepted, Rejected, Rejected]
+    assert isinstance(outcomes[1].error, AnnotationExistsError)
+    assert isinstance(outcomes[3].error, AnnotationNotFoundError)
+    assert isinstance(outcomes[4].error, DocumentNotFoundError)
+    assert outcomes[0].revision < outcomes[2].revision
+
+
+def test_the_first_write_into_a_named_layer_creates_the_layer_once(writer, log):
+    writer.execute([create("a", "L"), create("b", "L")])
+    writer.execute([create("c", "L")])
+    assert kinds(log).count("Layer.Created") == 1
+
+
+def test_delete_then_create_again_is_a_recreation(writer, log):
+    writer.execute([create("a", user="alice")])
+    writer.execute([DeleteAnnotation("d", "", "a")])
+    [outcome] = writer.execute([create("a", user="bob")])
+    assert outcome.result["createdBy"] == "bob"
+    assert kinds(log)[-3:] == ["Annotation.Created", "Annotation.Deleted", "Annotation.Recreated"]
+
+
+def test_deleting_a_missing_annotation_is_an_error_unless_missing_is_ok(writer):
+    [strict] = writer.execute([DeleteAnnotation("d", "", "nope")])
+    [lenient] = writer.execute([DeleteAnnotation("d", "", "nope", missing_ok=True)])
+    assert isinstance(strict.error, AnnotationNotFoundError)
+    assert lenient == Accepted(None, 0)
+
+
+def test_documents_upload_once_and_a_reupload_after_delete_is_a_new_instance(writer, log):
+    [again] = writer.execute([UploadDocument("d", "T", "00", 1, False, None)])
+    assert isinstance(again.error, DocumentExistsError)
+    writer.execute([create("a")])
+    writer.execute([DeleteDocument("d")])
+    writer.execute([UploadDocument("d", "T2", "01", 2, False, None)])
+    [outcome] = writer.execute([UpdateAnnotation("d", "", "a", {}, None)])
+    assert isinstance(outcome.error, AnnotationNotFoundError)
+    uploads = [e.event for e in log.read_all() if isinstance(e.event, Document.Stored)]
+    assert len({u.instance for u in uploads}) == 2
+
+
+def test_waiting_requests_share_one_transaction(log):
+    writer = Writer(log)
+    futures = [writer.submit([UploadDocument(f"d{i}", None, "00", 1, False, None)], "r")
+               for i in range(50)]
+    writer.start()
+    results = [f.result() for f in futures]
+    writer.stop()
+    assert writer.batches == 1
+    revisions = [r[0].revision for r in results]
+    assert revisions == list(range(1, 51))
+
+
+def test_a_failed_append_rejects_the_batch_and_stores_nothing(writer, log, monkeypatch):
+    before = log.max_revision()
+
+    def broken(events):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(log, "append", broken)
+    future = writer.submit([create("a")], "r")
+    with pytest.raises(LogUnavailableError, match="disk full"):
+        future.result()
+    monkeypatch.undo()
+    assert log.max_revision() == before
+    [outcome] = writer.execute([create("a")])
+    assert isinstance(outcome, Accepted)
+
+
+def test_concurrent_submitters_get_strictly_increasing_revisions(writer):
+    revisions: list[int] = []
+
+    def work(n: int) -> None:
+        for i in range(20):
+            [o] = writer.execute([create(f"{n}-{i}")])
+            revisions.append(o.revision)
+
+    threads = [threading.Thread(target=work, args=(n,)) for n in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(revisions) == sorted(set(revisions))
+    assert len(revisions) == 160
+
+
+def test_the_log_commits_with_synchronous_full(log):
+    with log.recorder.datastore.transaction(commit=False) as cursor:
+        cursor.execute("PRAGMA synchronous")
+        assert cursor.fetchone()[0] == 2
+        cursor.execute("PRAGMA journal_mode")
+        assert cursor.fetchone()[0] == "wal"
+
+
+def test_one_process_per_data_directory(tmp_path):
+    lock = DataDirLock(tmp_path)
+    with pytest.raises(DataDirLockedError):
+        DataDirLock(tmp_path)
+    lock.release()
+    DataDirLock(tmp_path).release()
+
+
+def test_layer_created_events_name_the_layer(writer, log):
+    writer.execute([create("a", "my layer")])
+    layers = [e.event for e in log.read_all() if isinstance(e.event, Layer.Created)]
+    assert [(layer.document_id, layer.name) for layer in layers] == [("d", "my layer")]
+
+
+def test_a_command_whose_events_cannot_be_stored_fails_alone(writer, log):
+    # regression: found by the hypothesis state machine; one such item failed its whole batch
+    huge = CreateAnnotation("d", "", "huge", {"n": 2 ** 70}, None, None)
+    other = writer.submit([create("b")], "r2")
+    outcomes = writer.execute([create("a"), huge, create("c")])
+    assert [type(o) for o in outcomes] == [Accepted, Rejected, Accepted]
+    assert "could not be stored" in str(outcomes[1].error)
+    assert isinstance(other.result()[0], Accepted)
+    assert [e.event.annotation_id for e in log.read_all()
+            if isinstance(e.event, Annotation.Event)] == ["b", "a", "c"]
+    [alone] = writer.execute([huge])
+    assert isinstance(alone.error, UnstorableError)
