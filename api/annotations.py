@@ -81,6 +81,19 @@ def _batch_response(request: web.Request, verb: str, batch: Batch,
     }, revision=revision)
 
 
+OFF_LOOP_ITEMS = 200  # larger batches are validated in a thread so the loop keeps serving
+
+
+async def _parse_batch(services: Services, body: dict[str, Any], access: DocumentAccess, *,
+                       id_required: bool) -> Batch:
+    options = {"page_count": access.page_count, "id_required": id_required,
+               "max_batch": services.settings.max_batch}
+    items = body.get("annotations")
+    if isinstance(items, list) and len(items) > OFF_LOOP_ITEMS:
+        return await services.read(parse_batch, body, **options)
+    return parse_batch(body, **options)
+
+
 async def create_annotations(request: web.Request) -> web.Response:
     services, access, layer = await _document(request)
     body = json_object(await read_json(request))
@@ -90,8 +103,7 @@ async def create_annotations(request: web.Request) -> web.Response:
             raise ApiError(422, 'the body must be {"annotations": [...]} or one annotation '
                                 '{"content": {...}}')
         return await _create_one(request, services, access, layer, body)
-    batch = parse_batch(body, page_count=access.page_count, id_required=False,
-                        max_batch=services.settings.max_batch)
+    batch = await _parse_batch(services, body, access, id_required=False)
     commands = [CreateAnnotation(document_id, layer, item.annotation_id, item.content,
                                  item.group, item.user_id) for _, item in batch.items]
     outcomes, revision = await services.write(commands, request_id(request))
@@ -125,8 +137,7 @@ def _update_command(document_id: str, layer: str, item: Any) -> UpdateAnnotation
 async def update_annotations(request: web.Request) -> web.Response:
     services, access, layer = await _document(request)
     body = json_object(await read_json(request))
-    batch = parse_batch(body, page_count=access.page_count, id_required=True,
-                        max_batch=services.settings.max_batch)
+    batch = await _parse_batch(services, body, access, id_required=True)
     commands = [_update_command(access.row.document_id, layer, item)
                 for _, item in batch.items]
     outcomes, revision = await services.write(commands, request_id(request))

@@ -110,7 +110,7 @@ async def services_context(app: web.Application) -> AsyncIterator[None]:
     waiter.position = position
     log.info("read model at revision %d", position)
     projector.start()
-    writer = Writer(event_log, on_commit=projector.wake)
+    writer = Writer(event_log, on_commit=projector.offer)
     writer.start()
     executor = ThreadPoolExecutor(4, thread_name_prefix="annolog-read")
     read_model = ReadModel(projector.path)

@@ -110,11 +110,16 @@ def _one_of(allowed: frozenset[str], what: str) -> Callable[[Any], None]:
     return check
 
 
+NUMBER_TYPES = (int, float)
+
+
 def _numbers(count: int, what: str) -> Callable[[Any], None]:
     def check(value: Any) -> None:
-        if (not isinstance(value, list) or len(value) != count
-                or not all(_is_number(v) for v in value)):
+        if type(value) is not list or len(value) != count:
             raise ContentError(f"must be {what}: a list of {count} finite numbers")
+        for v in value:  # a plain loop: this runs for every bbox, point and rect
+            if type(v) not in NUMBER_TYPES or not math.isfinite(v):
+                raise ContentError(f"must be {what}: a list of {count} finite numbers")
     return check
 
 

@@ -52,7 +52,7 @@ from eventstore.errors import (
     LogUnavailableError,
     UnstorableError,
 )
-from eventstore.log import EventLog
+from eventstore.log import EventLog, LoggedEvent
 
 log = logging.getLogger(__name__)
 UNSTORABLE = (TypeError, ValueError)  # what encoding raises for data JSON cannot carry
@@ -263,7 +263,7 @@ class Writer:
 
     def __init__(self, log: EventLog, *, max_batch_commands: int = 50_000,
                  cache_size: int = 100_000,
-                 on_commit: Callable[[int], None] | None = None) -> None:
+                 on_commit: Callable[[list[LoggedEvent]], None] | None = None) -> None:
         self.log = log
         self.max_batch_commands = max_batch_commands
         self.cache = HeadCache(cache_size)
@@ -339,7 +339,7 @@ class Writer:
         retry each request alone, then each command alone, so a command whose events
         cannot be stored fails by itself and never its neighbours."""
         try:
-            outcomes, revision = self._decide_and_append(batch)
+            outcomes, committed = self._decide_and_append(batch)
         except Exception:
             self.cache.clear()
             if len(batch) > 1:
@@ -349,10 +349,10 @@ class Writer:
                 return [[self._commit_alone(c, request.request_id) for c in request.commands]]
             raise
         self.batches += 1
-        if revision:
-            self.last_revision = revision
+        if committed:
+            self.last_revision = committed[-1].revision
             if self.on_commit is not None:
-                self.on_commit(revision)
+                self.on_commit(committed)
         return outcomes
 
     def _commit_alone(self, command: Command, request_id: str) -> Outcome:
@@ -363,7 +363,8 @@ class Writer:
             return Rejected(UnstorableError(f"this item could not be stored: {error}"))
         return outcome
 
-    def _decide_and_append(self, batch: list[_Request]) -> tuple[list[list[Outcome]], int]:
+    def _decide_and_append(self, batch: list[_Request]
+                           ) -> tuple[list[list[Outcome]], list[LoggedEvent]]:
         decider = Decider(self.log, self.cache)
         decider.preload([c for r in batch for c in r.commands])
         pending: list[list[tuple[Any, int, DomainError | None]]] = []
@@ -383,7 +384,7 @@ class Writer:
                 revision = revisions[position - 1] if count else 0
                 request_outcomes.append(Accepted(result, revision))
             outcomes.append(request_outcomes)
-        return outcomes, revisions[-1] if revisions else 0
+        return outcomes, [LoggedEvent(r, e) for r, e in zip(revisions, decider.events)]
 
     @staticmethod
     def _decide_one(decider: Decider, command: Command,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections import deque
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, ClassVar
@@ -23,6 +24,7 @@ log = logging.getLogger(__name__)
 
 POSITION = "annotations"
 BATCH = 2000
+MAX_OFFERED = 200_000  # events held for the projector; beyond that it reads the log
 
 
 def _iso(event: Any) -> str:
@@ -91,9 +93,18 @@ class ReadModelWriter:
         last = 0
         try:
             with self.db.atomic():
+                upserts: list[dict[str, Any]] = []
                 for logged in batch:
-                    self.project(logged.event, logged.revision)
+                    event = logged.event
+                    if isinstance(event, Annotation.Event):  # the hot path: one executemany
+                        params = self._annotation_params(event, logged.revision)
+                        if params is not None:
+                            upserts.append(params)
+                    else:
+                        self._upsert_annotations(upserts)
+                        self.project(event, logged.revision)
                     last = logged.revision
+                self._upsert_annotations(upserts)
                 if last:
                     self.db.execute(
                         "INSERT INTO positions (name, revision) VALUES (?, ?) "
@@ -157,10 +168,21 @@ class ReadModelWriter:
             "ON CONFLICT DO NOTHING", [event.document_id, event.name, _iso(event), revision])
 
     def _annotation_changed(self, event: Annotation.Event, revision: int) -> None:
+        params = self._annotation_params(event, revision)
+        if params is not None:
+            self.db.execute(UPSERT_ANNOTATION, params)
+
+    def _upsert_annotations(self, upserts: list[dict[str, Any]]) -> None:
+        if upserts:
+            self.db.conn.executemany(UPSERT_ANNOTATION, upserts)
+            upserts.clear()
+
+    def _annotation_params(self, event: Annotation.Event, revision: int
+                           ) -> dict[str, Any] | None:
         if self._live_instance(event.document_id) != event.instance:
-            return  # an event of a deleted or replaced document
+            return None  # an event of a deleted or replaced document
         content = event.content
-        self.db.execute(UPSERT_ANNOTATION, {
+        return {
             "document_id": event.document_id, "layer": event.layer, "id": event.annotation_id,
             "page_index": content.get("pageIndex"), "group_name": event.group,
             "created_by": event.created_by, "updated_by": event.updated_by,
@@ -168,7 +190,7 @@ class ReadModelWriter:
             "version": event.originator_version, "revision": revision, "at": _iso(event),
             "deleted": int(isinstance(event, Annotation.Deleted)),
             "creation": isinstance(event, (Annotation.Created, Annotation.Recreated)),
-        })
+        }
 
 
 ReadModelWriter._handlers = {
@@ -209,22 +231,47 @@ class Projector:
         self.poll_seconds = poll_seconds
         self.writer = ReadModelWriter(open_read_model(path))
         self.position = self.writer.position()
+        self._offered: deque[list[LoggedEvent]] = deque()
+        self._offered_events = 0
+        self._lock = threading.Lock()
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="annolog-projector", daemon=True)
 
     def catch_up(self) -> int:
         """Apply everything the log holds now (blocking); returns the new position."""
-        while batch := self.log.read(self.position, BATCH):
+        while batch := self._next_batch():
             self.position = self.writer.apply(batch)
             if self.on_advance is not None:
                 self.on_advance(self.position)
         return self.position
 
+    def _next_batch(self) -> list[LoggedEvent]:
+        """The writer's handed-over events when they follow the position exactly (no read
+        back and decode); otherwise the log itself, which is always right."""
+        with self._lock:
+            while self._offered:
+                batch = [e for e in self._offered.popleft() if e.revision > self.position]
+                self._offered_events -= len(batch)
+                if batch and batch[0].revision == self.position + 1:
+                    return batch
+                if batch:  # a gap: drop the hand-overs, the log will serve them
+                    self._offered.clear()
+                    self._offered_events = 0
+        return self.log.read(self.position, BATCH)
+
     def start(self) -> None:
         self._thread.start()
 
-    def wake(self, _revision: int = 0) -> None:
+    def offer(self, committed: list[LoggedEvent]) -> None:
+        """Called by the writer after a commit: events it just stored, with their revisions."""
+        with self._lock:
+            if self._offered_events + len(committed) <= MAX_OFFERED:
+                self._offered.append(committed)
+                self._offered_events += len(committed)
+        self._wake.set()
+
+    def wake(self) -> None:
         self._wake.set()
 
     def stop(self) -> None:

@@ -91,10 +91,33 @@ def test_position_and_rows_commit_together(log, tmp_path):
     def explode(event, revision):
         if revision == 4:
             raise Boom
-        ReadModelWriter.project(writer, event, revision)
+        return ReadModelWriter._annotation_params(writer, event, revision)
 
-    writer.project = explode
+    writer._annotation_params = explode
     with pytest.raises(Boom):
         writer.apply(events)
     assert writer.position() == 0
     assert db.execute("SELECT COUNT(*) FROM annotations").fetchone()[0] == 0
+
+
+def test_handed_over_events_with_a_gap_are_read_from_the_log_instead(log, tmp_path):
+    projector = Projector(log, tmp_path / "read.sqlite")
+    events = list(log.read_all())
+    projector.offer(events[5:])  # revisions 1..5 were never handed over
+    projector.offer(events[:3])
+    assert projector.catch_up() == log.max_revision()
+    replay(log, tmp_path / "rebuilt.sqlite")
+    assert dump_tables(connect(tmp_path / "read.sqlite")) == dump_tables(
+        connect(tmp_path / "rebuilt.sqlite"))
+    projector.stop()
+
+
+def test_handed_over_events_that_follow_the_position_are_applied_without_the_log(log, tmp_path):
+    projector = Projector(log, tmp_path / "read.sqlite")
+    events = list(log.read_all())
+    projector.offer(events)
+    reads = []
+    projector.log = type("NoLog", (), {"read": lambda self, *a: reads.append(a) or []})()
+    assert projector.catch_up() == events[-1].revision
+    assert len(reads) == 1  # only the final "anything more?" look
+    projector.stop()

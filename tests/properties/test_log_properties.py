@@ -43,9 +43,10 @@ class LogMachine(RuleBasedStateMachine):
         super().__init__()
         self.dir = Path(tempfile.mkdtemp())
         self.log = open_log(self.dir / "log")
-        self.writer = Writer(self.log)
-        self.writer.start()
         self.projector = Projector(self.log, self.dir / "read.sqlite")
+        # live: events handed over by the writer; teardown's replay reads them from the log
+        self.writer = Writer(self.log, on_commit=self.projector.offer)
+        self.writer.start()
         self.read = ReadModel(self.dir / "read.sqlite")
         self.expected: dict[tuple[str, str], dict] = {}
         self.last_revision = 0

@@ -1,0 +1,263 @@
+"""``annolog bench``: the core scenarios against a real server, each beside raw SQLite on the
+same rows measured in the same run (the machine is shared and noisy: compare ratios)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import socket
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import aiohttp
+import orjson
+
+TOKEN = "bench-token"
+AUTH = {"Authorization": f"Token token={TOKEN}"}
+
+
+def _note(i: int) -> dict:
+    return {"v": 2, "type": "pspdfkit/note", "pageIndex": i % 2, "bbox": [10, 20, 30, 40],
+            "opacity": 1, "text": {"format": "plain", "value": f"note {i}"},
+            "customData": {"n": i}}
+
+
+@dataclass
+class Row:
+    scenario: str
+    rate: float
+    unit: str
+    limit: float
+    p50_ms: float | None = None
+    p99_ms: float | None = None
+    extra: str = ""
+
+    def line(self) -> str:
+        ratio = self.rate / self.limit if self.limit else 0
+        p50 = f"{self.p50_ms:.1f}" if self.p50_ms is not None else "-"
+        p99 = f"{self.p99_ms:.1f}" if self.p99_ms is not None else "-"
+        return (f"| {self.scenario} | {self.rate:,.0f} {self.unit} | {p50} | {p99} | "
+                f"{self.limit:,.0f} | {ratio:.3f} | {self.extra} |")
+
+
+def _rss_kb(pid: int, field: str = "VmRSS") -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1])
+    return 0
+
+
+def _percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000
+
+
+def _raw_connection(path: Path) -> sqlite3.Connection:
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=FULL")
+    conn.execute("CREATE TABLE IF NOT EXISTS t (id TEXT PRIMARY KEY, record TEXT)")
+    return conn
+
+
+def raw_bulk_rate(rows: list[tuple[str, str]], path: Path) -> float:
+    conn = _raw_connection(path)
+    started = time.perf_counter()
+    conn.execute("BEGIN")
+    conn.executemany("INSERT INTO t VALUES (?, ?)", rows)
+    conn.execute("COMMIT")
+    elapsed = time.perf_counter() - started
+    conn.close()
+    return len(rows) / elapsed
+
+
+def raw_single_rate(seconds: float, path: Path) -> float:
+    """One row per committed transaction, synchronous=FULL: the fsync-bound limit."""
+    conn = _raw_connection(path)
+    count, started = 0, time.perf_counter()
+    while time.perf_counter() - started < seconds:
+        conn.execute("INSERT INTO t VALUES (?, ?)",
+                     (f"s{count}", orjson.dumps(_note(count)).decode()))
+        count += 1
+    elapsed = time.perf_counter() - started
+    conn.close()
+    return count / elapsed
+
+
+def raw_read_rate(readmodel: Path, layer: str) -> float:
+    conn = sqlite3.connect(f"file:{readmodel}?mode=ro", uri=True)
+    started = time.perf_counter()
+    count = 0
+    for (record,) in conn.execute("SELECT record FROM annotations WHERE layer = ? AND "
+                                  "deleted = 0 ORDER BY created_revision", [layer]):
+        count += len(record) > 0
+    elapsed = time.perf_counter() - started
+    conn.close()
+    return count / elapsed
+
+
+class Server:
+    def __init__(self, data_dir: Path, port: int) -> None:
+        env = {**os.environ, "API_AUTH_TOKEN": TOKEN, "ANNOLOG_DATA_DIR": str(data_dir),
+               "PORT": str(port), "ANNOLOG_MAX_BATCH": "100000"}
+        self.base = f"http://127.0.0.1:{port}"
+        self.log = open(data_dir.parent / "serve.log", "wb")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "tools.cli", "serve", "--quiet", "--host", "127.0.0.1"],
+            env=env, stdout=self.log, stderr=subprocess.STDOUT)
+
+    async def ready(self, session: aiohttp.ClientSession) -> None:
+        for _ in range(300):
+            if self.process.poll() is not None:
+                raise SystemExit(f"annolog serve exited; see {self.log.name}")
+            try:
+                async with session.get(f"{self.base}/healthcheck") as response:
+                    if response.status == 200:
+                        return
+            except aiohttp.ClientError:
+                pass
+            await asyncio.sleep(0.1)
+        raise SystemExit("annolog serve did not start")
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(30)
+        self.log.close()
+
+
+async def _post(session: aiohttp.ClientSession, url: str, items: list[dict]) -> float:
+    body = orjson.dumps({"annotations": items})
+    started = time.perf_counter()
+    async with session.post(url, data=body, headers={**AUTH, "Content-Type":
+                                                     "application/json"}) as response:
+        result = await response.json()
+        if response.status != 200 or result["result"] != "success":
+            raise SystemExit(f"write failed: {response.status} {str(result)[:300]}")
+    return time.perf_counter() - started
+
+
+async def bulk(session: aiohttp.ClientSession, server: Server, n: int, scratch: Path) -> Row:
+    items = [{"id": f"bulk{i}", "content": _note(i)} for i in range(n)]
+    elapsed = await _post(session, f"{server.base}/api/documents/bench/layers/bulk/annotations",
+                          items)
+    rows = [(item["id"], orjson.dumps(item).decode()) for item in items]
+    limit = raw_bulk_rate(rows, scratch / "raw-bulk.sqlite")
+    return Row(f"bulk: 1 request of {n:,}", n / elapsed, "ann/s", limit,
+               extra=f"request took {elapsed:.2f} s")
+
+
+async def singles(session: aiohttp.ClientSession, server: Server, connections: int,
+                  seconds: float, scratch: Path) -> Row:
+    url = f"{server.base}/api/documents/bench/layers/single/annotations"
+    latencies: list[float] = []
+    deadline = time.perf_counter() + seconds
+
+    async def worker(w: int) -> None:
+        i = 0
+        while time.perf_counter() < deadline:
+            latencies.append(await _post(session, url, [{"id": f"s{w}-{i}",
+                                                         "content": _note(i)}]))
+            i += 1
+
+    started = time.perf_counter()
+    await asyncio.gather(*(worker(w) for w in range(connections)))
+    elapsed = time.perf_counter() - started
+    limit = raw_single_rate(min(seconds, 5.0), scratch / "raw-single.sqlite")
+    return Row(f"single: {connections} connections, {seconds:g} s", len(latencies) / elapsed,
+               "ann/s", limit, _percentile(latencies, 0.5), _percentile(latencies, 0.99),
+               extra="limit: raw SQLite, 1 row per fsynced commit")
+
+
+async def ndjson(session: aiohttp.ClientSession, server: Server, n: int, data_dir: Path
+                 ) -> Row:
+    url = f"{server.base}/api/documents/bench/layers/big/annotations"
+    for start in range(0, n, 10_000):
+        await _post(session, url, [{"id": f"big{i}", "content": _note(i)}
+                                   for i in range(start, min(n, start + 10_000))])
+    pid = server.process.pid
+    before, peak = _rss_kb(pid), 0
+    sampling = True
+
+    async def sample() -> None:
+        nonlocal peak
+        while sampling:
+            peak = max(peak, _rss_kb(pid))
+            await asyncio.sleep(0.02)
+
+    sampler = asyncio.create_task(sample())
+    started, count = time.perf_counter(), 0
+    async with session.get(url, headers={**AUTH, "Accept": "application/x-ndjson"}) as response:
+        async for line in response.content:
+            count += line.strip() != b""
+    elapsed = time.perf_counter() - started
+    sampling = False
+    await sampler
+    if count != n:
+        raise SystemExit(f"NDJSON returned {count} records, expected {n}")
+    limit = raw_read_rate(data_dir / "readmodel.sqlite", "big")
+    growth = max(0, peak - before) / 1024
+    return Row(f"NDJSON read of {n:,}", count / elapsed, "ann/s", limit,
+               extra=f"RSS growth {growth:.1f} MB; limit: raw SELECT of the same rows")
+
+
+async def _run(args: argparse.Namespace, scratch: Path) -> list[Row]:
+    data_dir = scratch / "data"
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = Server(data_dir, port)
+    rows: list[Row] = []
+    try:
+        connector = aiohttp.TCPConnector(limit=args.connections)
+        timeout = aiohttp.ClientTimeout(total=600)
+        async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
+            await server.ready(session)
+            await _upload(session, server)
+            print("bulk ...", file=sys.stderr)
+            rows.append(await bulk(session, server, args.bulk, scratch))
+            print("concurrent single writes ...", file=sys.stderr)
+            rows.append(await singles(session, server, args.connections, args.duration,
+                                      scratch))
+            print("NDJSON ...", file=sys.stderr)
+            rows.append(await ndjson(session, server, args.ndjson, data_dir))
+        peak = _rss_kb(server.process.pid, "VmHWM") / 1024
+        print(f"server peak RSS: {peak:.0f} MB", file=sys.stderr)
+        rows.append(Row("server peak RSS (MB)", peak, "MB", 0))
+    finally:
+        server.stop()
+    return rows
+
+
+async def _upload(session: aiohttp.ClientSession, server: Server) -> None:
+    import pikepdf
+    path = server.log.name + ".pdf"
+    pdf = pikepdf.new()
+    pdf.add_blank_page()
+    pdf.add_blank_page()
+    pdf.save(path)
+    form = aiohttp.FormData()
+    form.add_field("file", Path(path).read_bytes(), filename="bench.pdf",
+                   content_type="application/pdf")
+    form.add_field("document_id", "bench")
+    async with session.post(f"{server.base}/api/documents", data=form,
+                            headers=AUTH) as response:
+        if response.status != 200:
+            raise SystemExit(f"upload failed: {await response.text()}")
+
+
+def run_bench(args: argparse.Namespace) -> int:
+    with tempfile.TemporaryDirectory(prefix="annolog-bench-") as scratch:
+        rows = asyncio.run(_run(args, Path(scratch)))
+    print("| scenario | annolog | p50 ms | p99 ms | raw SQLite limit | ratio | notes |")
+    print("|---|---:|---:|---:|---:|---:|---|")
+    for row in rows[:-1]:
+        print(row.line())
+    print(f"\nserver peak RSS: {rows[-1].rate:.0f} MB; load average "
+          f"{os.getloadavg()[0]:.2f}; {os.cpu_count()} CPUs; one run: rerun to see the noise")
+    return 0
