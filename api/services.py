@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 from collections.abc import AsyncIterator, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -52,6 +53,8 @@ class Services:
     blobs: BlobStore
     executor: ThreadPoolExecutor
     opened: dict[tuple[str, str], list[dict[str, Any]]] = field(default_factory=dict)
+    documents: dict[str, DocumentRow | None] = field(default_factory=dict)
+    documents_generation: int = -1
 
     async def read(self, function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """Run a read-model query off the event loop."""
@@ -68,9 +71,23 @@ class Services:
                                 "catch up in time; reads may not show it yet")
         return outcomes, revision
 
+    async def document(self, document_id: str) -> DocumentRow | None:
+        """A live document's row. Rows change only with document events, so they are cached
+        until the projector applies the next one."""
+        generation = self.projector.writer.documents_changed
+        if generation != self.documents_generation:
+            self.documents.clear()
+            self.documents_generation = generation
+        if document_id in self.documents:
+            return self.documents[document_id]
+        row = await self.read(self.read_model.document, document_id)
+        if generation == self.projector.writer.documents_changed and len(self.documents) < 10_000:
+            self.documents[document_id] = row
+        return row
+
     async def document_access(self, request: web.Request, document_id: str) -> DocumentAccess:
         """The document, or 404; for a protected PDF the password header must open it (403)."""
-        row = await self.read(self.read_model.document, document_id)
+        row = await self.document(document_id)
         if row is None:
             raise ApiError(404, f"document {document_id!r} not found")
         if not row.password_protected:
@@ -114,6 +131,7 @@ async def services_context(app: web.Application) -> AsyncIterator[None]:
     writer.start()
     executor = ThreadPoolExecutor(4, thread_name_prefix="annolog-read")
     read_model = ReadModel(projector.path)
+    gc.freeze()  # start-up objects live forever: keep them out of every collection
     app[SERVICES] = Services(settings, event_log, writer, projector, read_model, waiter, blobs,
                              executor)
     try:

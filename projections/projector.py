@@ -82,6 +82,10 @@ class ReadModelWriter:
     def __init__(self, db: sqlite_utils.Database) -> None:
         self.db = db
         self._instances: dict[str, tuple[str, bool] | None] = {}
+        # Counts committed batches that held document events: readers cache document rows
+        # until it moves. It moves only after the commit, so no reader caches an old row.
+        self.documents_changed = 0
+        self._documents_touched = False
 
     def position(self) -> int:
         row = self.db.execute(
@@ -113,6 +117,10 @@ class ReadModelWriter:
         except BaseException:
             self._instances.clear()
             raise
+        finally:
+            if self._documents_touched:
+                self._documents_touched = False
+                self.documents_changed += 1
         return last
 
     def _live_instance(self, document_id: str) -> str | None:
@@ -125,6 +133,8 @@ class ReadModelWriter:
         return state[0] if state and not state[1] else None
 
     def project(self, event: Any, revision: int) -> None:
+        if isinstance(event, Document.Event):
+            self._documents_touched = True
         handler = self._handlers.get(type(event))
         if handler is not None:  # events of kinds this view does not show change nothing
             handler(self, event, revision)
