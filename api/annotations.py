@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-import orjson
 from aiohttp import web
 
 from api.errors import ApiError, request_id, status_of
+from api.responses import empty_response, json_response
 from api.parsing import (
     Batch,
     failing_path,
@@ -31,16 +31,7 @@ from eventstore.commands import (
 
 JSON_LIMIT = 1000
 NDJSON_PAGE = 1000
-REVISION_HEADER = "Annolog-Revision"
 NDJSON = "application/x-ndjson"
-
-
-def _json(data: Any, *, revision: int = 0, status: int = 200) -> web.Response:
-    response = web.Response(status=status, body=orjson.dumps(data),
-                            content_type="application/json")
-    if revision:
-        response.headers[REVISION_HEADER] = str(revision)
-    return response
 
 
 async def _document(request: web.Request) -> tuple[Services, DocumentAccess, str]:
@@ -70,7 +61,7 @@ def _batch_response(request: web.Request, verb: str, batch: Batch,
             failing.append(failing_path(index, str(outcome.error)))
     failing.sort(key=lambda f: int(f["path"][len("$.annotations["):-1]))
     result = "success" if not failing else "partial_failure" if data else "failure"
-    return _json({
+    return json_response({
         "data": data,
         "details": DETAILS[(verb, result)],
         "failing_paths": failing,
@@ -90,7 +81,7 @@ async def _parse_batch(services: Services, body: dict[str, Any], access: Documen
                "max_batch": services.settings.max_batch}
     items = body.get("annotations")
     if isinstance(items, list) and len(items) > OFF_LOOP_ITEMS:
-        return await services.read(parse_batch, body, **options)
+        return await services.run(parse_batch, body, **options)
     return parse_batch(body, **options)
 
 
@@ -116,7 +107,7 @@ async def _create_one(request: web.Request, services: Services, access: Document
     command = CreateAnnotation(access.row.document_id, layer, item.annotation_id,
                                item.content, item.group, item.user_id)
     outcome, revision = await _write_one(services, command, request)
-    return _json({"data": {"annotation_id": item.annotation_id}, "revision": revision},
+    return json_response({"data": {"annotation_id": item.annotation_id}, "revision": revision},
                  revision=revision)
 
 
@@ -154,7 +145,7 @@ async def update_annotation(request: web.Request) -> web.Response:
         raise ApiError(422, str(error)) from None
     outcome, revision = await _write_one(
         services, _update_command(access.row.document_id, layer, item), request)
-    return _json({"data": outcome.result, "revision": revision}, revision=revision)
+    return json_response({"data": outcome.result, "revision": revision}, revision=revision)
 
 
 async def delete_annotations(request: web.Request) -> web.Response:
@@ -164,14 +155,11 @@ async def delete_annotations(request: web.Request) -> web.Response:
     if ids is None:  # "all": what the read model holds once it shows every committed write
         await services.waiter.wait_for(services.writer.last_revision,
                                        services.settings.write_timeout)
-        ids = await services.read(services.read_model.live_annotation_ids, document_id, layer)
+        ids = await services.run(services.read_model.live_annotation_ids, document_id, layer)
     commands = [DeleteAnnotation(document_id, layer, annotation_id, missing_ok=True)
                 for annotation_id in ids]
     _, revision = await services.write(commands, request_id(request))
-    response = web.Response(status=200)
-    if revision:
-        response.headers[REVISION_HEADER] = str(revision)
-    return response
+    return empty_response(revision)
 
 
 async def delete_annotation(request: web.Request) -> web.Response:
@@ -179,15 +167,13 @@ async def delete_annotation(request: web.Request) -> web.Response:
     command = DeleteAnnotation(access.row.document_id, layer,
                                request.match_info["annotation_id"])
     _, revision = await _write_one(services, command, request)
-    response = web.Response(status=200)
-    response.headers[REVISION_HEADER] = str(revision)
-    return response
+    return empty_response(revision)
 
 
 async def get_annotation(request: web.Request) -> web.Response:
     services, access, layer = await _document(request)
     annotation_id = request.match_info["annotation_id"]
-    record = await services.read(services.read_model.annotation, access.row.document_id,
+    record = await services.run(services.read_model.annotation, access.row.document_id,
                                  layer, annotation_id)
     if record is None:
         raise ApiError(404, f"no annotation with id {annotation_id!r} in this layer")
@@ -218,7 +204,7 @@ async def _respond_with_records(request: web.Request, services: Services,
     query = services.read_model.annotation_page
     document_id = access.row.document_id
     if not wants_ndjson(request):
-        rows = await services.read(query, document_id, layer, limit=JSON_LIMIT + 1,
+        rows = await services.run(query, document_id, layer, limit=JSON_LIMIT + 1,
                                    page_index=page_index)
         truncated = b"true" if len(rows) > JSON_LIMIT else b"false"
         body = (b'{"data":{"annotations":[' + ",".join(r[1] for r in rows[:JSON_LIMIT]).encode()
@@ -227,7 +213,7 @@ async def _respond_with_records(request: web.Request, services: Services,
     response = web.StreamResponse(headers={"Content-Type": NDJSON})
     await response.prepare(request)
     after = 0
-    while rows := await services.read(query, document_id, layer, after=after,
+    while rows := await services.run(query, document_id, layer, after=after,
                                       limit=NDJSON_PAGE, page_index=page_index):
         await response.write(("\n".join(r[1] for r in rows) + "\n").encode())
         after = rows[-1][0]

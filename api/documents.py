@@ -13,9 +13,9 @@ import aiohttp
 from aiohttp import web
 from ulid import ULID
 
-from api.annotations import REVISION_HEADER, _json
 from api.errors import ApiError, request_id, status_of
 from api.parsing import layer_name
+from api.responses import empty_response, json_response
 from api.pdfs import PdfInfo, decode_password_header, inspect_pdf
 from api.services import PASSWORD_HEADER, SERVICES, DocumentAccess, Services
 from eventstore.commands import DeleteDocument, Rejected, UploadDocument
@@ -43,7 +43,7 @@ async def _receive(chunks: AsyncIterator[bytes], services: Services) -> tuple[Pa
                 digest.update(chunk)
                 f.write(chunk)
             f.flush()
-            await services.read(os.fsync, f.fileno())
+            await services.run(os.fsync, f.fileno())
     except BaseException:
         path.unlink(missing_ok=True)
         raise
@@ -131,9 +131,9 @@ async def _store_upload(request: web.Request, services: Services, upload: Upload
     document_id = _document_id(upload)
     path, sha256, size = upload.file
     password = decode_password_header(request.headers.get(PASSWORD_HEADER))
-    info: PdfInfo = await services.read(inspect_pdf, path, password)
+    info: PdfInfo = await services.run(inspect_pdf, path, password)
     title = upload.fields.get("title") or info.title or upload.filename
-    await services.read(services.blobs.commit, path, sha256)
+    await services.run(services.blobs.commit, path, sha256)
     upload.file = None
     command = UploadDocument(
         document_id, title, sha256, size, info.password_protected, info.pages,
@@ -141,8 +141,8 @@ async def _store_upload(request: web.Request, services: Services, upload: Upload
     outcomes, revision = await services.write([command], request_id(request))
     if isinstance(outcomes[0], Rejected):
         raise ApiError(status_of(outcomes[0].error), str(outcomes[0].error))
-    row = await services.read(services.read_model.document, document_id)
-    return _json({"data": {
+    row = await services.run(services.read_model.document, document_id)
+    return json_response({"data": {
         "document_id": document_id, "errors": [], "password_protected": row.password_protected,
         "sourcePdfSha256": sha256, "title": row.title, "createdAt": row.created_at,
     }, "revision": revision}, revision=revision)
@@ -181,10 +181,10 @@ async def list_documents(request: web.Request) -> web.Response:
     services = request.app[SERVICES]
     params = _list_params(request.query)
     try:
-        rows, next_cursor, total = await services.read(services.read_model.documents, **params)
+        rows, next_cursor, total = await services.run(services.read_model.documents, **params)
     except ValueError as error:
         raise ApiError(400, str(error)) from None
-    return _json({"data": [_properties(r) for r in rows], "next_cursor": next_cursor,
+    return json_response({"data": [_properties(r) for r in rows], "next_cursor": next_cursor,
                   "prev_cursor": None, "document_count": total})
 
 
@@ -196,13 +196,13 @@ async def _access(request: web.Request) -> tuple[Services, DocumentAccess]:
 
 async def document_properties(request: web.Request) -> web.Response:
     _, access = await _access(request)
-    return _json({"data": _properties(access.row)})
+    return json_response({"data": _properties(access.row)})
 
 
 async def document_info(request: web.Request) -> web.Response:
     _, access = await _access(request)
     pages = access.pages or []
-    return _json({"data": {
+    return json_response({"data": {
         "pageCount": len(pages),
         "title": access.row.title,
         "pages": [{"pageIndex": i, "pageLabel": str(i + 1), **page}
@@ -225,10 +225,10 @@ async def delete_document(request: web.Request) -> web.Response:
                                               request_id(request))
     if isinstance(outcomes[0], Rejected):
         raise ApiError(status_of(outcomes[0].error), str(outcomes[0].error))
-    return web.Response(status=200, headers={REVISION_HEADER: str(revision)})
+    return empty_response(revision)
 
 
 async def list_layers(request: web.Request) -> web.Response:
     services, access = await _access(request)
-    names = await services.read(services.read_model.layers, access.row.document_id)
-    return _json({"data": names})
+    names = await services.run(services.read_model.layers, access.row.document_id)
+    return json_response({"data": names})

@@ -15,7 +15,7 @@ from aiohttp import web
 
 from api.auth import SETTINGS
 from api.errors import ApiError
-from api.pdfs import PdfPasswordError, decode_password_header, pages_with_password
+from api.pdfs import decode_password_header, pages_with_password
 from api.settings import Settings
 from eventstore.blobs import BlobStore
 from eventstore.commands import Accepted, Command, Outcome
@@ -56,8 +56,8 @@ class Services:
     documents: dict[str, DocumentRow | None] = field(default_factory=dict)
     documents_generation: int = -1
 
-    async def read(self, function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-        """Run a read-model query off the event loop."""
+    async def run(self, function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """Run blocking work (read-model queries, fsync, PDF parsing) off the event loop."""
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self.executor, partial(function, *args, **kwargs))
 
@@ -80,7 +80,7 @@ class Services:
             self.documents_generation = generation
         if document_id in self.documents:
             return self.documents[document_id]
-        row = await self.read(self.read_model.document, document_id)
+        row = await self.run(self.read_model.document, document_id)
         if generation == self.projector.writer.documents_changed and len(self.documents) < 10_000:
             self.documents[document_id] = row
         return row
@@ -102,7 +102,7 @@ class Services:
         key = (row.sha256, password)
         pages = self.opened.get(key)
         if pages is None:
-            pages = await self.read(pages_with_password, self.blobs.path(row.sha256), password)
+            pages = await self.run(pages_with_password, self.blobs.path(row.sha256), password)
             if len(self.opened) > 4096:
                 self.opened.clear()
             self.opened[key] = pages
@@ -143,5 +143,3 @@ async def services_context(app: web.Application) -> AsyncIterator[None]:
         event_log.close()
         lock.release()
 
-
-__all__ = ["SERVICES", "DocumentAccess", "PdfPasswordError", "Services", "services_context"]

@@ -151,7 +151,8 @@ def encode_cursor(value: str, document_id: str) -> str:
 def decode_cursor(cursor: str) -> tuple[str, str]:
     """Raises ValueError when the cursor was not made by ``encode_cursor``."""
     try:
-        value, document_id = orjson.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        padded = cursor + "=" * (-len(cursor) % 4)
+        value, document_id = orjson.loads(base64.urlsafe_b64decode(padded))
     except Exception as error:
         raise ValueError(f"invalid cursor: {cursor!r}") from error
     if not isinstance(value, str) or not isinstance(document_id, str):

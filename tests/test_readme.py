@@ -31,4 +31,5 @@ def test_the_readme_gives_the_two_commands_ci_runs():
     test_command = "python3 -m venv .venv && .venv/bin/pip install -e '.[test]' && .venv/bin/pytest"
     assert test_command in README
     assert test_command in ci
-    assert "python3 -m venv .venv && .venv/bin/pip install -e . && .venv/bin/annolog serve" in README
+    serve = "python3 -m venv .venv && .venv/bin/pip install -e . && .venv/bin/annolog serve"
+    assert serve in README

@@ -6,9 +6,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import socket
 import sqlite3
-import subprocess
 import sys
 import tempfile
 import time
@@ -17,6 +15,9 @@ from pathlib import Path
 
 import aiohttp
 import orjson
+import pikepdf
+
+from tools.process import ServerProcess, free_port
 
 TOKEN = "bench-token"
 AUTH = {"Authorization": f"Token token={TOKEN}"}
@@ -102,35 +103,6 @@ def raw_read_rate(readmodel: Path, layer: str) -> float:
     return count / elapsed
 
 
-class Server:
-    def __init__(self, data_dir: Path, port: int) -> None:
-        env = {**os.environ, "API_AUTH_TOKEN": TOKEN, "ANNOLOG_DATA_DIR": str(data_dir),
-               "PORT": str(port), "ANNOLOG_MAX_BATCH": "100000"}
-        self.base = f"http://127.0.0.1:{port}"
-        self.log = open(data_dir.parent / "serve.log", "wb")
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "tools.cli", "serve", "--quiet", "--host", "127.0.0.1"],
-            env=env, stdout=self.log, stderr=subprocess.STDOUT)
-
-    async def ready(self, session: aiohttp.ClientSession) -> None:
-        for _ in range(300):
-            if self.process.poll() is not None:
-                raise SystemExit(f"annolog serve exited; see {self.log.name}")
-            try:
-                async with session.get(f"{self.base}/healthcheck") as response:
-                    if response.status == 200:
-                        return
-            except aiohttp.ClientError:
-                pass
-            await asyncio.sleep(0.1)
-        raise SystemExit("annolog serve did not start")
-
-    def stop(self) -> None:
-        self.process.terminate()
-        self.process.wait(30)
-        self.log.close()
-
-
 async def _post(session: aiohttp.ClientSession, url: str, items: list[dict]) -> float:
     body = orjson.dumps({"annotations": items})
     started = time.perf_counter()
@@ -142,7 +114,7 @@ async def _post(session: aiohttp.ClientSession, url: str, items: list[dict]) -> 
     return time.perf_counter() - started
 
 
-async def bulk(session: aiohttp.ClientSession, server: Server, n: int, scratch: Path) -> Row:
+async def bulk(session: aiohttp.ClientSession, server: ServerProcess, n: int, scratch: Path) -> Row:
     items = [{"id": f"bulk{i}", "content": _note(i)} for i in range(n)]
     elapsed = await _post(session, f"{server.base}/api/documents/bench/layers/bulk/annotations",
                           items)
@@ -152,7 +124,7 @@ async def bulk(session: aiohttp.ClientSession, server: Server, n: int, scratch: 
                extra=f"request took {elapsed:.2f} s")
 
 
-async def singles(session: aiohttp.ClientSession, server: Server, connections: int,
+async def singles(session: aiohttp.ClientSession, server: ServerProcess, connections: int,
                   seconds: float, scratch: Path) -> Row:
     url = f"{server.base}/api/documents/bench/layers/single/annotations"
     latencies: list[float] = []
@@ -174,13 +146,13 @@ async def singles(session: aiohttp.ClientSession, server: Server, connections: i
                extra="limit: raw SQLite, 1 row per fsynced commit")
 
 
-async def ndjson(session: aiohttp.ClientSession, server: Server, n: int, data_dir: Path
+async def ndjson(session: aiohttp.ClientSession, server: ServerProcess, n: int, data_dir: Path
                  ) -> Row:
     url = f"{server.base}/api/documents/bench/layers/big/annotations"
     for start in range(0, n, 10_000):
         await _post(session, url, [{"id": f"big{i}", "content": _note(i)}
                                    for i in range(start, min(n, start + 10_000))])
-    pid = server.process.pid
+    pid = server.pid
     before, peak = _rss_kb(pid), 0
     sampling = True
 
@@ -208,17 +180,14 @@ async def ndjson(session: aiohttp.ClientSession, server: Server, n: int, data_di
 
 async def _run(args: argparse.Namespace, scratch: Path) -> list[Row]:
     data_dir = scratch / "data"
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = Server(data_dir, port)
+    server = ServerProcess(data_dir, free_port(), TOKEN, ANNOLOG_MAX_BATCH="100000")
     rows: list[Row] = []
     try:
         connector = aiohttp.TCPConnector(limit=args.connections)
         timeout = aiohttp.ClientTimeout(total=600)
         async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
-            await server.ready(session)
-            await _upload(session, server)
+            await server.ready()
+            await _upload(session, server, scratch)
             print("bulk ...", file=sys.stderr)
             rows.append(await bulk(session, server, args.bulk, scratch))
             print("concurrent single writes ...", file=sys.stderr)
@@ -226,7 +195,7 @@ async def _run(args: argparse.Namespace, scratch: Path) -> list[Row]:
                                       scratch))
             print("NDJSON ...", file=sys.stderr)
             rows.append(await ndjson(session, server, args.ndjson, data_dir))
-        peak = _rss_kb(server.process.pid, "VmHWM") / 1024
+        peak = _rss_kb(server.pid, "VmHWM") / 1024
         print(f"server peak RSS: {peak:.0f} MB", file=sys.stderr)
         rows.append(Row("server peak RSS (MB)", peak, "MB", 0))
     finally:
@@ -234,15 +203,15 @@ async def _run(args: argparse.Namespace, scratch: Path) -> list[Row]:
     return rows
 
 
-async def _upload(session: aiohttp.ClientSession, server: Server) -> None:
-    import pikepdf
-    path = server.log.name + ".pdf"
+async def _upload(session: aiohttp.ClientSession, server: ServerProcess, scratch: Path
+                  ) -> None:
+    path = scratch / "bench.pdf"
     pdf = pikepdf.new()
     pdf.add_blank_page()
     pdf.add_blank_page()
     pdf.save(path)
     form = aiohttp.FormData()
-    form.add_field("file", Path(path).read_bytes(), filename="bench.pdf",
+    form.add_field("file", path.read_bytes(), filename="bench.pdf",
                    content_type="application/pdf")
     form.add_field("document_id", "bench")
     async with session.post(f"{server.base}/api/documents", data=form,

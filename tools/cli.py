@@ -7,6 +7,7 @@ import gc
 import logging
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 import uvloop
 from aiohttp import web
@@ -53,7 +54,6 @@ def build_parser() -> argparse.ArgumentParser:
                                      "MAX_UPLOAD_SIZE_BYTES); options override it.")
     p.add_argument("--port", type=int, help="port to listen on (default: PORT or 5000)")
     p.add_argument("--host", help="address to bind (default: HOST or 0.0.0.0)")
-    from pathlib import Path
     p.add_argument("--data-dir", type=Path, help="data directory (default: ANNOLOG_DATA_DIR "
                                                  "or ./data)")
     p.add_argument("--quiet", action="store_true", help="no access log")

@@ -3,54 +3,17 @@
 from __future__ import annotations
 
 import asyncio
-import os
-import signal
-import socket
-import subprocess
-import sys
-import time
-from pathlib import Path
 
 import aiohttp
+import orjson
 import pytest
 
 from tests.conftest import make_pdf, note
+from tools.process import ServerProcess, free_port
 
 pytestmark = pytest.mark.e2e
 TOKEN = "e2e-token"
 AUTH = {"Authorization": f"Token token={TOKEN}"}
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def start_server(data_dir: Path, port: int) -> subprocess.Popen:
-    env = {**os.environ, "API_AUTH_TOKEN": TOKEN, "ANNOLOG_DATA_DIR": str(data_dir),
-           "PORT": str(port)}
-    data_dir.mkdir(parents=True, exist_ok=True)
-    with open(data_dir.parent / "serve.log", "ab") as log:
-        return subprocess.Popen([sys.executable, "-m", "tools.cli", "serve", "--quiet",
-                                 "--host", "127.0.0.1"], env=env,
-                                cwd=Path(__file__).resolve().parents[2],
-                                stdout=log, stderr=subprocess.STDOUT)
-
-
-async def wait_ready(base: str, process: subprocess.Popen, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    async with aiohttp.ClientSession() as session:
-        while time.monotonic() < deadline:
-            assert process.poll() is None, "annolog serve exited; see serve.log"
-            try:
-                async with session.get(f"{base}/healthcheck") as response:
-                    if response.status == 200:
-                        return
-            except aiohttp.ClientError:
-                pass
-            await asyncio.sleep(0.1)
-    raise TimeoutError("annolog serve did not become ready")
 
 
 async def writer_task(session: aiohttp.ClientSession, base: str, worker: int,
@@ -69,11 +32,11 @@ async def writer_task(session: aiohttp.ClientSession, base: str, worker: int,
 
 async def test_every_acknowledged_write_survives_sigkill(tmp_path):
     port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    server = start_server(tmp_path / "data", port)
+    server = ServerProcess(tmp_path / "data", port, TOKEN)
+    base = server.base
     acknowledged: list[str] = []
     try:
-        await wait_ready(base, server)
+        await server.ready()
         async with aiohttp.ClientSession() as session:
             form = aiohttp.FormData()
             form.add_field("file", make_pdf(), filename="a.pdf", content_type="application/pdf")
@@ -84,23 +47,20 @@ async def test_every_acknowledged_write_survives_sigkill(tmp_path):
                      for w in range(8)]
             while len(acknowledged) < 300:
                 await asyncio.sleep(0.02)
-            server.send_signal(signal.SIGKILL)
-            server.wait()
+            server.kill()
             await asyncio.gather(*tasks)
     finally:
-        if server.poll() is None:
-            server.kill()
+        server.stop()
     assert len(acknowledged) >= 300
 
-    server = start_server(tmp_path / "data", port)
+    server = ServerProcess(tmp_path / "data", port, TOKEN)
     try:
-        await wait_ready(base, server)
+        await server.ready()
         async with aiohttp.ClientSession() as session:
             async with session.get(f"{base}/api/documents/doc/annotations", headers={
                     **AUTH, "Accept": "application/x-ndjson"}) as response:
                 lines = (await response.read()).splitlines()
-        stored = {line.split(b'"id":"')[1].split(b'"')[0].decode() for line in lines}
+        stored = {orjson.loads(line)["id"] for line in lines}
         assert set(acknowledged) <= stored
     finally:
-        server.terminate()
-        server.wait(10)
+        server.stop()
