@@ -40,6 +40,11 @@ async def test_raw_upload_reads_title_and_pages(client):
     assert info["data"]["pageCount"] == 3
     assert info["data"]["pages"][1] == {"pageIndex": 1, "pageLabel": "2", "width": 611.0,
                                         "height": 792.0, "rotation": 0}
+    layer_info = await (await client.get(
+        f"/api/documents/{data['document_id']}/layers/any/document_info", headers=AUTH)).json()
+    assert layer_info == info
+    response = await client.get("/api/documents/nope/document_info", headers=AUTH)
+    assert response.status == 404
 
 
 async def test_multipart_upload_with_id_and_title_and_the_original_bytes_back(client):
