@@ -9,6 +9,7 @@ from aiohttp import web
 from api.errors import ApiError, request_id, status_of
 from api.responses import empty_response, json_response
 from api.parsing import (
+    AnnotationInput,
     Batch,
     failing_path,
     json_object,
@@ -19,11 +20,13 @@ from api.parsing import (
     read_json,
 )
 from api.services import SERVICES, DocumentAccess, Services
+from api.uploads import AnnotationRequest, annotation_request
 from api.validation import ContentError
 from eventstore.commands import (
     Accepted,
     CreateAnnotation,
     DeleteAnnotation,
+    NewAttachment,
     Outcome,
     Rejected,
     UpdateAnnotation,
@@ -85,30 +88,64 @@ async def _parse_batch(services: Services, body: dict[str, Any], access: Documen
     return parse_batch(body, **options)
 
 
+async def _bring_attachments(services: Services, sent: AnnotationRequest,
+                             items: list[AnnotationInput]) -> dict[str, NewAttachment]:
+    """Move the sent attachments that valid items reference into the blob store (before
+    any event names them); the others are dropped with the request's temporary files."""
+    referenced = {r for item in items for r in item.references}
+    brought = {}
+    for attachment_id in sorted(referenced & sent.attachments.keys()):
+        received, content_type = sent.attachments[attachment_id]
+        await services.run(services.blobs.commit, received.path, attachment_id)
+        brought[attachment_id] = NewAttachment(attachment_id, content_type, received.size)
+    return brought
+
+
+def _attachment_fields(item: AnnotationInput, brought: dict[str, NewAttachment]
+                       ) -> dict[str, Any]:
+    return {"references": item.references,
+            "attachments": tuple(brought[r] for r in item.references if r in brought)}
+
+
+def _create_command(document_id: str, layer: str, item: AnnotationInput,
+                    brought: dict[str, NewAttachment]) -> CreateAnnotation:
+    return CreateAnnotation(document_id, layer, item.annotation_id, item.content, item.group,
+                            item.user_id, **_attachment_fields(item, brought))
+
+
+def _update_command(document_id: str, layer: str, item: AnnotationInput,
+                    brought: dict[str, NewAttachment]) -> UpdateAnnotation:
+    return UpdateAnnotation(document_id, layer, item.annotation_id, item.content, item.user_id,
+                            group=item.group, keep_group=not item.has_group,
+                            **_attachment_fields(item, brought))
+
+
 async def create_annotations(request: web.Request) -> web.Response:
     services, access, layer = await _document(request)
-    body = json_object(await read_json(request))
-    document_id = access.row.document_id
-    if "annotations" not in body:
-        if "content" not in body:
-            raise ApiError(422, 'the body must be {"annotations": [...]} or one annotation '
-                                '{"content": {...}}')
-        return await _create_one(request, services, access, layer, body)
-    batch = await _parse_batch(services, body, access, id_required=False)
-    commands = [CreateAnnotation(document_id, layer, item.annotation_id, item.content,
-                                 item.group, item.user_id) for _, item in batch.items]
-    outcomes, revision = await services.write(commands, request_id(request))
+    async with annotation_request(request, services) as sent:
+        body = json_object(sent.body)
+        if "annotations" not in body:
+            if "content" not in body:
+                raise ApiError(422, 'the body must be {"annotations": [...]} or one '
+                                    'annotation {"content": {...}}')
+            return await _create_one(request, services, access, layer, body, sent)
+        batch = await _parse_batch(services, body, access, id_required=False)
+        brought = await _bring_attachments(services, sent, [i for _, i in batch.items])
+        commands = [_create_command(access.row.document_id, layer, item, brought)
+                    for _, item in batch.items]
+        outcomes, revision = await services.write(commands, request_id(request))
     return _batch_response(request, "created", batch, outcomes, revision)
 
 
 async def _create_one(request: web.Request, services: Services, access: DocumentAccess,
-                      layer: str, body: dict[str, Any]) -> web.Response:
+                      layer: str, body: dict[str, Any], sent: AnnotationRequest
+                      ) -> web.Response:
     item = parse_item(body, page_count=access.page_count, id_required=False)
-    command = CreateAnnotation(access.row.document_id, layer, item.annotation_id,
-                               item.content, item.group, item.user_id)
-    outcome, revision = await _write_one(services, command, request)
+    brought = await _bring_attachments(services, sent, [item])
+    command = _create_command(access.row.document_id, layer, item, brought)
+    _, revision = await _write_one(services, command, request)
     return json_response({"data": {"annotation_id": item.annotation_id}, "revision": revision},
-                 revision=revision)
+                         revision=revision)
 
 
 async def _write_one(services: Services, command: Any,
@@ -120,31 +157,30 @@ async def _write_one(services: Services, command: Any,
     return outcome, revision
 
 
-def _update_command(document_id: str, layer: str, item: Any) -> UpdateAnnotation:
-    return UpdateAnnotation(document_id, layer, item.annotation_id, item.content, item.user_id,
-                            group=item.group, keep_group=not item.has_group)
-
-
 async def update_annotations(request: web.Request) -> web.Response:
     services, access, layer = await _document(request)
-    body = json_object(await read_json(request))
-    batch = await _parse_batch(services, body, access, id_required=True)
-    commands = [_update_command(access.row.document_id, layer, item)
-                for _, item in batch.items]
-    outcomes, revision = await services.write(commands, request_id(request))
+    async with annotation_request(request, services) as sent:
+        body = json_object(sent.body)
+        batch = await _parse_batch(services, body, access, id_required=True)
+        brought = await _bring_attachments(services, sent, [i for _, i in batch.items])
+        commands = [_update_command(access.row.document_id, layer, item, brought)
+                    for _, item in batch.items]
+        outcomes, revision = await services.write(commands, request_id(request))
     return _batch_response(request, "updated", batch, outcomes, revision)
 
 
 async def update_annotation(request: web.Request) -> web.Response:
     services, access, layer = await _document(request)
-    body = json_object(await read_json(request))
-    try:
-        item = parse_item(body, page_count=access.page_count, id_required=True,
-                          path_id=request.match_info["annotation_id"])
-    except ContentError as error:
-        raise ApiError(422, str(error)) from None
-    outcome, revision = await _write_one(
-        services, _update_command(access.row.document_id, layer, item), request)
+    async with annotation_request(request, services) as sent:
+        body = json_object(sent.body)
+        try:
+            item = parse_item(body, page_count=access.page_count, id_required=True,
+                              path_id=request.match_info["annotation_id"])
+        except ContentError as error:
+            raise ApiError(422, str(error)) from None
+        brought = await _bring_attachments(services, sent, [item])
+        outcome, revision = await _write_one(
+            services, _update_command(access.row.document_id, layer, item, brought), request)
     return json_response({"data": outcome.result, "revision": revision}, revision=revision)
 
 

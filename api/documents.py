@@ -2,113 +2,76 @@
 
 from __future__ import annotations
 
-import hashlib
-import os
 import re
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
-import aiohttp
 from aiohttp import web
 from ulid import ULID
 
 from api.errors import ApiError, request_id, status_of
-from api.parsing import layer_name
+from api.parsing import layer_name, normalize_attachment_id
 from api.responses import empty_response, json_response
+from api.uploads import (
+    Budget,
+    Received,
+    check_declared_length,
+    multipart_parts,
+    part_chunks,
+    raw_chunks,
+    read_small_part,
+    receive,
+)
 from api.pdfs import PdfInfo, decode_password_header, inspect_pdf
 from api.services import PASSWORD_HEADER, SERVICES, DocumentAccess, Services
 from eventstore.commands import DeleteDocument, Rejected, UploadDocument
 from projections.queries import DocumentRow
 
-CHUNK = 256 * 1024
 MAX_FIELD_BYTES = 64 * 1024
 DOCUMENT_ID = re.compile(r"[^/\s]{1,256}")
 PDF_TYPES = ("application/pdf", "application/octet-stream")
 TRUE = ("true", "1", "yes")
 
 
-async def _receive(chunks: AsyncIterator[bytes], services: Services) -> tuple[Path, str, int]:
-    """Stream a body to a temporary file, hashing it; 413 (and nothing kept) past the limit."""
-    limit = services.settings.max_upload_bytes
-    fd, path = services.blobs.temporary()
-    digest, size = hashlib.sha256(), 0
-    try:
-        with os.fdopen(fd, "wb") as f:
-            async for chunk in chunks:
-                size += len(chunk)
-                if size > limit:
-                    raise ApiError(413, f"the upload is larger than MAX_UPLOAD_SIZE_BYTES "
-                                        f"({limit} bytes)")
-                digest.update(chunk)
-                f.write(chunk)
-            f.flush()
-            await services.run(os.fsync, f.fileno())
-    except BaseException:
-        path.unlink(missing_ok=True)
-        raise
-    return path, digest.hexdigest(), size
-
-
-async def _raw_chunks(request: web.Request) -> AsyncIterator[bytes]:
-    async for chunk in request.content.iter_chunked(CHUNK):
-        yield chunk
-
-
-async def _part_chunks(part: aiohttp.BodyPartReader) -> AsyncIterator[bytes]:
-    while chunk := await part.read_chunk(CHUNK):
-        yield chunk
-
-
 class Upload:
     """What an upload request carried."""
 
     def __init__(self) -> None:
-        self.file: tuple[Path, str, int] | None = None
+        self.file: Received | None = None
         self.filename: str | None = None
         self.fields: dict[str, str] = {}
 
     def discard(self) -> None:
         if self.file is not None:
-            self.file[0].unlink(missing_ok=True)
+            self.file.path.unlink(missing_ok=True)
 
 
-async def _read_multipart(request: web.Request, services: Services, upload: Upload) -> None:
-    try:
-        reader = await request.multipart()
-        while (part := await reader.next()) is not None:
-            await _read_part(part, services, upload)
-    except (ValueError, AssertionError, aiohttp.ClientPayloadError) as error:
-        raise ApiError(400, f"malformed multipart body: {error}") from None
-
-
-async def _read_part(part: Any, services: Services, upload: Upload) -> None:
-    if not isinstance(part, aiohttp.BodyPartReader):
-        raise ApiError(400, "nested multipart bodies are not supported")
-    name = part.name or ""
-    if name == "file":
-        if upload.file is not None:
-            raise ApiError(422, "send exactly one 'file' part")
-        upload.filename = part.filename
-        upload.file = await _receive(_part_chunks(part), services)
-    elif name in ("attachment", "url", "instructions"):
-        raise ApiError(422, f"the '{name}' part of document uploads is not supported yet; "
-                            "upload the PDF itself as the 'file' part")
-    else:
-        value = await part.read(decode=True)
-        if len(value) > MAX_FIELD_BYTES:
-            raise ApiError(413, f"the '{name}' part is larger than {MAX_FIELD_BYTES} bytes")
-        upload.fields[name] = value.decode("utf-8", errors="replace")
+async def _read_multipart(request: web.Request, services: Services, upload: Upload,
+                          budget: Budget) -> None:
+    async for part in multipart_parts(request):
+        name = part.name or ""
+        if name == "file":
+            if upload.file is not None:
+                raise ApiError(422, "send exactly one 'file' part")
+            upload.filename = part.filename
+            upload.file = await receive(part_chunks(part), services, budget)
+        elif name in ("attachment", "url", "instructions"):
+            raise ApiError(422, f"the '{name}' part of document uploads is not supported "
+                                "yet; upload the PDF itself as the 'file' part")
+        else:
+            value = await read_small_part(part, MAX_FIELD_BYTES, budget)
+            upload.fields[name] = value.decode("utf-8", errors="replace")
 
 
 async def upload_document(request: web.Request) -> web.Response:
     services = request.app[SERVICES]
     upload = Upload()
+    budget = Budget(services.settings.max_upload_bytes)
     try:
+        check_declared_length(request, budget)
         if request.content_type.startswith("multipart/"):
-            await _read_multipart(request, services, upload)
+            await _read_multipart(request, services, upload, budget)
         elif request.content_type in PDF_TYPES:
-            upload.file = await _receive(_raw_chunks(request), services)
+            upload.file = await receive(raw_chunks(request), services, budget)
         else:
             raise ApiError(415, "upload the PDF as application/pdf, or as the 'file' part of "
                                 "multipart/form-data")
@@ -129,7 +92,7 @@ async def _store_upload(request: web.Request, services: Services, upload: Upload
     if upload.file is None:
         raise ApiError(422, "the multipart body has no 'file' part holding the PDF")
     document_id = _document_id(upload)
-    path, sha256, size = upload.file
+    path, sha256, size = upload.file.path, upload.file.sha256, upload.file.size
     password = decode_password_header(request.headers.get(PASSWORD_HEADER))
     info: PdfInfo = await services.run(inspect_pdf, path, password)
     title = upload.fields.get("title") or info.title or upload.filename
@@ -232,3 +195,17 @@ async def list_layers(request: web.Request) -> web.Response:
     services, access = await _access(request)
     names = await services.run(services.read_model.layers, access.row.document_id)
     return json_response({"data": names})
+
+
+async def get_attachment(request: web.Request) -> web.FileResponse:
+    """An attachment's bytes, only for a document that holds it: another document's hash is
+    a 404 like an unknown one, so hashes cannot be probed across documents."""
+    services, access = await _access(request)
+    attachment_id = normalize_attachment_id(request.match_info["attachment_id"])
+    held = await services.run(services.read_model.attachment, access.row.document_id,
+                              attachment_id)
+    if held is None:
+        raise ApiError(404, "Attachment not found")
+    content_type, _ = held
+    return web.FileResponse(services.blobs.path(attachment_id),
+                            headers={"Content-Type": content_type})

@@ -15,6 +15,7 @@ from api.validation import ContentError
 from eventstore.errors import (
     AnnotationExistsError,
     AnnotationNotFoundError,
+    AttachmentNotFoundError,
     DataDirLockedError,
     DocumentExistsError,
     DocumentNotFoundError,
@@ -43,6 +44,7 @@ class ApiError(Exception):
 STATUS_OF: dict[type[Exception], int] = {
     DocumentNotFoundError: 404,
     AnnotationNotFoundError: 404,
+    AttachmentNotFoundError: 404,
     DocumentExistsError: 409,
     AnnotationExistsError: 409,
     ContentError: 422,

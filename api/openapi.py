@@ -22,6 +22,14 @@ RECORD = {"type": "object", "required": ["id", "content", "createdBy", "updatedB
                          "group": {"type": ["string", "null"]}}}
 BODIES = {
     "json": {"application/json": {"schema": {"type": "object"}}},
+    "annotations": {
+        "application/json": {"schema": {"type": "object"}},
+        "multipart/form-data": {"schema": {
+            "type": "object",
+            "description": "an 'annotation' part with the JSON body, plus one part per "
+                           "attachment named by the SHA-256 hex of its bytes",
+            "properties": {"annotation": {"type": "string"}},
+            "additionalProperties": {"type": "string", "format": "binary"}}}},
     "pdf": {"application/pdf": {"schema": {"type": "string", "format": "binary"}},
             "multipart/form-data": {"schema": {"type": "object", "properties": {
                 "file": {"type": "string", "format": "binary"},

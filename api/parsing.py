@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -15,18 +16,21 @@ from api.errors import ApiError
 from api.validation import ContentError, validate_content
 from eventstore.domain import DEFAULT_LAYER
 
+SHA256_HEX = re.compile(r"[0-9a-fA-F]{64}")
 MAX_ID_LENGTH = 256
 MAX_LAYER_NAME = 256
 RELAXED_JSON_LIMIT = 1024 * 1024  # the json5 fallback is pure Python: keep it for small bodies
 
 
 async def read_json(request: web.Request) -> Any:
-    """The body as JSON. Strict JSON first; small bodies may use the relaxed syntax the
-    seed's own examples use (unquoted keys, trailing commas)."""
     if request.content_type.startswith("multipart/"):
-        raise ApiError(415, "multipart annotation writes (attachments) are not supported yet; "
-                            "send application/json")
-    body = await request.read()
+        raise ApiError(415, "this route takes a JSON body, not multipart/form-data")
+    return parse_json_bytes(await request.read())
+
+
+def parse_json_bytes(body: bytes) -> Any:
+    """Strict JSON first; small bodies may use the relaxed syntax the seed's own examples
+    use (unquoted keys, trailing commas)."""
     if not body.strip():
         raise ApiError(422, "the request body is empty; send a JSON object")
     try:
@@ -103,6 +107,22 @@ class AnnotationInput:
     user_id: str | None
     group: str | None
     has_group: bool
+    references: tuple[str, ...] = ()
+
+
+REFERENCE_KEYS = ("imageAttachmentId", "mediaAttachmentId", "widgetAttachmentId")
+
+
+def attachment_references(content: dict[str, Any]) -> tuple[str, ...]:
+    """The attachment ids a record's content names (image, stamp, media, widget)."""
+    return tuple(dict.fromkeys(
+        normalize_attachment_id(content[key])
+        for key in REFERENCE_KEYS if isinstance(content.get(key), str)))
+
+
+def normalize_attachment_id(value: str) -> str:
+    """SHA-256 hex ids compare case-insensitively; any other id is kept as it is."""
+    return value.lower() if SHA256_HEX.fullmatch(value) else value
 
 
 def parse_item(item: Any, *, page_count: int | None, id_required: bool,
@@ -127,7 +147,8 @@ def parse_item(item: Any, *, page_count: int | None, id_required: bool,
     group = optional_string(item, "group")
     validate_content(item["content"], page_count)
     _check_storable(item["content"])
-    return AnnotationInput(annotation_id, item["content"], user_id, group, "group" in item)
+    return AnnotationInput(annotation_id, item["content"], user_id, group, "group" in item,
+                           attachment_references(item["content"]))
 
 
 def _check_storable(content: dict[str, Any]) -> None:

@@ -21,7 +21,7 @@ class Route:
     handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
     summary: str
     statuses: tuple[int, ...] = (200, 401, 404)
-    body: str | None = None  # "json", "pdf" or "multipart"
+    body: str | None = None  # "json", "annotations" (JSON or multipart) or "pdf"
     streams: bool = False
     extension: bool = False
 
@@ -61,11 +61,13 @@ ROUTES: list[Route] = [
     *_both_layers("GET", "/pdf", documents.download_pdf,
                   "The original PDF (source=true)", statuses=(200, 400, 401, 403, 404)),
     Route("GET", DOC + "/layers", documents.list_layers, "Names of the named layers"),
+    Route("GET", DOC + "/attachments/{attachment_id}", documents.get_attachment,
+          "The bytes of an attachment the document holds", (200, 401, 403, 404)),
     *_both_layers("POST", "/annotations", annotations.create_annotations,
                   "Create annotations (batch {annotations: [...]} or one {content})",
-                  statuses=WRITE, body="json"),
+                  statuses=WRITE, body="annotations"),
     *_both_layers("PUT", "/annotations", annotations.update_annotations,
-                  "Update annotations (batch)", statuses=WRITE, body="json"),
+                  "Update annotations (batch)", statuses=WRITE, body="annotations"),
     *_both_layers("DELETE", "/annotations", annotations.delete_annotations,
                   "Delete annotations by id, or \"all\"", statuses=WRITE, body="json"),
     *_both_layers("GET", "/annotations", annotations.list_annotations,
@@ -77,7 +79,7 @@ ROUTES: list[Route] = [
     *_both_layers("GET", "/annotations/{annotation_id}", annotations.get_annotation,
                   "One annotation", statuses=(200, 401, 403, 404)),
     *_both_layers("PUT", "/annotations/{annotation_id}", annotations.update_annotation,
-                  "Update one annotation", statuses=WRITE, body="json"),
+                  "Update one annotation", statuses=WRITE, body="annotations"),
     *_both_layers("DELETE", "/annotations/{annotation_id}", annotations.delete_annotation,
                   "Delete one annotation", statuses=(200, 401, 403, 404, 503)),
 ]

@@ -19,6 +19,7 @@ class Settings:
     max_upload_bytes: int = 1_000_000_000
     max_json_bytes: int = 64 * 1024 * 1024
     max_batch: int = 50_000
+    max_attachment_bytes: int = 100 * 1024 * 1024
     write_timeout: float = 60.0
 
     @classmethod
@@ -34,6 +35,7 @@ class Settings:
             max_upload_bytes=_int(env, "MAX_UPLOAD_SIZE_BYTES", 1_000_000_000),
             max_json_bytes=_int(env, "ANNOLOG_MAX_JSON_BYTES", 64 * 1024 * 1024),
             max_batch=_int(env, "ANNOLOG_MAX_BATCH", 50_000),
+            max_attachment_bytes=_int(env, "ANNOLOG_MAX_ATTACHMENT_BYTES", 100 * 1024 * 1024),
         )
 
 

@@ -9,6 +9,15 @@ from eventstore.errors import DomainError
 
 
 @dataclass(frozen=True)
+class NewAttachment:
+    """Bytes already in the blob store, sent with the request that references them."""
+
+    attachment_id: str  # the SHA-256 hex of the bytes
+    content_type: str
+    byte_size: int
+
+
+@dataclass(frozen=True)
 class CreateAnnotation:
     document_id: str
     layer: str
@@ -16,6 +25,8 @@ class CreateAnnotation:
     content: dict[str, Any]
     group: str | None
     user_id: str | None
+    references: tuple[str, ...] = ()  # attachment ids the content names
+    attachments: tuple[NewAttachment, ...] = ()  # those of them this request brings
 
 
 @dataclass(frozen=True)
@@ -27,6 +38,8 @@ class UpdateAnnotation:
     user_id: str | None
     group: str | None = None
     keep_group: bool = True
+    references: tuple[str, ...] = ()
+    attachments: tuple[NewAttachment, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -35,6 +35,11 @@ def layer_stream_id(instance: str, layer: str) -> UUID:
     return _stream_id("layer", instance, layer)
 
 
+@lru_cache(maxsize=4096)
+def attachment_stream_id(instance: str, attachment_id: str) -> UUID:
+    return _stream_id("attachment", instance, attachment_id)
+
+
 @lru_cache(maxsize=65536)
 def annotation_stream_id(instance: str, layer: str, annotation_id: str) -> UUID:
     return _stream_id("annotation", instance, layer, annotation_id)
@@ -96,6 +101,27 @@ class Layer(Aggregate):
             aggregate.document_id = self.document_id
             aggregate.instance = self.instance
             aggregate.name = self.name
+
+    def __init__(self) -> None:
+        """State is set by the events' ``apply``."""
+
+
+class Attachment(Aggregate):
+    """A binary (image, PDF) a document holds; the bytes live in the blob store by SHA-256."""
+
+    class Attached(Aggregate.Created):
+        document_id: str
+        instance: str
+        attachment_id: str
+        content_type: str
+        byte_size: int
+
+        def apply(self, aggregate: Any) -> None:
+            aggregate.document_id = self.document_id
+            aggregate.instance = self.instance
+            aggregate.attachment_id = self.attachment_id
+            aggregate.content_type = self.content_type
+            aggregate.byte_size = self.byte_size
 
     def __init__(self) -> None:
         """State is set by the events' ``apply``."""

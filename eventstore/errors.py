@@ -23,6 +23,10 @@ class AnnotationExistsError(DomainError):
     """Raised when creating an annotation whose id is already live in the layer."""
 
 
+class AttachmentNotFoundError(DomainError):
+    """Raised when content names an attachment neither sent nor held by the document."""
+
+
 class UnstorableError(DomainError):
     """Raised when a command's events cannot be encoded for the log (its data, not the disk)."""
 

@@ -15,6 +15,7 @@ from uuid import UUID
 
 from eventsourcing.application import Application
 from eventsourcing.domain import Aggregate
+from eventsourcing.utils import get_topic
 from eventsourcing.persistence import IntegrityError, StoredEvent, Transcoder
 from eventsourcing.sqlite import (
     SQLiteApplicationRecorder,
@@ -136,16 +137,19 @@ class EventLog(Application[UUID]):
         recordings = self.events.put(events)
         return [r.notification.id for r in recordings]
 
-    def read(self, after: int = 0, limit: int = 1000, upto: int | None = None) -> list[LoggedEvent]:
-        """Up to ``limit`` events with a revision above ``after`` (and at most ``upto``)."""
+    def read(self, after: int = 0, limit: int = 1000, upto: int | None = None,
+             kinds: Sequence[type] = ()) -> list[LoggedEvent]:
+        """Up to ``limit`` events with a revision above ``after`` (and at most ``upto``),
+        only of the given event classes when ``kinds`` is not empty (filtered in SQL)."""
         notifications = self.recorder.select_notifications(
-            start=after, limit=limit, stop=upto, inclusive_of_start=False
+            start=after, limit=limit, stop=upto, inclusive_of_start=False,
+            topics=[get_topic(kind) for kind in kinds],
         )
         return [LoggedEvent(n.id, self.mapper.to_domain_event(n)) for n in notifications]
 
-    def read_all(self, after: int = 0, upto: int | None = None,
-                 page: int = 1000) -> Iterator[LoggedEvent]:
-        while batch := self.read(after, page, upto):
+    def read_all(self, after: int = 0, upto: int | None = None, page: int = 1000,
+                 kinds: Sequence[type] = ()) -> Iterator[LoggedEvent]:
+        while batch := self.read(after, page, upto, kinds):
             yield from batch
             after = batch[-1].revision
 

@@ -36,16 +36,19 @@ from eventstore.commands import (
 from eventstore.domain import (
     DEFAULT_LAYER,
     Annotation,
+    Attachment,
     Document,
     Layer,
     aggregate_from_head,
     annotation_stream_id,
+    attachment_stream_id,
     document_stream_id,
     layer_stream_id,
 )
 from eventstore.errors import (
     AnnotationExistsError,
     AnnotationNotFoundError,
+    AttachmentNotFoundError,
     DocumentExistsError,
     DocumentNotFoundError,
     DomainError,
@@ -113,6 +116,8 @@ class Decider:
                 streams.append(
                     annotation_stream_id(document.instance, command.layer, command.annotation_id)
                 )
+                streams.extend(attachment_stream_id(document.instance, a)
+                               for a in getattr(command, "references", ()))
         self._load(streams)
 
     def _load(self, stream_ids: Any) -> None:
@@ -204,6 +209,7 @@ class Decider:
                     f"an annotation with id {command.annotation_id!r} already exists "
                     f"in {_layer_phrase(command.layer)}"
                 )
+            self._ensure_attachments(document, command)
             self._ensure_layer(document, command.layer)
             annotation = self._create(document, stream_id, head, command, request_id)
         elif not live:
@@ -215,6 +221,7 @@ class Decider:
         else:
             annotation = aggregate_from_head(head)
             if isinstance(command, UpdateAnnotation):
+                self._ensure_attachments(document, command)
                 group = annotation.group if command.keep_group else command.group
                 annotation.update(content=command.content, group=group,
                                   user_id=command.user_id, request_id=request_id)
@@ -237,6 +244,27 @@ class Decider:
             group=command.group, created_by=command.user_id, updated_by=command.user_id,
             request_id=request_id,
         )
+
+    def _ensure_attachments(self, document: Any,
+                            command: CreateAnnotation | UpdateAnnotation) -> None:
+        """Every referenced attachment is sent now or already held; record the new ones."""
+        sent = {a.attachment_id: a for a in command.attachments}
+        missing = [a for a in command.references
+                   if a not in sent and self._head(
+                       attachment_stream_id(document.instance, a)) is None]
+        if missing:
+            raise AttachmentNotFoundError(
+                f"attachment {missing[0]!r} is neither sent with this request nor held by "
+                f"document {document.document_id!r}; send it as a multipart part named by "
+                "its SHA-256")
+        for attachment_id in command.references:
+            stream_id = attachment_stream_id(document.instance, attachment_id)
+            if self._head(stream_id) is None:
+                new = sent[attachment_id]
+                self._emit([Attachment._create(
+                    Attachment.Attached, id=stream_id, document_id=document.document_id,
+                    instance=document.instance, attachment_id=attachment_id,
+                    content_type=new.content_type, byte_size=new.byte_size).collect_events()[0]])
 
     def _ensure_layer(self, document: Any, layer: str) -> None:
         if layer == DEFAULT_LAYER:

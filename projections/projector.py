@@ -16,7 +16,7 @@ from typing import Any, ClassVar
 import orjson
 import sqlite_utils
 
-from eventstore.domain import Annotation, Document, Layer
+from eventstore.domain import Annotation, Attachment, Document, Layer
 from eventstore.log import EventLog, LoggedEvent
 from projections.schema import open_read_model
 
@@ -167,8 +167,8 @@ class ReadModelWriter:
             self._instances[event.document_id] = (event.instance, True)
 
     def _drop_document_contents(self, document_id: str) -> None:
-        self.db.execute("DELETE FROM annotations WHERE document_id = ?", [document_id])
-        self.db.execute("DELETE FROM layers WHERE document_id = ?", [document_id])
+        for table in ("annotations", "layers", "attachments"):
+            self.db.execute(f"DELETE FROM {table} WHERE document_id = ?", [document_id])
 
     def _layer_created(self, event: Layer.Created, revision: int) -> None:
         if self._live_instance(event.document_id) != event.instance:
@@ -176,6 +176,15 @@ class ReadModelWriter:
         self.db.execute(
             "INSERT INTO layers (document_id, name, created_at, revision) VALUES (?, ?, ?, ?) "
             "ON CONFLICT DO NOTHING", [event.document_id, event.name, _iso(event), revision])
+
+    def _attached(self, event: Attachment.Attached, revision: int) -> None:
+        if self._live_instance(event.document_id) != event.instance:
+            return
+        self.db.execute(
+            "INSERT INTO attachments (document_id, attachment_id, content_type, byte_size, "
+            "created_at, revision) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+            [event.document_id, event.attachment_id, event.content_type, event.byte_size,
+             _iso(event), revision])
 
     def _annotation_changed(self, event: Annotation.Event, revision: int) -> None:
         params = self._annotation_params(event, revision)
@@ -208,6 +217,7 @@ ReadModelWriter._handlers = {
     Document.Reuploaded: ReadModelWriter._document_stored,
     Document.Deleted: ReadModelWriter._document_deleted,
     Layer.Created: ReadModelWriter._layer_created,
+    Attachment.Attached: ReadModelWriter._attached,
     Annotation.Created: ReadModelWriter._annotation_changed,
     Annotation.Updated: ReadModelWriter._annotation_changed,
     Annotation.Recreated: ReadModelWriter._annotation_changed,

@@ -106,6 +106,13 @@ class ReadModel:
             "SELECT 1 FROM layers WHERE document_id = ? AND name = ?",
             [document_id, layer]).fetchone() is not None
 
+    def attachment(self, document_id: str, attachment_id: str) -> tuple[str, int] | None:
+        """(content type, size) of an attachment the document holds, else None."""
+        row = self.db.execute(
+            "SELECT content_type, byte_size FROM attachments WHERE document_id = ? AND "
+            "attachment_id = ?", [document_id, attachment_id]).fetchone()
+        return (row[0], row[1]) if row else None
+
     def annotation(self, document_id: str, layer: str, annotation_id: str) -> bytes | None:
         """The served record as JSON bytes, or None when absent or deleted."""
         row = self.db.execute(
@@ -167,4 +174,6 @@ def dump_tables(db: sqlite_utils.Database) -> dict[str, list[dict[str, Any]]]:
         "layers": list(db.query("SELECT * FROM layers ORDER BY document_id, name")),
         "annotations": list(db.query(
             "SELECT * FROM annotations ORDER BY document_id, layer, id")),
+        "attachments": list(db.query(
+            "SELECT * FROM attachments ORDER BY document_id, attachment_id")),
     }

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import sqlite_utils
 
-SCHEMA_VERSION = 1  # bump to force a rebuild of existing read models at start-up
+SCHEMA_VERSION = 2  # bump to force a rebuild of existing read models at start-up
 
 
 def connect(path: Path | str, *, readonly: bool = False) -> sqlite_utils.Database:
@@ -46,6 +46,10 @@ def ensure_schema(db: sqlite_utils.Database) -> None:
     db["annotations"].create_index(
         ["document_id", "layer", "deleted", "page_index", "created_revision"],
         if_not_exists=True, index_name="annotations_by_page")
+    db["attachments"].create({
+        "document_id": str, "attachment_id": str, "content_type": str, "byte_size": int,
+        "created_at": str, "revision": int,
+    }, pk=("document_id", "attachment_id"), if_not_exists=True)
     db["positions"].create({"name": str, "revision": int}, pk="name", if_not_exists=True)
     db["meta"].create({"key": str, "value": str}, pk="key", if_not_exists=True)
 
@@ -77,4 +81,4 @@ def open_read_model(path: Path) -> sqlite_utils.Database:
     return db
 
 
-TABLES = ("documents", "layers", "annotations", "positions")
+TABLES = ("documents", "layers", "annotations", "attachments", "positions")

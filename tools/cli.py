@@ -38,6 +38,29 @@ def serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def gc_attachments(args: argparse.Namespace) -> int:
+    from eventstore.blobs import BlobStore
+    from eventstore.log import open_log
+    from tools.gc import find_orphans
+
+    data_dir = args.data_dir or Settings.from_env().data_dir
+    if not (data_dir / "events.sqlite").exists():
+        print(f"annolog: no log at {data_dir}/events.sqlite", file=sys.stderr)
+        return 1
+    log = open_log(data_dir)
+    orphans = find_orphans(log, BlobStore(data_dir / "blobs"), args.min_age, progress=True)
+    log.close()
+    for orphan in orphans:
+        if args.delete:
+            orphan.path.unlink(missing_ok=True)
+        print(f"{'removed' if args.delete else 'would remove'} {orphan.path.name} "
+              f"({orphan.size:,} bytes, {orphan.age_seconds / 3600:.1f} h old)")
+    total = sum(o.size for o in orphans)
+    verb = "removed" if args.delete else "unreferenced (dry run; --delete removes them)"
+    print(f"{len(orphans)} blobs, {total:,} bytes {verb}")
+    return 0
+
+
 def bench(args: argparse.Namespace) -> int:
     from tools.bench import run_bench
     return run_bench(args)
@@ -59,17 +82,31 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quiet", action="store_true", help="no access log")
     p.set_defaults(run=serve)
 
+    p = verbs.add_parser("gc-attachments", help="list (or remove) blobs no event references",
+                         description="List the PDFs and attachments in the blob store that no "
+                                     "event of the log references. Dry run unless --delete. "
+                                     "Safe beside a running server: blobs younger than "
+                                     "--min-age are never touched.")
+    p.add_argument("--data-dir", type=Path, help="data directory (default: ANNOLOG_DATA_DIR "
+                                                 "or ./data)")
+    p.add_argument("--delete", action="store_true", help="remove them (default: list only)")
+    p.add_argument("--min-age", type=float, default=3600.0,
+                   help="seconds a blob must be old to count (default: 3600)")
+    p.set_defaults(run=gc_attachments)
+
     p = verbs.add_parser("bench", help="measure write and read throughput against raw SQLite",
                          description="Start a server on a scratch data directory and measure "
-                                     "bulk, concurrent single and NDJSON scenarios, each "
-                                     "beside raw SQLite on the same rows.")
+                                     "attachment uploads, bulk, concurrent single and NDJSON "
+                                     "scenarios, each beside raw storage doing the same work "
+                                     "in the same run.")
     p.add_argument("--bulk", type=int, default=10_000, help="annotations in the bulk request")
     p.add_argument("--connections", type=int, default=64, help="concurrent connections")
     p.add_argument("--duration", type=float, default=20.0,
                    help="seconds of concurrent single writes")
+    p.add_argument("--upload-duration", type=float, default=10.0,
+                   help="seconds of concurrent 1 MiB attachment uploads")
     p.add_argument("--ndjson", type=int, default=100_000,
                    help="annotations in the NDJSON read")
-    p.add_argument("--port", type=int, default=5077, help="port of the scratch server")
     p.set_defaults(run=bench)
     return parser
 

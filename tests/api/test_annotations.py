@@ -5,7 +5,6 @@ from __future__ import annotations
 import io
 from typing import Any
 
-import aiohttp
 import orjson
 import pytest
 
@@ -215,15 +214,6 @@ async def test_too_many_items_is_413(client, document):
     response = await client.post(f"/api/documents/{document}/annotations", headers=AUTH,
                                  data=io.BytesIO(orjson.dumps({"annotations": items})))
     assert response.status == 413
-
-
-async def test_multipart_writes_are_refused_clearly_until_attachments_land(client, document):
-    form = aiohttp.FormData()
-    form.add_field("annotation", b'{"annotations": []}', filename="annotation.json",
-                   content_type="application/json")
-    response = await client.post(f"/api/documents/{document}/annotations", headers=AUTH,
-                                 data=form)
-    assert response.status == 415
 
 
 async def test_json_list_is_capped_at_1000_and_ndjson_streams_all(client, document):

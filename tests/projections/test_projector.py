@@ -10,6 +10,7 @@ from eventstore.commands import (
     CreateAnnotation,
     DeleteAnnotation,
     DeleteDocument,
+    NewAttachment,
     UpdateAnnotation,
     UploadDocument,
 )
@@ -28,11 +29,15 @@ def log(tmp_path: Path) -> EventLog:
     writer.execute([UploadDocument("d", "T", "00", 1, False, [{"width": 1, "height": 1}])])
     writer.execute([CreateAnnotation("d", "", f"a{i}", {"pageIndex": i % 2}, None, "u")
                     for i in range(5)])
-    writer.execute([CreateAnnotation("d", "L", "a0", {"pageIndex": 0}, "g", "v")])
+    writer.execute([CreateAnnotation("d", "L", "a0", {"pageIndex": 0}, "g", "v",
+                                     references=("ab" * 32,),
+                                     attachments=(NewAttachment("ab" * 32, "image/png", 3),))])
     writer.execute([UpdateAnnotation("d", "", "a1", {"pageIndex": 1, "x": 1}, "w")])
     writer.execute([DeleteAnnotation("d", "", "a2")])
     writer.execute([UploadDocument("gone", None, "00", 1, False, None)])
-    writer.execute([CreateAnnotation("gone", "", "z", {"pageIndex": 0}, None, None)])
+    writer.execute([CreateAnnotation("gone", "", "z", {"pageIndex": 0}, None, None,
+                                     references=("cd" * 32,),
+                                     attachments=(NewAttachment("cd" * 32, "image/jpeg", 4),))])
     writer.execute([DeleteDocument("gone")])
     writer.stop()
     return log
@@ -45,6 +50,8 @@ def test_the_projector_shows_live_records_only(log, tmp_path):
     assert read.live_annotation_ids("d", "") == ["a0", "a1", "a3", "a4"]
     assert read.layers("d") == ["L"]
     assert read.document("gone") is None
+    assert read.attachment("d", "ab" * 32) == ("image/png", 3)
+    assert read.attachment("gone", "cd" * 32) is None
     assert read.annotation("d", "", "a2") is None
     assert b'"updatedBy":"w"' in read.annotation("d", "", "a1")
     assert [r[1] for r in read.annotation_page("d", "", page_index=1)][0].startswith('{"id":"a1"')

@@ -12,14 +12,16 @@ from eventstore.commands import (
     CreateAnnotation,
     DeleteAnnotation,
     DeleteDocument,
+    NewAttachment,
     Rejected,
     UpdateAnnotation,
     UploadDocument,
 )
-from eventstore.domain import Annotation, Document, Layer
+from eventstore.domain import Annotation, Attachment, Document, Layer
 from eventstore.errors import (
     AnnotationExistsError,
     AnnotationNotFoundError,
+    AttachmentNotFoundError,
     DataDirLockedError,
     DocumentExistsError,
     DocumentNotFoundError,
@@ -184,3 +186,24 @@ def test_a_command_whose_events_cannot_be_stored_fails_alone(writer, log):
             if isinstance(e.event, Annotation.Event)] == ["b", "a", "c"]
     [alone] = writer.execute([huge])
     assert isinstance(alone.error, UnstorableError)
+
+
+def image(annotation_id: str, sha: str, sent: bool) -> CreateAnnotation:
+    attachments = (NewAttachment(sha, "image/png", 10),) if sent else ()
+    return CreateAnnotation("d", "", annotation_id, {"imageAttachmentId": sha}, None, None,
+                            references=(sha,), attachments=attachments)
+
+
+def test_attachments_are_recorded_once_per_document_and_must_be_sent_or_held(writer, log):
+    [missing] = writer.execute([image("a", "f" * 64, sent=False)])
+    assert isinstance(missing.error, AttachmentNotFoundError)
+    outcomes = writer.execute([image("b", "f" * 64, sent=True), image("c", "f" * 64, sent=True),
+                               image("d", "f" * 64, sent=False)])
+    assert all(isinstance(o, Accepted) for o in outcomes)
+    attached = [e.event for e in log.read_all() if isinstance(e.event, Attachment.Attached)]
+    assert [(a.attachment_id, a.content_type, a.byte_size) for a in attached] == [
+        ("f" * 64, "image/png", 10)]
+    writer.execute([UploadDocument("other", None, "00", 1, False, None)])
+    [other] = writer.execute([CreateAnnotation("other", "", "x", {}, None, None,
+                                               references=("f" * 64,))])
+    assert isinstance(other.error, AttachmentNotFoundError)
