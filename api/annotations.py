@@ -189,8 +189,7 @@ async def delete_annotations(request: web.Request) -> web.Response:
     ids = parse_delete_ids(await read_json(request), services.settings.max_batch)
     document_id = access.row.document_id
     if ids is None:  # "all": what the read model holds once it shows every committed write
-        await services.waiter.wait_for(services.writer.last_revision,
-                                       services.settings.write_timeout)
+        await services.caught_up()
         ids = await services.run(services.read_model.live_annotation_ids, document_id, layer)
     commands = [DeleteAnnotation(document_id, layer, annotation_id, missing_ok=True)
                 for annotation_id in ids]

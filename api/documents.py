@@ -9,7 +9,7 @@ from aiohttp import web
 from ulid import ULID
 
 from api.errors import ApiError, request_id, status_of
-from api.parsing import layer_name, normalize_attachment_id
+from api.parsing import layer_name, normalize_attachment_id, parse_json_bytes
 from api.responses import empty_response, json_response
 from api.uploads import (
     Budget,
@@ -21,9 +21,12 @@ from api.uploads import (
     read_small_part,
     receive,
 )
-from api.pdfs import PdfInfo, decode_password_header, inspect_pdf
+from api.instant_json import ImportPlan, plan_import
+from api.pdfs import PdfInfo, decode_password_header, inspect_pdf, pdf_identifier
+from api.replays import import_commands, refuse, rejections
 from api.services import PASSWORD_HEADER, SERVICES, DocumentAccess, Services
-from eventstore.commands import DeleteDocument, Rejected, UploadDocument
+from eventstore.commands import Command, DeleteDocument, Rejected, UploadDocument
+from eventstore.errors import NotAppliedError
 from projections.queries import DocumentRow
 
 MAX_FIELD_BYTES = 64 * 1024
@@ -37,6 +40,7 @@ class Upload:
 
     def __init__(self) -> None:
         self.file: Received | None = None
+        self.instant_json: Any = None
         self.filename: str | None = None
         self.fields: dict[str, str] = {}
 
@@ -54,9 +58,16 @@ async def _read_multipart(request: web.Request, services: Services, upload: Uplo
                 raise ApiError(422, "send exactly one 'file' part")
             upload.filename = part.filename
             upload.file = await receive(part_chunks(part), services, budget)
-        elif name in ("attachment", "url", "instructions"):
-            raise ApiError(422, f"the '{name}' part of document uploads is not supported "
-                                "yet; upload the PDF itself as the 'file' part")
+        elif name == "attachment":
+            data = await read_small_part(part, services.settings.max_json_bytes, budget)
+            try:
+                upload.instant_json = parse_json_bytes(data)
+            except ApiError:
+                raise ApiError(422, "the 'attachment' part must be an Instant JSON document "
+                                    "(XFDF is not supported)") from None
+        elif name in ("url", "instructions"):
+            raise ApiError(422, f"the '{name}' part of document uploads is not supported; "
+                                "upload the PDF itself as the 'file' part")
         else:
             value = await read_small_part(part, MAX_FIELD_BYTES, budget)
             upload.fields[name] = value.decode("utf-8", errors="replace")
@@ -95,20 +106,46 @@ async def _store_upload(request: web.Request, services: Services, upload: Upload
     path, sha256, size = upload.file.path, upload.file.sha256, upload.file.size
     password = decode_password_header(request.headers.get(PASSWORD_HEADER))
     info: PdfInfo = await services.run(inspect_pdf, path, password)
+    plan = await _plan_attachment(services, upload, info, password)
     title = upload.fields.get("title") or info.title or upload.filename
     await services.run(services.blobs.commit, path, sha256)
     upload.file = None
-    command = UploadDocument(
+    commands: list[Command] = [UploadDocument(
         document_id, title, sha256, size, info.password_protected, info.pages,
-        overwrite=upload.fields.get("overwrite_existing_document", "").lower() in TRUE)
-    outcomes, revision = await services.write([command], request_id(request))
-    if isinstance(outcomes[0], Rejected):
+        overwrite=upload.fields.get("overwrite_existing_document", "").lower() in TRUE)]
+    if plan is not None:
+        commands += await services.run(import_commands, services, plan, document_id, "")
+    outcomes, revision = await services.write(commands, request_id(request), atomic=True)
+    if isinstance(outcomes[0], Rejected) and not isinstance(outcomes[0].error,
+                                                            NotAppliedError):
         raise ApiError(status_of(outcomes[0].error), str(outcomes[0].error))
+    paths = ["$"] + [f"$.annotations[{i}]" for i in range(len(commands) - 1)]
+    problems = rejections(commands, outcomes, paths)
+    if problems:
+        raise refuse(problems)
     row = await services.run(services.read_model.document, document_id)
     return json_response({"data": {
-        "document_id": document_id, "errors": [], "password_protected": row.password_protected,
-        "sourcePdfSha256": sha256, "title": row.title, "createdAt": row.created_at,
+        "document_id": document_id, "errors": plan.notes if plan else [],
+        "password_protected": row.password_protected, "sourcePdfSha256": sha256,
+        "title": row.title, "createdAt": row.created_at,
     }, "revision": revision}, revision=revision)
+
+
+async def _plan_attachment(services: Services, upload: Upload, info: PdfInfo,
+                           password: str | None) -> ImportPlan | None:
+    """Check the Instant JSON sent with an upload against that PDF, before storing either."""
+    if upload.instant_json is None:
+        return None
+    if info.pages is None:
+        raise ApiError(403, "send the PDF's password in the 'pspdfkit-pdf-password' header to "
+                            "import annotations into a protected PDF", text=True)
+    assert upload.file is not None
+    pdf_id = await services.run(pdf_identifier, upload.file.path, password)
+    plan = await services.run(plan_import, upload.instant_json, page_count=len(info.pages),
+                              pdf_id=pdf_id)
+    if plan.problems:
+        raise refuse(plan.problems)
+    return plan
 
 
 def _properties(row: DocumentRow) -> dict[str, Any]:
@@ -206,6 +243,5 @@ async def get_attachment(request: web.Request) -> web.FileResponse:
                               attachment_id)
     if held is None:
         raise ApiError(404, "Attachment not found")
-    content_type, _ = held
-    return web.FileResponse(services.blobs.path(attachment_id),
-                            headers={"Content-Type": content_type})
+    return web.FileResponse(services.blobs.path(held.sha256),
+                            headers={"Content-Type": held.content_type})

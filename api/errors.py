@@ -20,6 +20,8 @@ from eventstore.errors import (
     DocumentExistsError,
     DocumentNotFoundError,
     DomainError,
+    LayerExistsError,
+    LayerNotFoundError,
     LogUnavailableError,
     UnstorableError,
 )
@@ -34,16 +36,20 @@ REQUEST_ID_PATTERN = re.compile(r"[\x21-\x7e]{1,200}")
 class ApiError(Exception):
     """Raised by handlers for a request the API refuses; carries its status and reason."""
 
-    def __init__(self, status: int, reason: str, *, text: bool = False) -> None:
+    def __init__(self, status: int, reason: str, *, text: bool = False,
+                 records: list[dict[str, str]] | None = None) -> None:
         super().__init__(reason)
         self.status = status
         self.reason = reason
         self.text = text
+        self.records = records  # per-record reasons, e.g. of a refused Instant JSON import
 
 
 STATUS_OF: dict[type[Exception], int] = {
     DocumentNotFoundError: 404,
     AnnotationNotFoundError: 404,
+    LayerNotFoundError: 404,
+    LayerExistsError: 409,
     AttachmentNotFoundError: 404,
     DocumentExistsError: 409,
     AnnotationExistsError: 409,
@@ -62,8 +68,12 @@ def status_of(error: DomainError | ContentError) -> int:
     return 500
 
 
-def error_response(status: int, reason: str) -> web.Response:
-    return web.Response(status=status, body=orjson.dumps({"error": {"reason": reason}}),
+def error_response(status: int, reason: str,
+                   records: list[dict[str, str]] | None = None) -> web.Response:
+    error: dict[str, object] = {"reason": reason}
+    if records is not None:
+        error["records"] = records
+    return web.Response(status=status, body=orjson.dumps({"error": error}),
                         content_type="application/json")
 
 
@@ -88,7 +98,7 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
     except ApiError as error:
         if error.text:
             return web.Response(status=error.status, text=error.reason)
-        return error_response(error.status, error.reason)
+        return error_response(error.status, error.reason, error.records)
     except PdfPasswordError as error:
         return web.Response(status=403, text=str(error))
     except (DomainError, ContentError, NotAPdfError) as error:

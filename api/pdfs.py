@@ -97,3 +97,13 @@ def decode_password_header(value: str | None) -> str | None:
                 "the 'pspdfkit-pdf-password' header's base64: value is not valid base64 "
                 "of UTF-8 text") from None
     return value
+
+
+def pdf_identifier(path: Path, password: str | None) -> dict[str, str] | None:
+    """The trailer /ID pair as Instant JSON's ``pdfId`` writes it, or None without one."""
+    with _open(path, password) as pdf:
+        ids = pdf.trailer.get("/ID")
+        if ids is None or len(ids) != 2:
+            return None
+        permanent, changing = (base64.b64encode(bytes(part)).decode() for part in ids)
+        return {"permanent": permanent, "changing": changing}

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
-from api import annotations, documents
+from api import annotations, documents, replays
 from api.openapi import build_openapi
 
 DOC = "/api/documents/{document_id}"
@@ -61,6 +61,11 @@ ROUTES: list[Route] = [
     *_both_layers("GET", "/pdf", documents.download_pdf,
                   "The original PDF (source=true)", statuses=(200, 400, 401, 403, 404)),
     Route("GET", DOC + "/layers", documents.list_layers, "Names of the named layers"),
+    Route("POST", DOC + "/layers", replays.create_layer,
+          "Create a layer, from a source layer (at a revision or time: a snapshot) and/or "
+          "an instant.json part", (200, 400, 401, 403, 404, 409, 413, 422, 503), body="json"),
+    Route("DELETE", LAYER, replays.delete_layer, "Delete a named layer and its annotations",
+          (200, 400, 401, 403, 404, 503)),
     Route("GET", DOC + "/attachments/{attachment_id}", documents.get_attachment,
           "The bytes of an attachment the document holds", (200, 401, 403, 404)),
     *_both_layers("POST", "/annotations", annotations.create_annotations,
@@ -82,6 +87,24 @@ ROUTES: list[Route] = [
                   "Update one annotation", statuses=WRITE, body="annotations"),
     *_both_layers("DELETE", "/annotations/{annotation_id}", annotations.delete_annotation,
                   "Delete one annotation", statuses=(200, 401, 403, 404, 503)),
+    *_both_layers("GET", "/document.json", replays.export_instant_json,
+                  "Instant JSON export (extensions: revision=N, at=<ISO 8601>)",
+                  statuses=(200, 400, 401, 403, 404)),
+    *_both_layers("POST", "/apply_instant_json", replays.apply_instant_json,
+                  "Apply an Instant JSON document (part instant.json) in one transaction",
+                  statuses=(200, 400, 401, 403, 404, 413, 422, 503), body="json"),
+    *_both_layers("GET", "/annotations/{annotation_id}/history",
+                  replays.annotation_history, "Every version of an annotation",
+                  statuses=(200, 401, 403, 404), extension=True),
+    *_both_layers("GET", "/changes", replays.layer_changes,
+                  "The layer's changes after revision 'since', as NDJSON",
+                  statuses=(200, 400, 401, 403, 404), streams=True, extension=True),
+    *_both_layers("POST", "/annotations/{annotation_id}/restore",
+                  replays.restore_annotation, "Undelete an annotation (appends events)",
+                  statuses=(200, 401, 403, 404, 409, 503), extension=True),
+    *_both_layers("POST", "/restore", replays.restore_layer,
+                  "Revert the layer to a revision or time (appends events)",
+                  statuses=(200, 400, 401, 403, 404, 503), body="json", extension=True),
 ]
 
 

@@ -36,6 +36,7 @@ class DocumentAccess:
 
     row: DocumentRow
     pages: list[dict[str, Any]] | None
+    password: str | None = None
 
     @property
     def page_count(self) -> int | None:
@@ -61,10 +62,11 @@ class Services:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self.executor, partial(function, *args, **kwargs))
 
-    async def write(self, commands: Sequence[Command], request_id: str
-                    ) -> tuple[list[Outcome], int]:
+    async def write(self, commands: Sequence[Command], request_id: str, *,
+                    atomic: bool = False) -> tuple[list[Outcome], int]:
         """Hand commands to the writer; answer once the read model shows them."""
-        outcomes = await asyncio.wrap_future(self.writer.submit(commands, request_id))
+        outcomes = await asyncio.wrap_future(
+            self.writer.submit(commands, request_id, atomic=atomic))
         revision = max((o.revision for o in outcomes if isinstance(o, Accepted)), default=0)
         if revision and not await self.waiter.wait_for(revision, self.settings.write_timeout):
             raise ApiError(503, f"saved at revision {revision}, but the read model did not "
@@ -85,6 +87,10 @@ class Services:
             self.documents[document_id] = row
         return row
 
+    async def caught_up(self) -> None:
+        """Wait until the read model shows every write committed so far."""
+        await self.waiter.wait_for(self.writer.last_revision, self.settings.write_timeout)
+
     async def document_access(self, request: web.Request, document_id: str) -> DocumentAccess:
         """The document, or 404; for a protected PDF the password header must open it (403)."""
         row = await self.document(document_id)
@@ -96,7 +102,7 @@ class Services:
         if password is None:
             raise ApiError(403, f"document {document_id!r} is password-protected; send its "
                                 f"password in the '{PASSWORD_HEADER}' header", text=True)
-        return DocumentAccess(row, await self._open_protected(row, password))
+        return DocumentAccess(row, await self._open_protected(row, password), password)
 
     async def _open_protected(self, row: DocumentRow, password: str) -> list[dict[str, Any]]:
         key = (row.sha256, password)

@@ -12,9 +12,14 @@ from eventstore.errors import DomainError
 class NewAttachment:
     """Bytes already in the blob store, sent with the request that references them."""
 
-    attachment_id: str  # the SHA-256 hex of the bytes
+    attachment_id: str  # the id records name: the SHA-256 hex for uploads
     content_type: str
     byte_size: int
+    sha256: str = ""  # the bytes' hash when it differs from the id (Instant JSON imports)
+
+    @property
+    def blob(self) -> str:
+        return self.sha256 or self.attachment_id
 
 
 @dataclass(frozen=True)
@@ -27,6 +32,47 @@ class CreateAnnotation:
     user_id: str | None
     references: tuple[str, ...] = ()  # attachment ids the content names
     attachments: tuple[NewAttachment, ...] = ()  # those of them this request brings
+
+
+@dataclass(frozen=True)
+class PutAnnotation:
+    """Create the annotation, or update it when it is live (Instant JSON imports)."""
+
+    document_id: str
+    layer: str
+    annotation_id: str
+    content: dict[str, Any]
+    group: str | None
+    user_id: str | None
+    references: tuple[str, ...] = ()
+    attachments: tuple[NewAttachment, ...] = ()
+
+
+@dataclass(frozen=True)
+class CopyAnnotation:
+    """Create an annotation as a copy of a record, keeping its creator and last editor."""
+
+    document_id: str
+    layer: str
+    annotation_id: str
+    content: dict[str, Any]
+    group: str | None
+    created_by: str | None
+    updated_by: str | None
+
+
+@dataclass(frozen=True)
+class CreateLayer:
+    """Create a named layer that does not exist (or was deleted)."""
+
+    document_id: str
+    layer: str
+
+
+@dataclass(frozen=True)
+class DeleteLayer:
+    document_id: str
+    layer: str
 
 
 @dataclass(frozen=True)
@@ -67,7 +113,8 @@ class DeleteDocument:
     document_id: str
 
 
-Command = CreateAnnotation | UpdateAnnotation | DeleteAnnotation | UploadDocument | DeleteDocument
+Command = (CreateAnnotation | UpdateAnnotation | DeleteAnnotation | PutAnnotation
+           | CopyAnnotation | CreateLayer | DeleteLayer | UploadDocument | DeleteDocument)
 
 
 @dataclass(frozen=True)

@@ -92,7 +92,7 @@ class Document(Aggregate):
 class Layer(Aggregate):
     """A named layer of one document instance; created on its first write."""
 
-    class Created(Aggregate.Created):
+    class Event(Aggregate.Event):
         document_id: str
         instance: str
         name: str
@@ -101,6 +101,18 @@ class Layer(Aggregate):
             aggregate.document_id = self.document_id
             aggregate.instance = self.instance
             aggregate.name = self.name
+            aggregate.deleted = False
+
+    class Created(Event, Aggregate.Created):
+        pass
+
+    class Recreated(Event):
+        """Written into (or created) again after it was deleted."""
+
+    class Deleted(Event):
+        def apply(self, aggregate: Any) -> None:
+            super().apply(aggregate)
+            aggregate.deleted = True
 
     def __init__(self) -> None:
         """State is set by the events' ``apply``."""
@@ -112,7 +124,8 @@ class Attachment(Aggregate):
     class Attached(Aggregate.Created):
         document_id: str
         instance: str
-        attachment_id: str
+        attachment_id: str  # the id records use; SHA-256 hex for uploads, opaque on import
+        sha256: str  # where the bytes are in the blob store
         content_type: str
         byte_size: int
 
@@ -120,6 +133,7 @@ class Attachment(Aggregate):
             aggregate.document_id = self.document_id
             aggregate.instance = self.instance
             aggregate.attachment_id = self.attachment_id
+            aggregate.sha256 = self.sha256
             aggregate.content_type = self.content_type
             aggregate.byte_size = self.byte_size
 
@@ -198,10 +212,10 @@ class Annotation(Aggregate):
         self._change(self.Updated, content=content, group=group, updated_by=user_id,
                      request_id=request_id)
 
-    def recreate(self, *, content: dict, group: str | None, user_id: str | None,
-                 request_id: str) -> None:
-        self._change(self.Recreated, content=content, group=group, created_by=user_id,
-                     updated_by=user_id, request_id=request_id)
+    def recreate(self, *, content: dict, group: str | None, created_by: str | None,
+                 updated_by: str | None, request_id: str) -> None:
+        self._change(self.Recreated, content=content, group=group, created_by=created_by,
+                     updated_by=updated_by, request_id=request_id)
 
     def delete(self, *, user_id: str | None, request_id: str) -> None:
         self._change(self.Deleted, updated_by=user_id, request_id=request_id)
@@ -211,10 +225,11 @@ def aggregate_from_head(event: Aggregate.Event) -> Any:
     """Rebuild an aggregate from its stream's last event alone (events carry full state)."""
     if isinstance(event, Aggregate.Created):
         return event.mutate(None)
-    aggregate_class = {Annotation.Event: Annotation, Document.Event: Document}[
-        next(base for base in (Annotation.Event, Document.Event) if isinstance(event, base))
-    ]
+    aggregate_class = next(cls for base, cls in HEAD_CLASSES if isinstance(event, base))
     aggregate = aggregate_class.__new__(aggregate_class)
     aggregate.__base_init__(event.originator_id, event.originator_version, event.timestamp)
     event.apply(aggregate)
     return aggregate
+
+
+HEAD_CLASSES = ((Annotation.Event, Annotation), (Document.Event, Document), (Layer.Event, Layer))

@@ -23,12 +23,28 @@ class AnnotationExistsError(DomainError):
     """Raised when creating an annotation whose id is already live in the layer."""
 
 
+class LayerNotFoundError(DomainError):
+    """Raised when a named layer does not exist (or was deleted)."""
+
+
+class LayerExistsError(DomainError):
+    """Raised when creating a layer that already exists."""
+
+
+class NotAppliedError(DomainError):
+    """Raised for the other commands of an all-or-nothing request when one of them failed."""
+
+
 class AttachmentNotFoundError(DomainError):
     """Raised when content names an attachment neither sent nor held by the document."""
 
 
 class UnstorableError(DomainError):
     """Raised when a command's events cannot be encoded for the log (its data, not the disk)."""
+
+
+class EncodingError(TypeError):
+    """Raised by the log's transcoder for data JSON cannot carry (e.g. a 70-bit integer)."""
 
 
 class LogUnavailableError(DomainError):

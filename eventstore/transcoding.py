@@ -14,6 +14,8 @@ from typing import Any
 import orjson
 from eventsourcing.persistence import Transcoder, Transcoding, TranscodingNotRegisteredError
 
+from eventstore.errors import EncodingError
+
 
 class TopLevelOrjsonTranscoder(Transcoder):
     def __init__(self) -> None:
@@ -28,7 +30,10 @@ class TopLevelOrjsonTranscoder(Transcoder):
         if not isinstance(obj, dict):
             raise TranscodingNotRegisteredError(f"event state must be a dict, not {type(obj)}")
         state = {key: self._tag(value) for key, value in obj.items()}
-        return orjson.dumps(state)
+        try:
+            return orjson.dumps(state)
+        except orjson.JSONEncodeError as error:
+            raise EncodingError(str(error)) from None
 
     def _tag(self, value: Any) -> Any:
         transcoding = self.types.get(type(value))

@@ -19,16 +19,19 @@ from typing import Any
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate
-from eventsourcing.utils import get_topic
 from ulid import ULID
 
 from eventstore.commands import (
     Accepted,
     Command,
+    CopyAnnotation,
     CreateAnnotation,
+    CreateLayer,
     DeleteAnnotation,
     DeleteDocument,
+    DeleteLayer,
     Outcome,
+    PutAnnotation,
     Rejected,
     UpdateAnnotation,
     UploadDocument,
@@ -52,22 +55,25 @@ from eventstore.errors import (
     DocumentExistsError,
     DocumentNotFoundError,
     DomainError,
+    EncodingError,
+    LayerExistsError,
+    LayerNotFoundError,
     LogUnavailableError,
+    NotAppliedError,
     UnstorableError,
 )
 from eventstore.log import EventLog, LoggedEvent
 
 log = logging.getLogger(__name__)
-UNSTORABLE = (TypeError, ValueError)  # what encoding raises for data JSON cannot carry
+UNSTORABLE = EncodingError  # data JSON cannot carry; any other error is the disk's or a bug
 
-AnnotationCommand = CreateAnnotation | UpdateAnnotation | DeleteAnnotation
-ANNOTATION_COMMANDS = (CreateAnnotation, UpdateAnnotation, DeleteAnnotation)
 
 
 @dataclass
 class _Request:
     commands: Sequence[Command]
     request_id: str
+    atomic: bool = False  # all commands are applied, or none
     future: Future[list[Outcome]] = field(default_factory=Future)
 
 
@@ -95,6 +101,9 @@ class HeadCache:
         self._heads.clear()
 
 
+MISSING = object()
+
+
 class Decider:
     """Decides one batch of commands against the log's current state plus its own events."""
 
@@ -103,6 +112,8 @@ class Decider:
         self.cache = cache
         self.heads: dict[UUID, Aggregate.Event | None] = {}
         self.events: list[Aggregate.Event] = []
+        self._undo: list[tuple[UUID, Any]] = []
+        self._fresh_instances: set[str] = set()  # documents uploaded in this batch
 
     def preload(self, commands: Sequence[Command]) -> None:
         """Read every head the batch needs with a few batched queries."""
@@ -110,14 +121,8 @@ class Decider:
         streams: list[UUID] = []
         for command in commands:
             document = self._live_document(command.document_id)
-            if document is not None and isinstance(command, ANNOTATION_COMMANDS):
-                if command.layer != DEFAULT_LAYER:
-                    streams.append(layer_stream_id(document.instance, command.layer))
-                streams.append(
-                    annotation_stream_id(document.instance, command.layer, command.annotation_id)
-                )
-                streams.extend(attachment_stream_id(document.instance, a)
-                               for a in getattr(command, "references", ()))
+            if document is not None:
+                streams.extend(_streams_of(command, document.instance))
         self._load(streams)
 
     def _load(self, stream_ids: Any) -> None:
@@ -134,9 +139,12 @@ class Decider:
         for stream_id in missing:
             self.heads[stream_id] = found.get(stream_id)
 
-    def _head(self, stream_id: UUID) -> Aggregate.Event | None:
+    def _head(self, stream_id: UUID, instance: str | None = None) -> Aggregate.Event | None:
         if stream_id not in self.heads:
-            self._load([stream_id])
+            if instance in self._fresh_instances:  # a new instance has no streams yet
+                self.heads[stream_id] = None
+            else:
+                self._load([stream_id])
         return self.heads[stream_id]
 
     def _live_document(self, document_id: str) -> Any:
@@ -147,19 +155,30 @@ class Decider:
 
     def _emit(self, events: Sequence[Aggregate.Event]) -> None:
         for event in events:
+            self._undo.append((event.originator_id,
+                               self.heads.get(event.originator_id, MISSING)))
             self.heads[event.originator_id] = event
         self.events.extend(events)
+
+    def checkpoint(self) -> tuple[int, int]:
+        return len(self.events), len(self._undo)
+
+    def rollback(self, checkpoint: tuple[int, int]) -> None:
+        """Forget every event decided since ``checkpoint`` (an all-or-nothing request)."""
+        events, undo = checkpoint
+        del self.events[events:]
+        while len(self._undo) > undo:
+            stream_id, previous = self._undo.pop()
+            if previous is MISSING:
+                self.heads.pop(stream_id, None)
+            else:
+                self.heads[stream_id] = previous
 
     def decide(self, command: Command, request_id: str) -> tuple[dict[str, Any] | None, int]:
         """Append the command's events to the batch; returns (result, event count)."""
         before = len(self.events)
-        match command:
-            case UploadDocument():
-                result = self._upload(command, request_id)
-            case DeleteDocument():
-                result = self._delete_document(command, request_id)
-            case _:
-                result = self._annotation(command, request_id)
+        handler = getattr(self, DECISIONS[type(command)])
+        result = handler(command, request_id)
         return result, len(self.events) - before
 
     def _upload(self, command: UploadDocument, request_id: str) -> dict[str, Any]:
@@ -181,13 +200,12 @@ class Decider:
         else:
             document = aggregate_from_head(head)
             document.trigger_event(Document.Reuploaded, **fields)
+        self._fresh_instances.add(fields["instance"])
         self._emit(document.collect_events())
         return {"document_id": command.document_id, "instance": fields["instance"]}
 
     def _delete_document(self, command: DeleteDocument, request_id: str) -> dict[str, Any]:
-        head = self._live_document(command.document_id)
-        if head is None:
-            raise DocumentNotFoundError(f"document {command.document_id!r} not found")
+        head = self._document(command.document_id)
         document = aggregate_from_head(head)
         document.trigger_event(
             Document.Deleted, document_id=command.document_id, instance=head.instance,
@@ -196,62 +214,128 @@ class Decider:
         self._emit(document.collect_events())
         return {"document_id": command.document_id}
 
-    def _annotation(self, command: AnnotationCommand, request_id: str) -> dict[str, Any] | None:
-        document = self._live_document(command.document_id)
+    def _document(self, document_id: str) -> Any:
+        document = self._live_document(document_id)
         if document is None:
-            raise DocumentNotFoundError(f"document {command.document_id!r} not found")
-        stream_id = annotation_stream_id(document.instance, command.layer, command.annotation_id)
-        head = self._head(stream_id)
-        live = head is not None and not isinstance(head, Annotation.Deleted)
-        if isinstance(command, CreateAnnotation):
-            if live:
-                raise AnnotationExistsError(
-                    f"an annotation with id {command.annotation_id!r} already exists "
-                    f"in {_layer_phrase(command.layer)}"
-                )
-            self._ensure_attachments(document, command)
+            raise DocumentNotFoundError(f"document {document_id!r} not found")
+        return document
+
+    def _annotation_head(self, document: Any, layer: str, annotation_id: str
+                         ) -> tuple[UUID, Aggregate.Event | None, bool]:
+        stream_id = annotation_stream_id(document.instance, layer, annotation_id)
+        head = self._head(stream_id, document.instance)
+        return stream_id, head, head is not None and not isinstance(head, Annotation.Deleted)
+
+    def _create_annotation(self, command: CreateAnnotation, request_id: str) -> dict[str, Any]:
+        document = self._document(command.document_id)
+        stream_id, head, live = self._annotation_head(document, command.layer,
+                                                      command.annotation_id)
+        if live:
+            raise AnnotationExistsError(
+                f"an annotation with id {command.annotation_id!r} already exists "
+                f"in {_layer_phrase(command.layer)}")
+        self._ensure_attachments(document, command)
+        self._ensure_layer(document, command.layer)
+        return self._new(document, stream_id, head, command, command.user_id, command.user_id,
+                         request_id)
+
+    def _copy_annotation(self, command: CopyAnnotation, request_id: str) -> dict[str, Any]:
+        document = self._document(command.document_id)
+        stream_id, head, live = self._annotation_head(document, command.layer,
+                                                      command.annotation_id)
+        if live:
+            raise AnnotationExistsError(
+                f"an annotation with id {command.annotation_id!r} already exists "
+                f"in {_layer_phrase(command.layer)}")
+        self._ensure_layer(document, command.layer)
+        return self._new(document, stream_id, head, command, command.created_by,
+                         command.updated_by, request_id)
+
+    def _put_annotation(self, command: PutAnnotation, request_id: str) -> dict[str, Any]:
+        document = self._document(command.document_id)
+        stream_id, head, live = self._annotation_head(document, command.layer,
+                                                      command.annotation_id)
+        self._ensure_attachments(document, command)
+        if not live:
             self._ensure_layer(document, command.layer)
-            annotation = self._create(document, stream_id, head, command, request_id)
-        elif not live:
-            if isinstance(command, DeleteAnnotation) and command.missing_ok:
-                return None
-            raise AnnotationNotFoundError(
-                f"no annotation with id {command.annotation_id!r} in {_layer_phrase(command.layer)}"
-            )
-        else:
-            annotation = aggregate_from_head(head)
-            if isinstance(command, UpdateAnnotation):
-                self._ensure_attachments(document, command)
-                group = annotation.group if command.keep_group else command.group
-                annotation.update(content=command.content, group=group,
-                                  user_id=command.user_id, request_id=request_id)
-            else:
-                annotation.delete(user_id=command.user_id, request_id=request_id)
+            return self._new(document, stream_id, head, command, command.user_id,
+                             command.user_id, request_id)
+        annotation = aggregate_from_head(head)
+        annotation.update(content=command.content, group=command.group,
+                          user_id=command.user_id, request_id=request_id)
         self._emit(annotation.collect_events())
         return annotation.record()
 
-    def _create(self, document: Any, stream_id: UUID, head: Aggregate.Event | None,
-                command: CreateAnnotation, request_id: str) -> Annotation:
+    def _live_annotation(self, command: Any) -> tuple[Any, Any]:
+        document = self._document(command.document_id)
+        _, head, live = self._annotation_head(document, command.layer, command.annotation_id)
+        if not live:
+            raise AnnotationNotFoundError(
+                f"no annotation with id {command.annotation_id!r} in "
+                f"{_layer_phrase(command.layer)}")
+        return document, aggregate_from_head(head)
+
+    def _update_annotation(self, command: UpdateAnnotation, request_id: str) -> dict[str, Any]:
+        document, annotation = self._live_annotation(command)
+        self._ensure_attachments(document, command)
+        group = annotation.group if command.keep_group else command.group
+        annotation.update(content=command.content, group=group, user_id=command.user_id,
+                          request_id=request_id)
+        self._emit(annotation.collect_events())
+        return annotation.record()
+
+    def _delete_annotation(self, command: DeleteAnnotation, request_id: str
+                           ) -> dict[str, Any] | None:
+        try:
+            _, annotation = self._live_annotation(command)
+        except AnnotationNotFoundError:
+            if command.missing_ok:
+                return None
+            raise
+        annotation.delete(user_id=command.user_id, request_id=request_id)
+        self._emit(annotation.collect_events())
+        return annotation.record()
+
+    def _new(self, document: Any, stream_id: UUID, head: Aggregate.Event | None, command: Any,
+             created_by: str | None, updated_by: str | None, request_id: str
+             ) -> dict[str, Any]:
+        fields = dict(content=command.content, group=command.group, created_by=created_by,
+                      updated_by=updated_by, request_id=request_id)
         if head is not None:  # the id was used before and deleted
             annotation = aggregate_from_head(head)
-            annotation.recreate(content=command.content, group=command.group,
-                                user_id=command.user_id, request_id=request_id)
-            return annotation
-        return Annotation._create(
-            Annotation.Created, id=stream_id, document_id=command.document_id,
-            instance=document.instance, layer=command.layer,
-            annotation_id=command.annotation_id, content=command.content,
-            group=command.group, created_by=command.user_id, updated_by=command.user_id,
-            request_id=request_id,
-        )
+            annotation.recreate(**fields)
+        else:
+            annotation = Annotation._create(
+                Annotation.Created, id=stream_id, document_id=command.document_id,
+                instance=document.instance, layer=command.layer,
+                annotation_id=command.annotation_id, **fields)
+        self._emit(annotation.collect_events())
+        return annotation.record()
 
-    def _ensure_attachments(self, document: Any,
-                            command: CreateAnnotation | UpdateAnnotation) -> None:
+    def _create_layer(self, command: CreateLayer, request_id: str) -> dict[str, Any]:
+        document = self._document(command.document_id)
+        head = self._head(layer_stream_id(document.instance, command.layer), document.instance)
+        if head is not None and not isinstance(head, Layer.Deleted):
+            raise LayerExistsError(f"layer {command.layer!r} already exists")
+        self._ensure_layer(document, command.layer)
+        return {"name": command.layer}
+
+    def _delete_layer(self, command: DeleteLayer, request_id: str) -> dict[str, Any]:
+        document = self._document(command.document_id)
+        head = self._head(layer_stream_id(document.instance, command.layer), document.instance)
+        if head is None or isinstance(head, Layer.Deleted):
+            raise LayerNotFoundError(f"layer {command.layer!r} not found")
+        layer = aggregate_from_head(head)
+        layer.trigger_event(Layer.Deleted, document_id=document.document_id,
+                            instance=document.instance, name=command.layer)
+        self._emit(layer.collect_events())
+        return {"name": command.layer}
+
+    def _ensure_attachments(self, document: Any, command: Any) -> None:
         """Every referenced attachment is sent now or already held; record the new ones."""
         sent = {a.attachment_id: a for a in command.attachments}
-        missing = [a for a in command.references
-                   if a not in sent and self._head(
-                       attachment_stream_id(document.instance, a)) is None]
+        missing = [a for a in command.references if a not in sent and self._head(
+            attachment_stream_id(document.instance, a), document.instance) is None]
         if missing:
             raise AttachmentNotFoundError(
                 f"attachment {missing[0]!r} is neither sent with this request nor held by "
@@ -259,27 +343,53 @@ class Decider:
                 "its SHA-256")
         for attachment_id in command.references:
             stream_id = attachment_stream_id(document.instance, attachment_id)
-            if self._head(stream_id) is None:
+            if self._head(stream_id, document.instance) is None:
                 new = sent[attachment_id]
                 self._emit([Attachment._create(
                     Attachment.Attached, id=stream_id, document_id=document.document_id,
                     instance=document.instance, attachment_id=attachment_id,
-                    content_type=new.content_type, byte_size=new.byte_size).collect_events()[0]])
+                    sha256=new.blob, content_type=new.content_type,
+                    byte_size=new.byte_size).collect_events()[0]])
 
     def _ensure_layer(self, document: Any, layer: str) -> None:
         if layer == DEFAULT_LAYER:
             return
         stream_id = layer_stream_id(document.instance, layer)
-        if self._head(stream_id) is None:
-            created = Layer.Created(
-                originator_id=stream_id, originator_version=1,
-                timestamp=Layer.Created.create_timestamp(), originator_topic=LAYER_TOPIC,
-                document_id=document.document_id, instance=document.instance, name=layer,
-            )
-            self._emit([created])
+        head = self._head(stream_id, document.instance)
+        fields = dict(document_id=document.document_id, instance=document.instance, name=layer)
+        if head is None:
+            self._emit(Layer._create(Layer.Created, id=stream_id, **fields).collect_events())
+        elif isinstance(head, Layer.Deleted):
+            aggregate = aggregate_from_head(head)
+            aggregate.trigger_event(Layer.Recreated, **fields)
+            self._emit(aggregate.collect_events())
 
 
-LAYER_TOPIC = get_topic(Layer)
+DECISIONS = {
+    UploadDocument: "_upload",
+    DeleteDocument: "_delete_document",
+    CreateAnnotation: "_create_annotation",
+    CopyAnnotation: "_copy_annotation",
+    PutAnnotation: "_put_annotation",
+    UpdateAnnotation: "_update_annotation",
+    DeleteAnnotation: "_delete_annotation",
+    CreateLayer: "_create_layer",
+    DeleteLayer: "_delete_layer",
+}
+LAYERED = (CreateAnnotation, CopyAnnotation, PutAnnotation, UpdateAnnotation, DeleteAnnotation)
+
+
+def _streams_of(command: Command, instance: str) -> list[UUID]:
+    """The streams a command will look at, so the batch can read them in one go."""
+    streams: list[UUID] = []
+    layer = getattr(command, "layer", DEFAULT_LAYER)
+    if layer != DEFAULT_LAYER:
+        streams.append(layer_stream_id(instance, layer))
+    if isinstance(command, LAYERED):
+        streams.append(annotation_stream_id(instance, layer, command.annotation_id))
+        streams.extend(attachment_stream_id(instance, a)
+                       for a in getattr(command, "references", ()))
+    return streams
 
 
 def _layer_phrase(layer: str) -> str:
@@ -309,14 +419,17 @@ class Writer:
             self._queue.put(None)
             self._thread.join()
 
-    def submit(self, commands: Sequence[Command], request_id: str) -> Future[list[Outcome]]:
-        request = _Request(commands, request_id)
+    def submit(self, commands: Sequence[Command], request_id: str, *,
+               atomic: bool = False) -> Future[list[Outcome]]:
+        """Queue commands; with ``atomic`` they are all applied or none is."""
+        request = _Request(commands, request_id, atomic)
         self._queue.put(request)
         return request.future
 
-    def execute(self, commands: Sequence[Command], request_id: str = "cli") -> list[Outcome]:
+    def execute(self, commands: Sequence[Command], request_id: str = "cli", *,
+                atomic: bool = False) -> list[Outcome]:
         """Submit and wait: for tools and tests that have no event loop."""
-        return self.submit(commands, request_id).result()
+        return self.submit(commands, request_id, atomic=atomic).result()
 
     def _run(self) -> None:
         while True:
@@ -345,10 +458,10 @@ class Writer:
         live = [r for r in batch if r.future.set_running_or_notify_cancel()]
         try:
             results = self._commit(live)
-        except UNSTORABLE as error:  # one command whose data cannot be encoded
+        except UNSTORABLE as error:  # one command (or atomic request) that cannot be encoded
             [request] = live
-            request.future.set_result([Rejected(UnstorableError(
-                f"this item could not be stored: {error}"))])
+            rejection = Rejected(UnstorableError(f"this item could not be stored: {error}"))
+            request.future.set_result([rejection] * len(request.commands))
             return
         except Exception as error:  # even alone, the append failed: nothing was stored
             log.exception("append failed; %d requests rejected", len(live))
@@ -373,7 +486,7 @@ class Writer:
             if len(batch) > 1:
                 return [self._commit([request])[0] for request in batch]
             request = batch[0]
-            if len(request.commands) > 1:
+            if len(request.commands) > 1 and not request.atomic:
                 return [[self._commit_alone(c, request.request_id) for c in request.commands]]
             raise
         self.batches += 1
@@ -397,8 +510,15 @@ class Writer:
         decider.preload([c for r in batch for c in r.commands])
         pending: list[list[tuple[Any, int, DomainError | None]]] = []
         for request in batch:
-            pending.append([self._decide_one(decider, c, request.request_id)
-                            for c in request.commands])
+            checkpoint = decider.checkpoint()
+            decided = [self._decide_one(decider, c, request.request_id)
+                       for c in request.commands]
+            if request.atomic and any(error for _, _, error in decided):
+                decider.rollback(checkpoint)
+                decided = [(None, 0, error or NotAppliedError(
+                    "not applied: another record of this all-or-nothing request failed"))
+                    for _, _, error in decided]
+            pending.append(decided)
         revisions = self._append(decider.events)
         self.cache.put_all({k: v for k, v in decider.heads.items() if v is not None})
         outcomes, position = [], 0

@@ -11,6 +11,7 @@ import threading
 from collections import deque
 from collections.abc import Callable, Iterable
 from pathlib import Path
+from datetime import UTC
 from typing import Any, ClassVar
 
 import orjson
@@ -28,7 +29,18 @@ MAX_OFFERED = 200_000  # events held for the projector; beyond that it reads the
 
 
 def _iso(event: Any) -> str:
-    return event.timestamp.isoformat().replace("+00:00", "Z")
+    """UTC with microseconds always written, so that the text sorts as the time does."""
+    return event.timestamp.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+KINDS = {Annotation.Created: "created", Annotation.Updated: "updated",
+         Annotation.Recreated: "recreated", Annotation.Deleted: "deleted"}
+
+INSERT_CHANGE = """
+INSERT OR IGNORE INTO changes (revision, document_id, layer, annotation_id, version, kind, at,
+    user_id, record)
+VALUES (:revision, :document_id, :layer, :id, :version, :kind, :at, :user_id, :record)
+"""
 
 
 UPSERT_ANNOTATION = """
@@ -167,33 +179,44 @@ class ReadModelWriter:
             self._instances[event.document_id] = (event.instance, True)
 
     def _drop_document_contents(self, document_id: str) -> None:
-        for table in ("annotations", "layers", "attachments"):
+        for table in ("annotations", "layers", "attachments", "changes"):
             self.db.execute(f"DELETE FROM {table} WHERE document_id = ?", [document_id])
 
-    def _layer_created(self, event: Layer.Created, revision: int) -> None:
+    def _layer_created(self, event: Layer.Event, revision: int) -> None:
         if self._live_instance(event.document_id) != event.instance:
             return
         self.db.execute(
             "INSERT INTO layers (document_id, name, created_at, revision) VALUES (?, ?, ?, ?) "
-            "ON CONFLICT DO NOTHING", [event.document_id, event.name, _iso(event), revision])
+            "ON CONFLICT DO UPDATE SET created_at = excluded.created_at, "
+            "revision = excluded.revision WHERE excluded.revision > layers.revision",
+            [event.document_id, event.name, _iso(event), revision])
+
+    def _layer_deleted(self, event: Layer.Deleted, revision: int) -> None:
+        if self._live_instance(event.document_id) != event.instance:
+            return
+        self.db.execute("DELETE FROM layers WHERE document_id = ? AND name = ? AND revision < ?",
+                        [event.document_id, event.name, revision])
 
     def _attached(self, event: Attachment.Attached, revision: int) -> None:
         if self._live_instance(event.document_id) != event.instance:
             return
         self.db.execute(
-            "INSERT INTO attachments (document_id, attachment_id, content_type, byte_size, "
-            "created_at, revision) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
-            [event.document_id, event.attachment_id, event.content_type, event.byte_size,
-             _iso(event), revision])
+            "INSERT INTO attachments (document_id, attachment_id, sha256, content_type, "
+            "byte_size, created_at, revision) VALUES (?, ?, ?, ?, ?, ?, ?) "
+            "ON CONFLICT DO NOTHING",
+            [event.document_id, event.attachment_id, event.sha256, event.content_type,
+             event.byte_size, _iso(event), revision])
 
     def _annotation_changed(self, event: Annotation.Event, revision: int) -> None:
         params = self._annotation_params(event, revision)
         if params is not None:
             self.db.execute(UPSERT_ANNOTATION, params)
+            self.db.execute(INSERT_CHANGE, params)
 
     def _upsert_annotations(self, upserts: list[dict[str, Any]]) -> None:
         if upserts:
             self.db.conn.executemany(UPSERT_ANNOTATION, upserts)
+            self.db.conn.executemany(INSERT_CHANGE, upserts)
             upserts.clear()
 
     def _annotation_params(self, event: Annotation.Event, revision: int
@@ -209,6 +232,9 @@ class ReadModelWriter:
             "version": event.originator_version, "revision": revision, "at": _iso(event),
             "deleted": int(isinstance(event, Annotation.Deleted)),
             "creation": isinstance(event, (Annotation.Created, Annotation.Recreated)),
+            "kind": KINDS[type(event)],
+            "user_id": event.created_by if isinstance(
+                event, (Annotation.Created, Annotation.Recreated)) else event.updated_by,
         }
 
 
@@ -217,6 +243,8 @@ ReadModelWriter._handlers = {
     Document.Reuploaded: ReadModelWriter._document_stored,
     Document.Deleted: ReadModelWriter._document_deleted,
     Layer.Created: ReadModelWriter._layer_created,
+    Layer.Recreated: ReadModelWriter._layer_created,
+    Layer.Deleted: ReadModelWriter._layer_deleted,
     Attachment.Attached: ReadModelWriter._attached,
     Annotation.Created: ReadModelWriter._annotation_changed,
     Annotation.Updated: ReadModelWriter._annotation_changed,

@@ -42,6 +42,23 @@ def _document(row: tuple) -> DocumentRow:
                        row[8])
 
 
+@dataclass(frozen=True)
+class AttachmentRow:
+    attachment_id: str
+    sha256: str
+    content_type: str
+    byte_size: int
+
+
+CHANGE_COLUMNS = "revision, annotation_id, version, kind, at, user_id, record"
+
+
+def _change(row: tuple) -> dict[str, Any]:
+    """A change as the history and change-feed extensions serve it."""
+    return {"revision": row[0], "id": row[1], "version": row[2], "kind": row[3], "at": row[4],
+            "user_id": row[5], "record": orjson.loads(row[6])}
+
+
 ORDER_COLUMNS = {"created_at": "created_at", "title": "title"}
 
 
@@ -106,12 +123,48 @@ class ReadModel:
             "SELECT 1 FROM layers WHERE document_id = ? AND name = ?",
             [document_id, layer]).fetchone() is not None
 
-    def attachment(self, document_id: str, attachment_id: str) -> tuple[str, int] | None:
-        """(content type, size) of an attachment the document holds, else None."""
+    def attachment(self, document_id: str, attachment_id: str) -> AttachmentRow | None:
+        """An attachment the document holds, else None."""
         row = self.db.execute(
-            "SELECT content_type, byte_size FROM attachments WHERE document_id = ? AND "
-            "attachment_id = ?", [document_id, attachment_id]).fetchone()
-        return (row[0], row[1]) if row else None
+            "SELECT attachment_id, sha256, content_type, byte_size FROM attachments "
+            "WHERE document_id = ? AND attachment_id = ?", [document_id, attachment_id]
+        ).fetchone()
+        return AttachmentRow(*row) if row else None
+
+    def layer_state(self, document_id: str, layer: str, upto: int | None = None
+                    ) -> list[str]:
+        """The live records of a layer as they were at revision ``upto`` (now when None),
+        in creation order: the latest change of each annotation at or before it."""
+        bound = "AND revision <= ?" if upto is not None else ""
+        params: list[Any] = [document_id, layer] + ([upto] if upto is not None else [])
+        rows = self.db.execute(
+            f"SELECT c.record, c.kind FROM changes c JOIN ("
+            f"  SELECT annotation_id, MAX(revision) AS last FROM changes "
+            f"  WHERE document_id = ? AND layer = ? {bound} GROUP BY annotation_id"
+            f") latest ON c.revision = latest.last ORDER BY ("
+            f"  SELECT MAX(revision) FROM changes o WHERE o.document_id = c.document_id "
+            f"  AND o.layer = c.layer AND o.annotation_id = c.annotation_id "
+            f"  AND o.revision <= latest.last AND o.kind IN ('created', 'recreated'))",
+            params).fetchall()
+        return [record for record, kind in rows if kind != "deleted"]
+
+    def history(self, document_id: str, layer: str, annotation_id: str) -> list[dict[str, Any]]:
+        return [_change(row) for row in self.db.execute(
+            f"SELECT {CHANGE_COLUMNS} FROM changes WHERE document_id = ? AND layer = ? "
+            "AND annotation_id = ? ORDER BY revision", [document_id, layer, annotation_id])]
+
+    def changes_page(self, document_id: str, layer: str, after: int, limit: int = 1000
+                     ) -> list[dict[str, Any]]:
+        return [_change(row) for row in self.db.execute(
+            f"SELECT {CHANGE_COLUMNS} FROM changes WHERE document_id = ? AND layer = ? "
+            "AND revision > ? ORDER BY revision LIMIT ?", [document_id, layer, after, limit])]
+
+    def revision_at(self, timestamp: str) -> int:
+        """The last annotation revision written at or before ``timestamp`` (same format as
+        the ``at`` column: UTC with microseconds), 0 when none was."""
+        row = self.db.execute("SELECT MAX(revision) FROM changes WHERE at <= ?",
+                              [timestamp]).fetchone()
+        return row[0] or 0
 
     def annotation(self, document_id: str, layer: str, annotation_id: str) -> bytes | None:
         """The served record as JSON bytes, or None when absent or deleted."""
@@ -176,4 +229,5 @@ def dump_tables(db: sqlite_utils.Database) -> dict[str, list[dict[str, Any]]]:
             "SELECT * FROM annotations ORDER BY document_id, layer, id")),
         "attachments": list(db.query(
             "SELECT * FROM attachments ORDER BY document_id, attachment_id")),
+        "changes": list(db.query("SELECT * FROM changes ORDER BY revision")),
     }

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import sqlite_utils
 
-SCHEMA_VERSION = 2  # bump to force a rebuild of existing read models at start-up
+SCHEMA_VERSION = 3  # bump to force a rebuild of existing read models at start-up
 
 
 def connect(path: Path | str, *, readonly: bool = False) -> sqlite_utils.Database:
@@ -47,9 +47,19 @@ def ensure_schema(db: sqlite_utils.Database) -> None:
         ["document_id", "layer", "deleted", "page_index", "created_revision"],
         if_not_exists=True, index_name="annotations_by_page")
     db["attachments"].create({
-        "document_id": str, "attachment_id": str, "content_type": str, "byte_size": int,
-        "created_at": str, "revision": int,
+        "document_id": str, "attachment_id": str, "sha256": str, "content_type": str,
+        "byte_size": int, "created_at": str, "revision": int,
     }, pk=("document_id", "attachment_id"), if_not_exists=True)
+    # One row per annotation event: history, change feeds and time travel without the log.
+    db["changes"].create({
+        "revision": int, "document_id": str, "layer": str, "annotation_id": str,
+        "version": int, "kind": str, "at": str, "user_id": str, "record": str,
+    }, pk="revision", if_not_exists=True)
+    db["changes"].create_index(["document_id", "layer", "revision"], if_not_exists=True,
+                               index_name="changes_by_layer")
+    db["changes"].create_index(["document_id", "layer", "annotation_id", "revision"],
+                               if_not_exists=True, index_name="changes_by_annotation")
+    db["changes"].create_index(["at"], if_not_exists=True, index_name="changes_by_time")
     db["positions"].create({"name": str, "revision": int}, pk="name", if_not_exists=True)
     db["meta"].create({"key": str, "value": str}, pk="key", if_not_exists=True)
 
@@ -81,4 +91,4 @@ def open_read_model(path: Path) -> sqlite_utils.Database:
     return db
 
 
-TABLES = ("documents", "layers", "annotations", "attachments", "positions")
+TABLES = ("documents", "layers", "annotations", "attachments", "changes", "positions")

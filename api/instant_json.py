@@ -1,0 +1,192 @@
+"""Instant JSON documents: export (canonical, as the Web SDK loads it) and import plans.
+
+Rules from shared/reference/instant-json.md: the only format is the v1 URL; keys sorted;
+colours upper-case ``#RRGGBB``; timestamps whole seconds in UTC with ``Z``; no ``pdfId`` and no
+``pdfObjectId`` (annolog never holds the PDF's own annotations); empty sections left out.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from ulid import ULID
+
+from api.parsing import (
+    attachment_references,
+    check_annotation_id,
+    normalize_attachment_id,
+)
+from api.uploads import sniff_content_type
+from api.validation import ContentError, validate_content
+
+FORMAT = "https://pspdfkit.com/instant-json/v1"
+COLOR_KEYS = ("color", "strokeColor", "fillColor", "backgroundColor", "fontColor",
+              "borderColor", "outlineColor")
+TIMESTAMP_KEYS = ("createdAt", "updatedAt")
+TEXT_TYPES = ("pspdfkit/note", "pspdfkit/text", "pspdfkit/comment-marker")
+UNSUPPORTED_SECTIONS = {
+    "comments": "comments", "formFields": "form fields", "formFieldValues": "form field values",
+    "bookmarks": "bookmarks",
+}
+
+
+def canonical_timestamp(value: str) -> str:
+    moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def export_annotation(record: dict[str, Any], annotation_version: int | None = None
+                      ) -> dict[str, Any]:
+    """One record as an Instant JSON annotation: its content, with the record's id."""
+    content = dict(record["content"])
+    content["id"] = record["id"]
+    content.pop("pdfObjectId", None)
+    for key in COLOR_KEYS:
+        if isinstance(content.get(key), str):
+            content[key] = content[key].upper()
+    for key in TIMESTAMP_KEYS:
+        if isinstance(content.get(key), str):
+            content[key] = canonical_timestamp(content[key])
+    if annotation_version == 2 and content.get("v") == 1:
+        content["v"] = 2
+        if content.get("type") in TEXT_TYPES and isinstance(content.get("text"), str):
+            content["text"] = {"format": "plain", "value": content["text"]}
+    return dict(sorted(content.items()))
+
+
+def export_document(annotations: list[dict[str, Any]],
+                    attachments: dict[str, tuple[str, bytes]]) -> dict[str, Any]:
+    """The document; ``attachments`` maps an id to (content type, bytes)."""
+    document: dict[str, Any] = {"format": FORMAT}
+    if annotations:
+        document["annotations"] = annotations
+    if attachments:
+        document["attachments"] = {
+            key: {"binary": base64.b64encode(data).decode(), "contentType": content_type}
+            for key, (content_type, data) in sorted(attachments.items())
+        }
+    return document
+
+
+@dataclass
+class ImportedAttachment:
+    attachment_id: str
+    content_type: str
+    data: bytes
+
+    @property
+    def sha256(self) -> str:
+        return hashlib.sha256(self.data).hexdigest()
+
+
+@dataclass
+class ImportPlan:
+    """What an Instant JSON document asks for, or why it cannot be applied."""
+
+    annotations: list[tuple[str, dict[str, Any], tuple[str, ...]]] = field(default_factory=list)
+    attachments: dict[str, ImportedAttachment] = field(default_factory=dict)
+    problems: list[dict[str, str]] = field(default_factory=list)  # make the import fail
+    notes: list[dict[str, str]] = field(default_factory=list)  # applied anyway, said aloud
+
+    def fail(self, path: str, details: str) -> None:
+        self.problems.append({"path": path, "details": details})
+
+
+def plan_import(document: Any, *, page_count: int | None,
+                pdf_id: dict[str, str] | None) -> ImportPlan:
+    """Check a whole document; any problem means nothing of it is applied."""
+    plan = ImportPlan()
+    if not isinstance(document, dict):
+        plan.fail("$", "an Instant JSON document must be a JSON object")
+        return plan
+    if document.get("format") != FORMAT:
+        plan.fail("$.format", f"'format' must be exactly {FORMAT!r}")
+    _check_pdf_id(document.get("pdfId"), pdf_id, plan)
+    if document.get("skippedPdfObjectIds"):
+        plan.fail("$.skippedPdfObjectIds", "annolog holds no annotations of the PDF itself, "
+                                           "so there is nothing to skip; remove this list")
+    _plan_attachments(document.get("attachments"), plan)
+    _plan_annotations(document.get("annotations"), page_count, plan)
+    for key, what in UNSUPPORTED_SECTIONS.items():
+        if document.get(key):
+            plan.notes.append({"reason": f"{len(document[key])} {what} not imported: annolog "
+                                         "stores annotations and attachments only"})
+    return plan
+
+
+def _check_pdf_id(given: Any, actual: dict[str, str] | None, plan: ImportPlan) -> None:
+    if given is None:
+        return
+    if not isinstance(given, dict) or not {"permanent", "changing"} <= given.keys():
+        plan.fail("$.pdfId", "'pdfId' must be null or {permanent, changing}")
+    elif actual is None:
+        plan.fail("$.pdfId", "this document's PDF has no /ID, so 'pdfId' must be null or "
+                             "left out")
+    elif (given["permanent"], given["changing"]) != (actual["permanent"], actual["changing"]):
+        plan.fail("$.pdfId", "'pdfId' names another PDF; drop it to apply these annotations "
+                             "to this document")
+
+
+def _plan_attachments(attachments: Any, plan: ImportPlan) -> None:
+    if attachments is None:
+        return
+    if not isinstance(attachments, dict):
+        plan.fail("$.attachments", "'attachments' must be an object of id → {binary, "
+                                   "contentType}")
+        return
+    for key, entry in attachments.items():
+        path = f"$.attachments[{key!r}]"
+        if not isinstance(entry, dict) or not isinstance(entry.get("binary"), str):
+            plan.fail(path, "each attachment needs 'binary': base64 of its bytes")
+            continue
+        try:
+            data = base64.b64decode(entry["binary"], validate=True)
+        except (binascii.Error, ValueError):
+            plan.fail(path, "'binary' is not valid base64")
+            continue
+        content_type = entry.get("contentType") or sniff_content_type(data[:16])
+        if not isinstance(content_type, str) or "/" not in content_type:
+            plan.fail(path, "'contentType' must be a MIME type such as 'image/png'")
+            continue
+        attachment_id = normalize_attachment_id(key)
+        plan.attachments[attachment_id] = ImportedAttachment(attachment_id, content_type, data)
+
+
+def _plan_annotations(annotations: Any, page_count: int | None, plan: ImportPlan) -> None:
+    if annotations is None:
+        return
+    if not isinstance(annotations, list):
+        plan.fail("$.annotations", "'annotations' must be a list")
+        return
+    seen: set[str] = set()
+    for index, record in enumerate(annotations):
+        path = f"$.annotations[{index}]"
+        try:
+            annotation_id, content = _import_record(record, page_count)
+        except ContentError as error:
+            plan.fail(path, str(error))
+            continue
+        if annotation_id in seen:
+            plan.fail(path, f"id {annotation_id!r} appears more than once")
+            continue
+        seen.add(annotation_id)
+        plan.annotations.append((annotation_id, content, attachment_references(content)))
+
+
+def _import_record(record: Any, page_count: int | None) -> tuple[str, dict[str, Any]]:
+    if not isinstance(record, dict):
+        raise ContentError("each annotation must be a JSON object")
+    validate_content(record, page_count)
+    if record.get("id") in (None, ""):
+        annotation_id = str(ULID())
+    else:
+        annotation_id = check_annotation_id(record["id"])
+    content = {k: v for k, v in record.items() if k != "id"}
+    return annotation_id, content

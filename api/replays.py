@@ -1,0 +1,356 @@
+"""Routes that replay the log: Instant JSON export and import, layers and snapshots,
+history, the change feed, and restores (which append events; the log is never rewritten)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+from aiohttp import web
+
+from api.annotations import NDJSON, _document
+from api.errors import ApiError, request_id, status_of
+from api.instant_json import (
+    ImportPlan,
+    export_annotation,
+    export_document,
+    plan_import,
+)
+from api.parsing import (
+    attachment_references,
+    check_layer_name,
+    json_object,
+    parse_json_bytes,
+)
+from api.pdfs import pdf_identifier
+from api.responses import json_response
+from api.services import SERVICES, DocumentAccess, Services
+from api.uploads import Budget, check_declared_length, multipart_parts, read_small_part
+from eventstore.commands import (
+    Command,
+    CopyAnnotation,
+    CreateLayer,
+    DeleteAnnotation,
+    DeleteLayer,
+    NewAttachment,
+    Outcome,
+    PutAnnotation,
+    Rejected,
+)
+from eventstore.errors import NotAppliedError
+
+INSTANT_JSON_PART = "instant.json"
+CHANGES_PAGE = 1000
+
+
+# ---- revisions and times -------------------------------------------------------------------
+
+async def resolve_revision(services: Services, params: Any) -> int | None:
+    """``revision=N`` or ``at=<ISO 8601>`` (extensions) as a revision; None means now."""
+    revision, at = params.get("revision"), params.get("at")
+    if revision not in (None, "") and at not in (None, ""):
+        raise ApiError(400, "give either 'revision' or 'at', not both")
+    if revision not in (None, ""):
+        if not str(revision).isdigit():
+            raise ApiError(400, "'revision' must be a whole number of 0 or more")
+        current = services.writer.last_revision
+        if int(revision) > current:
+            raise ApiError(400, f"revision {revision} is beyond the log's current revision "
+                                f"{current}")
+        return int(revision)
+    if at not in (None, ""):
+        try:
+            moment = datetime.fromisoformat(str(at).replace("Z", "+00:00"))
+        except ValueError:
+            raise ApiError(400, f"'at' must be an ISO 8601 time, not {at!r}") from None
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=UTC)
+        stamp = moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        return await services.run(services.read_model.revision_at, stamp)
+    return None
+
+
+# ---- export --------------------------------------------------------------------------------
+
+def _attachments_of(services: Services, document_id: str, annotations: list[dict[str, Any]]
+                    ) -> dict[str, tuple[str, bytes]]:
+    """The attachments the exported annotations name (blocking: reads the blob store)."""
+    found: dict[str, tuple[str, bytes]] = {}
+    for annotation in annotations:
+        for attachment_id in attachment_references(annotation):
+            row = services.read_model.attachment(document_id, attachment_id)
+            if row is not None and attachment_id not in found:
+                found[attachment_id] = (row.content_type,
+                                        services.blobs.path(row.sha256).read_bytes())
+    return found
+
+
+async def build_export(services: Services, document_id: str, layer: str,
+                       upto: int | None, annotation_version: int | None = None
+                       ) -> dict[str, Any]:
+    records = await services.run(services.read_model.layer_state, document_id, layer, upto)
+    annotations = [export_annotation(orjson.loads(r), annotation_version) for r in records]
+    attachments = await services.run(_attachments_of, services, document_id, annotations)
+    return export_document(annotations, attachments)
+
+
+async def export_instant_json(request: web.Request) -> web.Response:
+    services, access, layer = await _document(request)
+    await services.caught_up()
+    upto = await resolve_revision(services, request.query)
+    version = request.query.get("annotation_version")
+    document = await build_export(services, access.row.document_id, layer, upto,
+                                  2 if version == "2" else None)
+    response = json_response(document)
+    response.headers["Annolog-Revision"] = str(upto if upto is not None
+                                               else services.writer.last_revision)
+    return response
+
+
+# ---- import --------------------------------------------------------------------------------
+
+async def _pdf_id(services: Services, access: DocumentAccess) -> dict[str, str] | None:
+    return await services.run(pdf_identifier, services.blobs.path(access.row.sha256),
+                              access.password)
+
+
+async def plan_for(services: Services, access: DocumentAccess, document: Any) -> ImportPlan:
+    pdf_id = None
+    if isinstance(document, dict) and document.get("pdfId") is not None:
+        pdf_id = await _pdf_id(services, access)
+    return await services.run(plan_import, document, page_count=access.page_count,
+                              pdf_id=pdf_id)
+
+
+def import_commands(services: Services, plan: ImportPlan, document_id: str, layer: str
+                    ) -> list[Command]:
+    """Store the plan's attachments (blocking) and turn its records into commands."""
+    brought: dict[str, NewAttachment] = {}
+    for attachment in plan.attachments.values():
+        services.blobs.put_bytes(attachment.data)
+        brought[attachment.attachment_id] = NewAttachment(
+            attachment.attachment_id, attachment.content_type, len(attachment.data),
+            attachment.sha256)
+    return [PutAnnotation(document_id, layer, annotation_id, content, None, None,
+                          references=references,
+                          attachments=tuple(brought[r] for r in references if r in brought))
+            for annotation_id, content, references in plan.annotations]
+
+
+def refuse(problems: list[dict[str, str]]) -> ApiError:
+    return ApiError(422, "the Instant JSON document was not applied; nothing was changed: "
+                         + "; ".join(f"{p['path']}: {p['details']}" for p in problems),
+                    records=problems)
+
+
+def rejections(commands: list[Command], outcomes: list[Outcome], paths: list[str]
+               ) -> list[dict[str, str]]:
+    """The commands that failed an all-or-nothing write, by their place in the request."""
+    return [{"path": path, "details": str(outcome.error)}
+            for path, outcome in zip(paths, outcomes)
+            if isinstance(outcome, Rejected) and not isinstance(outcome.error, NotAppliedError)]
+
+
+async def read_instant_json(request: web.Request, services: Services) -> Any:
+    """The document from a multipart 'instant.json' part, or from a JSON body."""
+    if not request.content_type.startswith("multipart/"):
+        return parse_json_bytes(await request.read())
+    budget = Budget(services.settings.max_upload_bytes)
+    check_declared_length(request, budget)
+    document = None
+    async for part in multipart_parts(request):
+        data = await read_small_part(part, services.settings.max_json_bytes, budget)
+        if part.name == INSTANT_JSON_PART:
+            document = parse_json_bytes(data)
+    if document is None:
+        raise ApiError(422, "the multipart body has no 'instant.json' part")
+    return document
+
+
+async def apply_instant_json(request: web.Request) -> web.Response:
+    services, access, layer = await _document(request)
+    document = await read_instant_json(request, services)
+    revision, plan = await apply_plan(request, services, access, layer, document)
+    return json_response({"data": {"annotations": len(plan.annotations),
+                                   "attachments": len(plan.attachments),
+                                   "errors": plan.notes}, "revision": revision},
+                         revision=revision)
+
+
+async def apply_plan(request: web.Request, services: Services, access: DocumentAccess,
+                     layer: str, document: Any, before: list[Command] = ()
+                     ) -> tuple[int, ImportPlan]:
+    """Apply a whole Instant JSON document (after ``before``) in one transaction."""
+    plan = await plan_for(services, access, document)
+    if plan.problems:
+        raise refuse(plan.problems)
+    commands = list(before) + await services.run(
+        import_commands, services, plan, access.row.document_id, layer)
+    outcomes, revision = await services.write(commands, request_id(request), atomic=True)
+    paths = ["$"] * len(before) + [f"$.annotations[{i}]" for i in range(len(plan.annotations))]
+    problems = rejections(commands, outcomes, paths)
+    if problems:
+        raise refuse(problems)
+    return revision, plan
+
+
+# ---- layers --------------------------------------------------------------------------------
+
+async def _layer_form(request: web.Request, services: Services) -> dict[str, Any]:
+    """The fields of a layer creation: a JSON body, or multipart with an instant.json part."""
+    if not request.content_type.startswith("multipart/"):
+        return json_object(parse_json_bytes(await request.read()))
+    budget = Budget(services.settings.max_upload_bytes)
+    check_declared_length(request, budget)
+    fields: dict[str, Any] = {}
+    async for part in multipart_parts(request):
+        data = await read_small_part(part, services.settings.max_json_bytes, budget)
+        if part.name == INSTANT_JSON_PART:
+            fields[INSTANT_JSON_PART] = parse_json_bytes(data)
+        elif part.name:
+            fields[part.name] = data.decode("utf-8", errors="replace")
+    return fields
+
+
+async def create_layer(request: web.Request) -> web.Response:
+    services = request.app[SERVICES]
+    access = await services.document_access(request, request.match_info["document_id"])
+    fields = await _layer_form(request, services)
+    name = fields.get("name")
+    if not isinstance(name, str):
+        raise ApiError(400, "'name' (the new layer's name) is required")
+    check_layer_name(name)
+    source = fields.get("source_layer_name")
+    if source is not None and not isinstance(source, str):
+        raise ApiError(400, "'source_layer_name' must be a string")
+    await services.caught_up()
+    upto = await resolve_revision(services, fields)
+    document_id = access.row.document_id
+    copies: list[Command] = [CreateLayer(document_id, name)]
+    if source is not None:
+        records = await services.run(services.read_model.layer_state, document_id, source,
+                                     upto)
+        copies += [_copy(document_id, name, orjson.loads(r)) for r in records]
+    instant = fields.get(INSTANT_JSON_PART)
+    if instant is not None:
+        revision, plan = await apply_plan(request, services, access, name, instant, copies)
+        notes = plan.notes
+    else:
+        revision, notes = await _write_all(request, services, copies), []
+    return json_response({"data": {"name": name, "errors": notes}, "revision": revision},
+                         revision=revision)
+
+
+def _copy(document_id: str, layer: str, record: dict[str, Any]) -> CopyAnnotation:
+    return CopyAnnotation(document_id, layer, record["id"], record["content"],
+                          record["group"], record["createdBy"], record["updatedBy"])
+
+
+async def _write_all(request: web.Request, services: Services, commands: list[Command]
+                     ) -> int:
+    """Write commands all or nothing; the first real failure decides the status."""
+    outcomes, revision = await services.write(commands, request_id(request), atomic=True)
+    for outcome in outcomes:
+        if isinstance(outcome, Rejected) and not isinstance(outcome.error, NotAppliedError):
+            raise ApiError(status_of(outcome.error), str(outcome.error))
+    return revision
+
+
+async def delete_layer(request: web.Request) -> web.Response:
+    services, access, layer = await _document(request)
+    await services.caught_up()
+    document_id = access.row.document_id
+    ids = await services.run(services.read_model.live_annotation_ids, document_id, layer)
+    commands: list[Command] = [DeleteAnnotation(document_id, layer, i, missing_ok=True)
+                               for i in ids]
+    commands.append(DeleteLayer(document_id, layer))
+    revision = await _write_all(request, services, commands)
+    return web.Response(status=200, headers={"Annolog-Revision": str(revision)})
+
+
+# ---- history and the change feed -----------------------------------------------------------
+
+async def annotation_history(request: web.Request) -> web.Response:
+    services, access, layer = await _document(request)
+    annotation_id = request.match_info["annotation_id"]
+    changes = await services.run(services.read_model.history, access.row.document_id, layer,
+                                 annotation_id)
+    if not changes:
+        raise ApiError(404, f"annotation {annotation_id!r} has no history in this layer")
+    return json_response({"data": changes})
+
+
+async def layer_changes(request: web.Request) -> web.StreamResponse:
+    services, access, layer = await _document(request)
+    since = request.query.get("since", "0")
+    if not since.isdigit():
+        raise ApiError(400, "'since' must be a revision: a whole number of 0 or more")
+    response = web.StreamResponse(headers={"Content-Type": NDJSON})
+    await response.prepare(request)
+    after = int(since)
+    while changes := await services.run(services.read_model.changes_page,
+                                        access.row.document_id, layer, after, CHANGES_PAGE):
+        await response.write(b"".join(orjson.dumps(c) + b"\n" for c in changes))
+        after = changes[-1]["revision"]
+    await response.write_eof()
+    return response
+
+
+# ---- restores ------------------------------------------------------------------------------
+
+async def restore_annotation(request: web.Request) -> web.Response:
+    """Undelete: the annotation comes back as its last version before it was deleted."""
+    services, access, layer = await _document(request)
+    annotation_id = request.match_info["annotation_id"]
+    await services.caught_up()
+    history = await services.run(services.read_model.history, access.row.document_id, layer,
+                                 annotation_id)
+    if not history:
+        raise ApiError(404, f"annotation {annotation_id!r} has no history in this layer")
+    if history[-1]["kind"] != "deleted":
+        raise ApiError(409, f"annotation {annotation_id!r} is not deleted")
+    record = history[-1]["record"]
+    revision = await _write_all(request, services,
+                                [_copy(access.row.document_id, layer, record)])
+    return json_response({"data": record, "revision": revision}, revision=revision)
+
+
+async def restore_layer(request: web.Request) -> web.Response:
+    """Revert a layer to its state at a revision (or time) by appending the differences."""
+    services, access, layer = await _document(request)
+    body = json_object(parse_json_bytes(await request.read()))
+    await services.caught_up()
+    upto = await resolve_revision(services, body)
+    if upto is None:
+        raise ApiError(400, "give the 'revision' or 'at' to restore the layer to")
+    document_id = access.row.document_id
+    then = await services.run(services.read_model.layer_state, document_id, layer, upto)
+    now = await services.run(services.read_model.layer_state, document_id, layer, None)
+    commands = revert_commands(document_id, layer, [orjson.loads(r) for r in then],
+                               [orjson.loads(r) for r in now])
+    revision = await _write_all(request, services, commands) if commands else 0
+    return json_response({"data": {"changed": len(commands)}, "revision": revision or None},
+                         revision=revision)
+
+
+def revert_commands(document_id: str, layer: str, then: list[dict[str, Any]],
+                    now: list[dict[str, Any]]) -> list[Command]:
+    """Commands that turn the records ``now`` into the records ``then``."""
+    wanted = {r["id"]: r for r in then}
+    current = {r["id"]: r for r in now}
+    commands: list[Command] = [DeleteAnnotation(document_id, layer, i)
+                               for i in current if i not in wanted]
+    for annotation_id, record in wanted.items():
+        present = current.get(annotation_id)
+        if present == record:
+            continue
+        if present is not None and present["createdBy"] != record["createdBy"]:
+            commands.append(DeleteAnnotation(document_id, layer, annotation_id))
+            present = None
+        if present is None:
+            commands.append(_copy(document_id, layer, record))
+        else:
+            commands.append(PutAnnotation(document_id, layer, annotation_id, record["content"],
+                                          record["group"], record["updatedBy"]))
+    return commands

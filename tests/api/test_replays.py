@@ -1,0 +1,328 @@
+"""Exports and imports of Instant JSON, layers and snapshots, history, change feed, restores."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import json
+from typing import Any
+
+import aiohttp
+import orjson
+import pytest
+
+from api.instant_json import FORMAT
+from tests.conftest import AUTH, SAMPLES, make_pdf, note
+from tools.samples import make_png
+
+
+async def new_document(client: Any, pages: int = 2) -> str:
+    response = await client.post("/api/documents", data=make_pdf(pages),
+                                 headers={**AUTH, "Content-Type": "application/pdf"})
+    return (await response.json())["data"]["document_id"]
+
+
+async def export(client: Any, document: str, layer: str = "", **query: Any) -> dict:
+    base = f"/api/documents/{document}" + (f"/layers/{layer}" if layer else "")
+    response = await client.get(f"{base}/document.json", headers=AUTH,
+                                params={k: str(v) for k, v in query.items()})
+    assert response.status == 200, await response.text()
+    return await response.json()
+
+
+async def apply(client: Any, document: str, instant: Any, layer: str = "") -> Any:
+    base = f"/api/documents/{document}" + (f"/layers/{layer}" if layer else "")
+    form = aiohttp.FormData()
+    form.add_field("instant.json", orjson.dumps(instant), filename="instant.json",
+                   content_type="application/json")
+    return await client.post(f"{base}/apply_instant_json", headers=AUTH, data=form)
+
+
+async def write(client: Any, method: str, document: str, items: list, layer: str = "") -> int:
+    base = f"/api/documents/{document}" + (f"/layers/{layer}" if layer else "")
+    response = await client.request(method, f"{base}/annotations", headers=AUTH,
+                                    json={"annotations": items})
+    body = await response.json()
+    assert body["result"] == "success", body
+    return body["revision"]
+
+
+def sample(name: str) -> dict:
+    path = SAMPLES / name
+    if not path.exists():
+        pytest.skip(f"{path} is not beside this checkout")
+    return json.loads(path.read_text())
+
+
+async def test_an_empty_document_exports_only_its_format(client, document):
+    assert await export(client, document) == {"format": FORMAT}
+
+
+async def test_the_export_is_canonical(client, document):
+    content = note(color="#ffd83f", createdAt="2024-05-01T12:00:00.123+02:00",
+                   pdfObjectId=12, customData={"k": [1, None]})
+    await write(client, "POST", document, [{"id": "n1", "content": content}])
+    [exported] = (await export(client, document))["annotations"]
+    assert list(exported) == sorted(exported)
+    assert exported["id"] == "n1"
+    assert exported["color"] == "#FFD83F"
+    assert exported["createdAt"] == "2024-05-01T10:00:00Z"
+    assert "pdfObjectId" not in exported
+    assert exported["customData"] == {"k": [1, None]}
+
+
+async def test_the_export_carries_the_attachments_its_annotations_name(client, document):
+    png = make_png(seed=5)
+    sha = hashlib.sha256(png).hexdigest()
+    form = aiohttp.FormData()
+    content = {"v": 1, "type": "pspdfkit/image", "pageIndex": 0, "bbox": [1, 2, 3, 4],
+               "opacity": 1, "contentType": "image/png", "imageAttachmentId": sha}
+    form.add_field("annotation", orjson.dumps({"annotations": [{"content": content}]}),
+                   content_type="application/json", filename="a.json")
+    form.add_field(sha, png, filename="a.png", content_type="image/png")
+    await client.post(f"/api/documents/{document}/annotations", headers=AUTH, data=form)
+    exported = await export(client, document)
+    assert exported["attachments"] == {sha: {"binary": base64.b64encode(png).decode(),
+                                             "contentType": "image/png"}}
+
+
+async def test_exports_at_a_revision_or_a_time_show_the_layer_as_it_was(client, document):
+    first = await write(client, "POST", document, [{"id": "a", "content": note(text="one")}])
+    await asyncio.sleep(0.01)
+    response = await client.get(f"/api/documents/{document}/annotations/a", headers=AUTH)
+    assert response.status == 200
+    import datetime
+    between = datetime.datetime.now(datetime.UTC).isoformat()
+    await asyncio.sleep(0.01)
+    second = await write(client, "PUT", document, [{"id": "a", "content": note(text="two")}])
+    response = await client.delete(f"/api/documents/{document}/annotations/a", headers=AUTH)
+    third = int(response.headers["Annolog-Revision"])
+    texts = {}
+    for revision in (first - 1, first, second, third):
+        annotations = (await export(client, document, revision=revision)).get("annotations", [])
+        texts[revision] = [a["text"]["value"] for a in annotations]
+    assert texts == {first - 1: [], first: ["one"], second: ["two"], third: []}
+    at_between = await export(client, document, at=between)
+    assert [a["text"]["value"] for a in at_between["annotations"]] == ["one"]
+    for query in ({"revision": "x"}, {"revision": 10 ** 6}, {"at": "yesterday"},
+                  {"revision": 1, "at": between}):
+        response = await client.get(f"/api/documents/{document}/document.json", headers=AUTH,
+                                    params={k: str(v) for k, v in query.items()})
+        assert response.status == 400
+
+
+async def test_an_import_creates_new_ids_and_updates_known_ones(client, document):
+    await write(client, "POST", document, [{"id": "known", "content": note(text="old")}])
+    instant = {"format": FORMAT, "annotations": [
+        {**note(text="new"), "id": "known"}, {**note(text="fresh"), "id": "fresh"}]}
+    response = await apply(client, document, instant)
+    assert response.status == 200, await response.text()
+    body = await response.json()
+    assert body["data"]["annotations"] == 2 and body["revision"]
+    exported = await export(client, document)
+    assert {a["id"]: a["text"]["value"] for a in exported["annotations"]} == {
+        "known": "new", "fresh": "fresh"}
+
+
+async def test_an_invalid_import_changes_nothing_and_names_every_bad_record(client, document):
+    instant = {"format": FORMAT, "annotations": [
+        {**note(), "id": "good"}, {**note(), "id": "bad", "opacity": 5},
+        {**note(page=7), "id": "far"},
+        {**note(), "id": "img", "type": "pspdfkit/image", "contentType": "image/png",
+         "imageAttachmentId": "missing"}]}
+    response = await apply(client, document, instant)
+    assert response.status == 422
+    error = (await response.json())["error"]
+    assert "nothing was changed" in error["reason"]
+    assert [r["path"] for r in error["records"]] == ["$.annotations[1]", "$.annotations[2]"]
+    assert await export(client, document) == {"format": FORMAT}
+    del instant["annotations"][1:3]
+    response = await apply(client, document, instant)  # now only the missing attachment
+    error = (await response.json())["error"]
+    assert [r["path"] for r in error["records"]] == ["$.annotations[1]"]
+    assert "neither sent" in error["records"][0]["details"]
+    assert await export(client, document) == {"format": FORMAT}
+
+
+@pytest.mark.parametrize("instant, reason", [
+    ({"annotations": []}, "'format' must be exactly"),
+    ({"format": FORMAT, "pdfId": {"permanent": "AAAA", "changing": "AAAA"}}, "another PDF"),
+    ({"format": FORMAT, "skippedPdfObjectIds": [3]}, "nothing to skip"),
+    ({"format": FORMAT, "attachments": {"x": {"binary": "%%%"}}}, "not valid base64"),
+    ([1, 2], "must be a JSON object"),
+])
+async def test_malformed_documents_are_refused(client, document, instant, reason):
+    response = await apply(client, document, instant)
+    assert response.status == 422
+    assert reason in (await response.json())["error"]["reason"]
+
+
+@pytest.mark.parametrize("name", ["kitchen-sink.input.json", "kitchen-sink.node-sdk-export.json",
+                                  "jonaddams-nutrient-sdk-samples--alex.json",
+                                  "PSPDFKitDotNetExample--instant.json",
+                                  "pspdfkit-flutter--instant-document.json",
+                                  "pspdfkit-spike--instant-empty.json"])
+async def test_the_public_samples_import_once_a_foreign_pdf_id_is_dropped(client, name):
+    instant = sample(name)
+    document = await new_document(client, pages=2)
+    if instant.get("pdfId"):
+        response = await apply(client, document, instant)
+        assert response.status == 422
+        instant.pop("pdfId")
+    response = await apply(client, document, instant)
+    assert response.status == 200, await response.text()
+    exported = await export(client, document)
+    assert len(exported.get("annotations", [])) == len(instant.get("annotations", []))
+    if instant.get("comments"):
+        notes = (await response.json())["data"]["errors"]
+        assert any("comments not imported" in n["reason"] for n in notes)
+
+
+async def test_export_then_import_is_a_fixed_point(client):
+    instant = sample("kitchen-sink.node-sdk-export.json")
+    instant.pop("pdfId", None)
+    first = await new_document(client)
+    assert (await apply(client, first, instant)).status == 200
+    exported = await export(client, first)
+    second = await new_document(client)
+    assert (await apply(client, second, exported)).status == 200
+    assert await export(client, second) == exported
+    assert exported["attachments"] == instant["attachments"]
+
+
+async def test_an_upload_can_carry_instant_json(client):
+    form = aiohttp.FormData()
+    form.add_field("file", make_pdf(), filename="a.pdf", content_type="application/pdf")
+    form.add_field("document_id", "with-annotations")
+    form.add_field("attachment", orjson.dumps({"format": FORMAT, "annotations": [
+        {**note(), "id": "n"}]}), filename="attachment.json", content_type="application/json")
+    response = await client.post("/api/documents", headers=AUTH, data=form)
+    assert response.status == 200, await response.text()
+    assert [a["id"] for a in (await export(client, "with-annotations"))["annotations"]] == ["n"]
+    form = aiohttp.FormData()
+    form.add_field("file", make_pdf(), filename="a.pdf", content_type="application/pdf")
+    form.add_field("document_id", "refused")
+    form.add_field("attachment", orjson.dumps({"format": FORMAT, "annotations": [
+        {**note(page=9), "id": "n"}]}), filename="attachment.json")
+    response = await client.post("/api/documents", headers=AUTH, data=form)
+    assert response.status == 422
+    assert (await client.get("/api/documents/refused/properties", headers=AUTH)).status == 404
+
+
+async def create_layer(client: Any, document: str, **fields: Any) -> Any:
+    return await client.post(f"/api/documents/{document}/layers", headers=AUTH, json=fields)
+
+
+async def test_a_layer_from_a_source_layer_copies_its_records(client, document):
+    await write(client, "POST", document, [{"id": "a", "user_id": "alice", "group": "g",
+                                            "content": note()}], layer="src")
+    response = await create_layer(client, document, name="copy", source_layer_name="src")
+    assert (await response.json())["data"] == {"name": "copy", "errors": []}
+    record = await (await client.get(f"/api/documents/{document}/layers/copy/annotations/a",
+                                     headers=AUTH)).json()
+    assert (record["createdBy"], record["group"]) == ("alice", "g")
+    assert (await create_layer(client, document, name="copy")).status == 409
+    empty = await create_layer(client, document, name="empty", source_layer_name="nope")
+    assert empty.status == 200
+    assert await export(client, document, "empty") == {"format": FORMAT}
+
+
+async def test_a_snapshot_at_a_revision_never_moves(client, document):
+    revision = await write(client, "POST", document,
+                           [{"id": "a", "content": note(text="then")}], layer="src")
+    await write(client, "PUT", document, [{"id": "a", "content": note(text="now")}],
+                layer="src")
+    response = await create_layer(client, document, name="snap", source_layer_name="src",
+                                  revision=revision)
+    assert response.status == 200
+    await write(client, "POST", document, [{"id": "b", "content": note()}], layer="src")
+    snapshot = await export(client, document, "snap")
+    assert [a["text"]["value"] for a in snapshot["annotations"]] == ["then"]
+
+
+async def test_a_layer_can_start_from_an_instant_json_part(client, document):
+    form = aiohttp.FormData()
+    form.add_field("name", "imported")
+    form.add_field("instant.json", orjson.dumps({"format": FORMAT, "annotations": [
+        {**note(), "id": "i"}]}), filename="instant.json", content_type="application/json")
+    response = await client.post(f"/api/documents/{document}/layers", headers=AUTH, data=form)
+    assert response.status == 200, await response.text()
+    assert [a["id"] for a in (await export(client, document, "imported"))["annotations"]] == [
+        "i"]
+
+
+@pytest.mark.parametrize("fields", [{}, {"name": "a*b"}, {"name": "x" * 257}, {"name": 3}])
+async def test_bad_layer_names_are_400(client, document, fields):
+    assert (await create_layer(client, document, **fields)).status == 400
+
+
+async def test_deleting_a_layer_removes_it_and_it_can_come_back(client, document):
+    await write(client, "POST", document, [{"id": "a", "content": note()}], layer="gone")
+    response = await client.delete(f"/api/documents/{document}/layers/gone", headers=AUTH)
+    assert response.status == 200
+    assert (await (await client.get(f"/api/documents/{document}/layers",
+                                    headers=AUTH)).json())["data"] == []
+    assert await export(client, document, "gone") == {"format": FORMAT}
+    assert (await client.delete(f"/api/documents/{document}/layers/gone",
+                                headers=AUTH)).status == 404
+    await write(client, "POST", document, [{"id": "a", "content": note()}], layer="gone")
+    assert (await (await client.get(f"/api/documents/{document}/layers",
+                                    headers=AUTH)).json())["data"] == ["gone"]
+
+
+async def test_history_lists_every_version_including_deletion(client, document):
+    base = f"/api/documents/{document}/annotations"
+    await write(client, "POST", document, [{"id": "h", "user_id": "a", "content": note()}])
+    await write(client, "PUT", document, [{"id": "h", "user_id": "b", "content": note(text="2")}])
+    await client.delete(f"{base}/h", headers=AUTH)
+    history = (await (await client.get(f"{base}/h/history", headers=AUTH)).json())["data"]
+    assert [(c["kind"], c["version"], c["user_id"]) for c in history] == [
+        ("created", 1, "a"), ("updated", 2, "b"), ("deleted", 3, None)]
+    assert history[1]["record"]["content"]["text"]["value"] == "2"
+    assert all(h["at"].endswith("Z") for h in history)
+    assert (await client.get(f"{base}/nope/history", headers=AUTH)).status == 404
+
+
+async def test_the_change_feed_streams_changes_after_a_revision(client, document):
+    first = await write(client, "POST", document, [{"id": "x", "content": note()}])
+    await write(client, "POST", document, [{"id": "y", "content": note()}])
+    await write(client, "POST", document, [{"id": "z", "content": note()}], layer="other")
+    response = await client.get(f"/api/documents/{document}/changes?since={first}",
+                                headers=AUTH)
+    assert response.headers["Content-Type"].startswith("application/x-ndjson")
+    changes = [orjson.loads(line) for line in (await response.read()).splitlines()]
+    assert [(c["id"], c["kind"]) for c in changes] == [("y", "created")]
+    response = await client.get(f"/api/documents/{document}/changes?since=-1", headers=AUTH)
+    assert response.status == 400
+
+
+async def test_restore_brings_a_deleted_annotation_back(client, document):
+    base = f"/api/documents/{document}/annotations"
+    await write(client, "POST", document, [{"id": "r", "user_id": "a", "content": note()}])
+    assert (await client.post(f"{base}/r/restore", headers=AUTH)).status == 409
+    await client.delete(f"{base}/r", headers=AUTH)
+    response = await client.post(f"{base}/r/restore", headers=AUTH)
+    assert response.status == 200
+    record = await (await client.get(f"{base}/r", headers=AUTH)).json()
+    assert record["createdBy"] == "a"
+    assert (await client.post(f"{base}/nope/restore", headers=AUTH)).status == 404
+
+
+async def test_a_layer_restored_to_a_revision_exports_as_it_did_then(client, document):
+    await write(client, "POST", document, [{"id": "a", "user_id": "u", "content": note()},
+                                           {"id": "b", "content": note()}], layer="l")
+    revision = await write(client, "PUT", document,
+                           [{"id": "a", "user_id": "v", "content": note(text="x")}], layer="l")
+    then = await export(client, document, "l", revision=revision)
+    await write(client, "PUT", document, [{"id": "a", "content": note(text="later")}],
+                layer="l")
+    await client.delete(f"/api/documents/{document}/layers/l/annotations/b", headers=AUTH)
+    await write(client, "POST", document, [{"id": "c", "content": note()}], layer="l")
+    response = await client.post(f"/api/documents/{document}/layers/l/restore", headers=AUTH,
+                                 json={"revision": revision})
+    assert (await response.json())["data"]["changed"] == 3
+    assert await export(client, document, "l") == then
+    history = (await (await client.get(
+        f"/api/documents/{document}/layers/l/annotations/b/history", headers=AUTH)).json())
+    assert [c["kind"] for c in history["data"]] == ["created", "deleted", "recreated"]
