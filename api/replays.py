@@ -27,6 +27,7 @@ from api.pdfs import pdf_identifier
 from api.responses import json_response
 from api.services import SERVICES, DocumentAccess, Services
 from api.uploads import Budget, check_declared_length, multipart_parts, read_small_part
+from eventstore.blobs import BlobStore
 from eventstore.commands import (
     Command,
     CopyAnnotation,
@@ -39,6 +40,7 @@ from eventstore.commands import (
     Rejected,
 )
 from eventstore.errors import NotAppliedError
+from projections.queries import ReadModel
 
 INSTANT_JSON_PART = "instant.json"
 CHANGES_PAGE = 1000
@@ -73,25 +75,19 @@ async def resolve_revision(services: Services, params: Any) -> int | None:
 
 # ---- export --------------------------------------------------------------------------------
 
-def _attachments_of(services: Services, document_id: str, annotations: list[dict[str, Any]]
-                    ) -> dict[str, tuple[str, bytes]]:
-    """The attachments the exported annotations name (blocking: reads the blob store)."""
-    found: dict[str, tuple[str, bytes]] = {}
+def instant_json_of(read_model: ReadModel, blobs: BlobStore, document_id: str, layer: str,
+                    upto: int | None = None, annotation_version: int | None = None
+                    ) -> dict[str, Any]:
+    """A layer as Instant JSON at a revision (blocking; the CLI's export uses it too)."""
+    records = read_model.layer_state(document_id, layer, upto)
+    annotations = [export_annotation(orjson.loads(r), annotation_version) for r in records]
+    attachments: dict[str, tuple[str, bytes]] = {}
     for annotation in annotations:
         for attachment_id in attachment_references(annotation):
-            row = services.read_model.attachment(document_id, attachment_id)
-            if row is not None and attachment_id not in found:
-                found[attachment_id] = (row.content_type,
-                                        services.blobs.path(row.sha256).read_bytes())
-    return found
-
-
-async def build_export(services: Services, document_id: str, layer: str,
-                       upto: int | None, annotation_version: int | None = None
-                       ) -> dict[str, Any]:
-    records = await services.run(services.read_model.layer_state, document_id, layer, upto)
-    annotations = [export_annotation(orjson.loads(r), annotation_version) for r in records]
-    attachments = await services.run(_attachments_of, services, document_id, annotations)
+            row = read_model.attachment(document_id, attachment_id)
+            if row is not None and attachment_id not in attachments:
+                attachments[attachment_id] = (row.content_type,
+                                              blobs.path(row.sha256).read_bytes())
     return export_document(annotations, attachments)
 
 
@@ -100,7 +96,8 @@ async def export_instant_json(request: web.Request) -> web.Response:
     await services.caught_up()
     upto = await resolve_revision(services, request.query)
     version = request.query.get("annotation_version")
-    document = await build_export(services, access.row.document_id, layer, upto,
+    document = await services.run(instant_json_of, services.read_model, services.blobs,
+                                  access.row.document_id, layer, upto,
                                   2 if version == "2" else None)
     response = json_response(document)
     response.headers["Annolog-Revision"] = str(upto if upto is not None

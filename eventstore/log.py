@@ -16,7 +16,7 @@ from uuid import UUID
 from eventsourcing.application import Application
 from eventsourcing.domain import Aggregate
 from eventsourcing.utils import get_topic
-from eventsourcing.persistence import IntegrityError, StoredEvent, Transcoder
+from eventsourcing.persistence import IntegrityError, Notification, StoredEvent, Transcoder
 from eventsourcing.sqlite import (
     SQLiteApplicationRecorder,
     SQLiteConnection,
@@ -87,6 +87,18 @@ class HeadsSQLiteRecorder(SQLiteApplicationRecorder):
         return heads
 
 
+    def select_stream(self, originator_id: UUID) -> list[Notification]:
+        """Every event of one stream, with its notification id (revision)."""
+        with self.datastore.transaction(commit=False) as cursor:
+            cursor.execute(f"SELECT rowid, * FROM {self.events_table_name} "
+                           "WHERE originator_id = ? ORDER BY originator_version",
+                           [originator_id.hex])
+            return [Notification(id=row["rowid"], originator_id=originator_id,
+                                 originator_version=row["originator_version"],
+                                 topic=row["topic"], state=row["state"])
+                    for row in cursor.fetchall()]
+
+
 class DurableSQLiteFactory(SQLiteFactory):
     application_recorder_class = HeadsSQLiteRecorder
 
@@ -153,8 +165,10 @@ class EventLog(Application[UUID]):
             yield from batch
             after = batch[-1].revision
 
-    def stream(self, stream_id: UUID) -> list[Aggregate.Event]:
-        return list(self.events.get(stream_id))
+    def stream(self, stream_id: UUID) -> list[LoggedEvent]:
+        """Every event of one stream with its revision."""
+        return [LoggedEvent(n.id, self.mapper.to_domain_event(n))
+                for n in self.recorder.select_stream(stream_id)]
 
     def max_revision(self) -> int:
         return self.recorder.max_notification_id() or 0

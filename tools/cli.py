@@ -6,15 +6,20 @@ import argparse
 import gc
 import logging
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
+import orjson
 import uvloop
 from aiohttp import web
 
 from api.app import create_app
 from api.settings import Settings
 from eventstore.errors import DataDirLockedError
+from eventstore.log import DataDirLock
+from tools import audit
 
 
 def serve(args: argparse.Namespace) -> int:
@@ -61,6 +66,71 @@ def gc_attachments(args: argparse.Namespace) -> int:
     return 0
 
 
+def _data_dir(args: argparse.Namespace) -> Path:
+    return args.data_dir or Settings.from_env().data_dir
+
+
+@contextmanager
+def _locked(data_dir: Path) -> Iterator[None]:
+    """Verbs that write need the data directory to themselves (no running server)."""
+    lock = DataDirLock(data_dir)
+    try:
+        yield
+    finally:
+        lock.release()
+
+
+def rebuild_cmd(args: argparse.Namespace) -> int:
+    with _locked(_data_dir(args)):
+        position, rate = audit.rebuild(_data_dir(args))
+    print(f"rebuilt the read model to revision {position} ({rate:,.0f} events/s)")
+    return 0
+
+
+def verify_cmd(args: argparse.Namespace) -> int:
+    position, drifts = audit.verify(_data_dir(args))
+    if not drifts:
+        print(f"no drift: the read model equals a replay of the log up to revision {position}")
+        return 0
+    print(f"DRIFT: {len(drifts)} rows differ from a replay up to revision {position}")
+    for drift in drifts[:args.limit]:
+        print(f"- {drift.table} {drift.key}: live {drift.live} | replayed {drift.replayed}")
+    return 1
+
+
+def events_cmd(args: argparse.Namespace) -> int:
+    for line in audit.events(_data_dir(args), document=args.document, layer=args.layer,
+                             after=args.after, upto=args.upto):
+        sys.stdout.buffer.write(line)
+    return 0
+
+
+def history_cmd(args: argparse.Namespace) -> int:
+    for version in audit.history(_data_dir(args), args.document, args.annotation_id,
+                                 args.layer):
+        sys.stdout.buffer.write(orjson.dumps(version) + b"\n")
+    return 0
+
+
+def export_cmd(args: argparse.Namespace) -> int:
+    document = audit.export(_data_dir(args), args.document, args.layer, args.revision, args.at)
+    data = orjson.dumps(document, option=orjson.OPT_INDENT_2)
+    if args.output:
+        args.output.write_bytes(data)
+        print(f"wrote {args.output} ({len(document.get('annotations', []))} annotations)")
+    else:
+        sys.stdout.buffer.write(data + b"\n")
+    return 0
+
+
+def snapshot_cmd(args: argparse.Namespace) -> int:
+    with _locked(_data_dir(args)):
+        revision = audit.snapshot(_data_dir(args), args.document, args.source, args.name,
+                                  args.revision, args.at)
+    print(f"layer {args.name!r} created at revision {revision}")
+    return 0
+
+
 def bench(args: argparse.Namespace) -> int:
     from tools.bench import run_bench
     return run_bench(args)
@@ -94,6 +164,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="seconds a blob must be old to count (default: 3600)")
     p.set_defaults(run=gc_attachments)
 
+    _add_audit_verbs(verbs)
+
     p = verbs.add_parser("bench", help="measure write and read throughput against raw SQLite",
                          description="Start a server on a scratch data directory and measure "
                                      "attachment uploads, bulk, concurrent single and NDJSON "
@@ -111,11 +183,67 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _verb(verbs: Any, name: str, summary: str, description: str, run: Any
+          ) -> argparse.ArgumentParser:
+    p = verbs.add_parser(name, help=summary, description=description)
+    p.add_argument("--data-dir", type=Path, help="data directory (default: ANNOLOG_DATA_DIR "
+                                                 "or ./data)")
+    p.set_defaults(run=run)
+    return p
+
+
+def _at_revision(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--revision", type=int, help="as it was at this revision")
+    p.add_argument("--at", help="as it was at this ISO 8601 time")
+
+
+def _add_audit_verbs(verbs: Any) -> None:
+    _verb(verbs, "rebuild", "drop the read model and replay the whole log",
+          "Replay the whole log into a new read model and swap it in. The server must be "
+          "stopped.", rebuild_cmd)
+    p = _verb(verbs, "verify", "compare the read model with a fresh replay of the log",
+              "Replay the log into a scratch model up to the live model's position and "
+              "compare every row; exit 1 and name the differences on drift. Safe beside a "
+              "running server.", verify_cmd)
+    p.add_argument("--limit", type=int, default=20, help="differences to print")
+    p = _verb(verbs, "events", "print the log as NDJSON",
+              "Print events as NDJSON, oldest first, optionally filtered.", events_cmd)
+    p.add_argument("--document", help="only this document's events")
+    p.add_argument("--layer", help="only this layer's events ('' for the default layer)")
+    p.add_argument("--after", type=int, default=0, help="only revisions above this")
+    p.add_argument("--upto", type=int, help="only revisions up to this")
+    p = _verb(verbs, "history", "every version of one annotation, from the log",
+              "Print every version of an annotation (NDJSON), deletions included, read "
+              "from the log itself.", history_cmd)
+    p.add_argument("document")
+    p.add_argument("annotation_id")
+    p.add_argument("--layer", default="", help="the layer (default: the default layer)")
+    p = _verb(verbs, "export", "Instant JSON of a layer, now or at a revision or time",
+              "Replay the log and print (or write) the Instant JSON of a layer as it was.",
+              export_cmd)
+    p.add_argument("document")
+    p.add_argument("--layer", default="", help="the layer (default: the default layer)")
+    p.add_argument("--output", type=Path, help="write to this file instead of stdout")
+    _at_revision(p)
+    p = _verb(verbs, "snapshot", "create a layer from a source layer at a revision or time",
+              "Create layer NAME as a copy of SOURCE as it was at --revision or --at (now "
+              "when neither is given), in one transaction. The server must be stopped; "
+              "while it runs, use POST /api/documents/:id/layers.", snapshot_cmd)
+    p.add_argument("document")
+    p.add_argument("source", help="the source layer ('' for the default layer)")
+    p.add_argument("name", help="the new layer's name")
+    _at_revision(p)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: "
                                                    "%(message)s")
     args = build_parser().parse_args(argv)
-    return args.run(args)
+    try:
+        return args.run(args)
+    except (audit.AuditError, DataDirLockedError) as error:
+        print(f"annolog: {error}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

@@ -1,0 +1,124 @@
+"""The audit and replay verbs on a real data directory."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import orjson
+import pytest
+
+from eventstore.commands import (
+    CreateAnnotation,
+    DeleteAnnotation,
+    UpdateAnnotation,
+    UploadDocument,
+)
+from eventstore.log import DataDirLock, open_log
+from eventstore.writer import Writer
+from projections.projector import Projector
+from projections.queries import dump_tables
+from projections.schema import connect
+from tests.conftest import note
+from tools.cli import main
+
+
+@pytest.fixture
+def data(tmp_path: Path) -> Path:
+    data = tmp_path / "data"
+    log = open_log(data)
+    projector = Projector(log, data / "readmodel.sqlite")
+    writer = Writer(log, on_commit=projector.offer)
+    writer.start()
+    writer.execute([UploadDocument("d", "T", "00", 1, False, [{"width": 1, "height": 1}])])
+    writer.execute([CreateAnnotation("d", "", "a", note(text="one"), None, "alice")])
+    writer.execute([CreateAnnotation("d", "L", "b", note(), "g", "bob")])
+    writer.execute([UpdateAnnotation("d", "", "a", note(text="two"), "carol")])
+    writer.execute([DeleteAnnotation("d", "", "a")])
+    writer.stop()
+    projector.catch_up()
+    projector.stop()
+    log.close()
+    return data
+
+
+def run(capsys, *args: str) -> tuple[int, str, str]:
+    code = main(list(args))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_verify_finds_no_drift_then_names_a_tampered_row(data, capsys):
+    code, out, _ = run(capsys, "verify", "--data-dir", str(data))
+    assert code == 0 and "no drift" in out
+    with sqlite3.connect(data / "readmodel.sqlite") as db:
+        db.execute("UPDATE annotations SET group_name = 'tampered' WHERE id = 'b'")
+    code, out, _ = run(capsys, "verify", "--data-dir", str(data))
+    assert code == 1
+    assert "DRIFT: 1 rows" in out and "('d', 'L', 'b')" in out and "tampered" in out
+
+
+def test_rebuild_replays_the_whole_log(data, capsys):
+    before = dump_tables(connect(data / "readmodel.sqlite"))
+    (data / "readmodel.sqlite").unlink()
+    code, out, _ = run(capsys, "rebuild", "--data-dir", str(data))
+    assert code == 0 and "revision 6" in out
+    assert dump_tables(connect(data / "readmodel.sqlite")) == before
+
+
+def test_writing_verbs_refuse_while_a_server_holds_the_directory(data, capsys):
+    lock = DataDirLock(data)
+    try:
+        code, _, err = run(capsys, "rebuild", "--data-dir", str(data))
+        assert code == 1 and "already served" in err
+        code, _, err = run(capsys, "snapshot", "--data-dir", str(data), "d", "L", "copy")
+        assert code == 1 and "already served" in err
+        code, _, _ = run(capsys, "verify", "--data-dir", str(data))
+        assert code == 0
+    finally:
+        lock.release()
+
+
+def test_events_are_ndjson_filtered_by_document_layer_and_revision(data, capsys):
+    code, out, _ = run(capsys, "events", "--data-dir", str(data))
+    events = [orjson.loads(line) for line in out.splitlines()]
+    assert [e["revision"] for e in events] == list(range(1, 7))
+    assert events[0]["type"] == "Document.Uploaded"
+    _, out, _ = run(capsys, "events", "--data-dir", str(data), "--layer", "L")
+    assert [orjson.loads(line)["type"] for line in out.splitlines()] == [
+        "Layer.Created", "Annotation.Created"]
+    _, out, _ = run(capsys, "events", "--data-dir", str(data), "--after", "4", "--upto", "5")
+    assert [orjson.loads(line)["revision"] for line in out.splitlines()] == [5]
+
+
+def test_history_reads_every_version_from_the_log(data, capsys):
+    code, out, _ = run(capsys, "history", "--data-dir", str(data), "d", "a")
+    versions = [orjson.loads(line) for line in out.splitlines()]
+    assert [(v["kind"], v["revision"]) for v in versions] == [
+        ("created", 2), ("updated", 5), ("deleted", 6)]
+    code, _, err = run(capsys, "history", "--data-dir", str(data), "nope", "a")
+    assert code == 1 and "not in the log" in err
+
+
+def test_export_at_a_revision(data, capsys, tmp_path):
+    code, out, _ = run(capsys, "export", "--data-dir", str(data), "d", "--revision", "2")
+    assert [a["text"]["value"] for a in orjson.loads(out)["annotations"]] == ["one"]
+    target = tmp_path / "now.json"
+    code, _, _ = run(capsys, "export", "--data-dir", str(data), "d", "--layer", "L",
+                     "--output", str(target))
+    assert [a["id"] for a in orjson.loads(target.read_bytes())["annotations"]] == ["b"]
+    code, _, err = run(capsys, "export", "--data-dir", str(data), "d", "--revision", "1",
+                       "--at", "2020-01-01")
+    assert code == 1 and "not both" in err
+
+
+def test_snapshot_copies_a_layer_as_it_was(data, capsys):
+    code, out, _ = run(capsys, "snapshot", "--data-dir", str(data), "d", "", "old",
+                       "--revision", "2")
+    assert code == 0 and "layer 'old' created" in out
+    _, out, _ = run(capsys, "export", "--data-dir", str(data), "d", "--layer", "old")
+    assert [a["text"]["value"] for a in orjson.loads(out)["annotations"]] == ["one"]
+    code, _, err = run(capsys, "snapshot", "--data-dir", str(data), "d", "", "old")
+    assert code == 1 and "already exists" in err
+    code, out, _ = run(capsys, "verify", "--data-dir", str(data))
+    assert code == 0

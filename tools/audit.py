@@ -1,0 +1,223 @@
+"""Audit and replay verbs: rebuild, verify, events, history, export, snapshot.
+
+Everything here reads the log itself; the live read model is only compared with it.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import orjson
+from tqdm import tqdm
+
+from eventstore.domain import Annotation, Document, annotation_stream_id
+from eventstore.log import EventLog, LoggedEvent, open_log
+from projections.projector import Projector, replay
+from projections.queries import ReadModel, dump_tables
+from projections.schema import connect, reset
+
+READ_MODEL = "readmodel.sqlite"
+
+
+class AuditError(Exception):
+    """Raised for a verb that cannot run as asked; the message says what to do."""
+
+
+@contextmanager
+def opened_log(data_dir: Path) -> Iterator[EventLog]:
+    if not (data_dir / "events.sqlite").exists():
+        raise AuditError(f"no log at {data_dir / 'events.sqlite'}; give --data-dir")
+    log = open_log(data_dir)
+    try:
+        yield log
+    finally:
+        log.close()
+
+
+def replay_with_progress(log: EventLog, path: Path, upto: int | None = None) -> tuple[int, float]:
+    """Replay the log into a fresh read model at ``path``; returns (revision, events/s)."""
+    total = upto if upto is not None else log.max_revision()
+    started = time.perf_counter()
+    with tqdm(total=total, unit="ev", unit_scale=True, file=sys.stderr,
+              disable=not sys.stderr.isatty() or total < 10_000) as bar:
+        position = replay(log, path, upto, progress=lambda p: bar.update(p - bar.n))
+    elapsed = time.perf_counter() - started
+    return position, (position / elapsed if elapsed else 0.0)
+
+
+def rebuild(data_dir: Path) -> tuple[int, float]:
+    """Drop the read model and replay the whole log (the server must be stopped)."""
+    with opened_log(data_dir) as log:
+        path = data_dir / READ_MODEL
+        scratch = data_dir / (READ_MODEL + ".rebuild")
+        reset(scratch)
+        position, rate = replay_with_progress(log, scratch)
+        reset(path)
+        scratch.rename(path)
+        return position, rate
+
+
+@dataclass(frozen=True)
+class Drift:
+    table: str
+    key: tuple
+    live: dict[str, Any] | None
+    replayed: dict[str, Any] | None
+
+
+KEYS = {"documents": ("document_id",), "layers": ("document_id", "name"),
+        "annotations": ("document_id", "layer", "id"),
+        "attachments": ("document_id", "attachment_id"), "changes": ("revision",)}
+
+
+def verify(data_dir: Path) -> tuple[int, list[Drift]]:
+    """Replay into a scratch model up to the live model's position and compare every row.
+    Safe beside a running server: the live model is read from a consistent backup."""
+    live_path = data_dir / READ_MODEL
+    if not live_path.exists():
+        raise AuditError(f"no read model at {live_path}; start the server or run rebuild")
+    with opened_log(data_dir) as log, tempfile.TemporaryDirectory() as scratch:
+        snapshot = Path(scratch) / "live.sqlite"
+        source = sqlite3.connect(f"file:{live_path}?mode=ro", uri=True)
+        target = sqlite3.connect(snapshot)
+        source.backup(target)
+        source.close()
+        target.close()
+        position = ReadModel(snapshot).position()
+        replayed_path = Path(scratch) / "replayed.sqlite"
+        replay_with_progress(log, replayed_path, upto=position)
+        return position, compare(dump_tables(connect(snapshot)),
+                                 dump_tables(connect(replayed_path)))
+
+
+def compare(live: dict[str, list[dict]], replayed: dict[str, list[dict]]) -> list[Drift]:
+    drifts = []
+    for table, key in KEYS.items():
+        left = {tuple(r[k] for k in key): r for r in live.get(table, [])}
+        right = {tuple(r[k] for k in key): r for r in replayed.get(table, [])}
+        for row_key in sorted(left.keys() | right.keys(), key=repr):
+            if left.get(row_key) != right.get(row_key):
+                drifts.append(Drift(table, row_key, left.get(row_key), right.get(row_key)))
+    return drifts
+
+
+def event_json(logged: LoggedEvent) -> dict[str, Any]:
+    event = logged.event
+    fields = {k: v for k, v in vars(event).items()
+              if k not in ("originator_id", "originator_version", "timestamp",
+                           "originator_topic")}
+    return {"revision": logged.revision, "type": type(event).__qualname__,
+            "stream": event.originator_id.hex, "version": event.originator_version,
+            "at": event.timestamp.isoformat().replace("+00:00", "Z"), **fields}
+
+
+def events(data_dir: Path, *, document: str | None, layer: str | None, after: int,
+           upto: int | None) -> Iterator[bytes]:
+    """The log as NDJSON lines, filtered by document, layer and revision range."""
+    with opened_log(data_dir) as log:
+        for logged in log.read_all(after=after, upto=upto):
+            event = logged.event
+            if document is not None and getattr(event, "document_id", None) != document:
+                continue
+            if layer is not None and getattr(event, "layer", getattr(event, "name", None)) \
+                    != layer:
+                continue
+            yield orjson.dumps(event_json(logged)) + b"\n"
+
+
+def history(data_dir: Path, document: str, annotation_id: str, layer: str
+            ) -> list[dict[str, Any]]:
+    """Every version of an annotation straight from the log, across re-uploads too."""
+    with opened_log(data_dir) as log:
+        instances = dict.fromkeys(
+            logged.event.instance
+            for logged in log.read_all(kinds=(Document.Uploaded, Document.Reuploaded))
+            if logged.event.document_id == document)
+        if not instances:
+            raise AuditError(f"document {document!r} is not in the log")
+        versions = []
+        for instance in instances:
+            for logged in log.stream(annotation_stream_id(instance, layer, annotation_id)):
+                event = logged.event
+                assert isinstance(event, Annotation.Event)
+                versions.append({
+                    "revision": logged.revision, "instance": instance,
+                    "at": event.timestamp.isoformat().replace("+00:00", "Z"),
+                    "kind": type(event).__name__.lower(), "version": event.originator_version,
+                    "user_id": event.updated_by, "content": event.content,
+                    "group": event.group})
+        return versions
+
+
+def revision_of(read_model: ReadModel, revision: int | None, at: str | None) -> int | None:
+    if revision is not None and at is not None:
+        raise AuditError("give either --revision or --at, not both")
+    if at is None:
+        return revision
+    try:
+        moment = datetime.fromisoformat(at.replace("Z", "+00:00"))
+    except ValueError:
+        raise AuditError(f"--at must be an ISO 8601 time, not {at!r}") from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return read_model.revision_at(moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ"))
+
+
+def export(data_dir: Path, document: str, layer: str, revision: int | None, at: str | None
+           ) -> dict[str, Any]:
+    """Instant JSON of a layer at a revision or time, from a fresh replay of the log."""
+    from api.replays import instant_json_of
+    from eventstore.blobs import BlobStore
+
+    with opened_log(data_dir) as log, tempfile.TemporaryDirectory() as scratch:
+        path = Path(scratch) / "replayed.sqlite"
+        replay_with_progress(log, path)
+        read_model = ReadModel(path)
+        if read_model.document(document) is None:
+            raise AuditError(f"document {document!r} does not exist")
+        upto = revision_of(read_model, revision, at)
+        return instant_json_of(read_model, BlobStore(data_dir / "blobs"), document, layer,
+                               upto)
+
+
+def snapshot(data_dir: Path, document: str, source: str, name: str, revision: int | None,
+             at: str | None) -> int:
+    """Create layer ``name`` as a copy of ``source`` at a revision (the server must be
+    stopped: an embedded log has one writer)."""
+    from eventstore.commands import CopyAnnotation, CreateLayer, Rejected
+    from eventstore.errors import NotAppliedError
+    from eventstore.writer import Writer
+
+    with opened_log(data_dir) as log:
+        projector = Projector(log, data_dir / READ_MODEL)
+        projector.catch_up()
+        read_model = ReadModel(projector.path)
+        if read_model.document(document) is None:
+            raise AuditError(f"document {document!r} does not exist")
+        upto = revision_of(read_model, revision, at)
+        records = [orjson.loads(r) for r in read_model.layer_state(document, source, upto)]
+        commands = [CreateLayer(document, name)] + [
+            CopyAnnotation(document, name, r["id"], r["content"], r["group"], r["createdBy"],
+                           r["updatedBy"]) for r in records]
+        writer = Writer(log)
+        writer.start()
+        try:
+            outcomes = writer.execute(commands, "annolog-snapshot", atomic=True)
+        finally:
+            writer.stop()
+            projector.catch_up()
+            projector.stop()
+            read_model.close()
+        for outcome in outcomes:
+            if isinstance(outcome, Rejected) and not isinstance(outcome.error, NotAppliedError):
+                raise AuditError(str(outcome.error))
+        return max(o.revision for o in outcomes)
