@@ -120,6 +120,6 @@ class LogMachine(RuleBasedStateMachine):
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
-LogMachine.TestCase.settings = settings(max_examples=30, stateful_step_count=25,
+LogMachine.TestCase.settings = settings(max_examples=60, stateful_step_count=25,
                                         deadline=None)
 test_log_state_machine = LogMachine.TestCase
