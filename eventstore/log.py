@@ -13,10 +13,15 @@ from pathlib import Path
 from typing import Any
 from uuid import UUID
 
+import orjson
 from eventsourcing.application import Application
 from eventsourcing.domain import Aggregate
-from eventsourcing.utils import get_topic
-from eventsourcing.persistence import IntegrityError, Notification, StoredEvent, Transcoder
+from eventsourcing.persistence import (
+    IntegrityError,
+    Notification,
+    StoredEvent,
+    Transcoder,
+)
 from eventsourcing.sqlite import (
     SQLiteApplicationRecorder,
     SQLiteConnection,
@@ -24,6 +29,7 @@ from eventsourcing.sqlite import (
     SQLiteCursor,
     SQLiteFactory,
 )
+from eventsourcing.utils import get_topic
 
 from eventstore.errors import DataDirLockedError
 from eventstore.transcoding import TopLevelOrjsonTranscoder
@@ -86,6 +92,21 @@ class HeadsSQLiteRecorder(SQLiteApplicationRecorder):
                 )
         return heads
 
+
+    def select_raw(self, after: int, limit: int, upto: int | None
+                   ) -> list[tuple[int, int, str, bytes]]:
+        """(revision, version, topic, state) rows, with no per-row object building."""
+        statement = (f"SELECT rowid, originator_version, topic, state FROM "
+                     f"{self.events_table_name} WHERE rowid > ? ")
+        params: list[int] = [after]
+        if upto is not None:
+            statement += "AND rowid <= ? "
+            params.append(upto)
+        statement += "ORDER BY rowid LIMIT ?"
+        params.append(limit)
+        with self.datastore.transaction(commit=False) as cursor:
+            cursor.execute(statement, params)
+            return [tuple(row) for row in cursor.fetchall()]
 
     def select_stream(self, originator_id: UUID) -> list[Notification]:
         """Every event of one stream, with its notification id (revision)."""
@@ -158,6 +179,20 @@ class EventLog(Application[UUID]):
             topics=[get_topic(kind) for kind in kinds],
         )
         return [LoggedEvent(n.id, self.mapper.to_domain_event(n)) for n in notifications]
+
+    def read_facts(self, after: int = 0, limit: int = 1000, upto: int | None = None, *,
+                   raw_timestamps: bool = False) -> list[tuple[int, int, str, dict[str, Any]]]:
+        """Like ``read``, as (revision, version, topic, fields) without building event
+        objects: replays decode only what the projection uses. With ``raw_timestamps`` the
+        timestamp stays as stored (tagged ISO text). This skips the mapper's upcasting, so
+        no event class may have a ``class_version`` until it is upcast here (tested)."""
+        recorder = self.recorder
+        if not isinstance(recorder, HeadsSQLiteRecorder):
+            return [(e.revision, e.event.originator_version, get_topic(type(e.event)),
+                     vars(e.event)) for e in self.read(after, limit, upto)]
+        decode = orjson.loads if raw_timestamps else self.mapper.transcoder.decode
+        return [(revision, version, topic, decode(state))
+                for revision, version, topic, state in recorder.select_raw(after, limit, upto)]
 
     def read_all(self, after: int = 0, upto: int | None = None, page: int = 1000,
                  kinds: Sequence[type] = ()) -> Iterator[LoggedEvent]:

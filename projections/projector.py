@@ -10,52 +10,71 @@ import logging
 import threading
 from collections import deque
 from collections.abc import Callable, Iterable
+from datetime import UTC, datetime
 from pathlib import Path
-from datetime import UTC
-from typing import Any, ClassVar
+from typing import Any
 
 import orjson
 import sqlite_utils
+from eventsourcing.utils import get_topic
 
 from eventstore.domain import Annotation, Attachment, Document, Layer
 from eventstore.log import EventLog, LoggedEvent
-from projections.schema import open_read_model
+from projections.schema import drop_indexes, ensure_schema, open_read_model
 
 log = logging.getLogger(__name__)
 
 POSITION = "annotations"
 BATCH = 2000
+REPLAY_BATCH = 20_000
 MAX_OFFERED = 200_000  # events held for the projector; beyond that it reads the log
 
 
-def _iso(event: Any) -> str:
+Fact = tuple[int, int, str, dict[str, Any]]  # revision, stream version, topic, event fields
+
+
+def fact_of(logged: LoggedEvent) -> Fact:
+    """An event handed over by the writer, in the shape the log's raw rows are read in."""
+    event = logged.event
+    return logged.revision, event.originator_version, TOPICS[type(event)], vars(event)
+
+
+def _at(timestamp: Any) -> str:
     """UTC with microseconds always written, so that the text sorts as the time does."""
-    return event.timestamp.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    if isinstance(timestamp, dict):  # still tagged, as read raw: an isoformat in UTC
+        text = timestamp["_data_"]
+        if text.endswith("+00:00"):
+            return text[:19] + (text[19:26] if text[19:20] == "." else ".000000") + "Z"
+        timestamp = datetime.fromisoformat(text)
+    return timestamp.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-KINDS = {Annotation.Created: "created", Annotation.Updated: "updated",
-         Annotation.Recreated: "recreated", Annotation.Deleted: "deleted"}
+TOPICS = {cls: get_topic(cls) for cls in (
+    Document.Uploaded, Document.Reuploaded, Document.Deleted, Layer.Created, Layer.Recreated,
+    Layer.Deleted, Attachment.Attached, Annotation.Created, Annotation.Updated,
+    Annotation.Recreated, Annotation.Deleted)}
+KINDS = {TOPICS[Annotation.Created]: "created", TOPICS[Annotation.Updated]: "updated",
+         TOPICS[Annotation.Recreated]: "recreated", TOPICS[Annotation.Deleted]: "deleted"}
+CREATIONS = {TOPICS[Annotation.Created], TOPICS[Annotation.Recreated]}
+DELETION = TOPICS[Annotation.Deleted]
 
 INSERT_CHANGE = """
 INSERT OR IGNORE INTO changes (revision, document_id, layer, annotation_id, version, kind, at,
     user_id, record)
-VALUES (:revision, :document_id, :layer, :id, :version, :kind, :at, :user_id, :record)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
 """
-
 
 UPSERT_ANNOTATION = """
 INSERT INTO annotations (document_id, layer, id, page_index, group_name, created_by,
     updated_by, record, version, revision, created_revision, created_at, updated_at, deleted)
-VALUES (:document_id, :layer, :id, :page_index, :group_name, :created_by, :updated_by,
-    :record, :version, :revision, :revision, :at, :at, :deleted)
+VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)
 ON CONFLICT (document_id, layer, id) DO UPDATE SET
     page_index = excluded.page_index, group_name = excluded.group_name,
     created_by = excluded.created_by, updated_by = excluded.updated_by,
     record = excluded.record, version = excluded.version, revision = excluded.revision,
-    created_revision = CASE WHEN :creation THEN excluded.created_revision
+    created_revision = CASE WHEN ?15 THEN excluded.created_revision
                             ELSE annotations.created_revision END,
-    created_at = CASE WHEN :creation THEN excluded.created_at
-                      ELSE annotations.created_at END,
+    created_at = CASE WHEN ?15 THEN excluded.created_at ELSE annotations.created_at END,
     updated_at = excluded.updated_at, deleted = excluded.deleted
 WHERE excluded.version > annotations.version
 """
@@ -75,21 +94,24 @@ WHERE excluded.version > documents.version
 """
 
 
-def annotation_record(event: Annotation.Event) -> dict[str, Any]:
+def annotation_record(fields: dict[str, Any]) -> dict[str, Any]:
     """The record in the shape the API serves it (the same as ``Annotation.record``)."""
     return {
-        "id": event.annotation_id,
-        "content": event.content,
-        "createdBy": event.created_by,
-        "updatedBy": event.updated_by,
-        "group": event.group,
+        "id": fields["annotation_id"],
+        "content": fields["content"],
+        "createdBy": fields["created_by"],
+        "updatedBy": fields["updated_by"],
+        "group": fields["group"],
     }
 
 
 class ReadModelWriter:
-    """Applies events to a read-model database; used live by the projector and by replays."""
+    """Applies events to a read-model database; used live by the projector and by replays.
 
-    _handlers: ClassVar[dict[type, Callable[..., None]]]  # filled in below the class
+    Consecutive annotation events of a batch are folded per annotation (the last one wins,
+    keeping the latest creation), so a replay writes each row once per batch; every event
+    still gets its own row in ``changes``.
+    """
 
     def __init__(self, db: sqlite_utils.Database) -> None:
         self.db = db
@@ -98,29 +120,38 @@ class ReadModelWriter:
         # until it moves. It moves only after the commit, so no reader caches an old row.
         self.documents_changed = 0
         self._documents_touched = False
+        self._handlers = {
+            TOPICS[Document.Uploaded]: self._document_stored,
+            TOPICS[Document.Reuploaded]: self._document_stored,
+            TOPICS[Document.Deleted]: self._document_deleted,
+            TOPICS[Layer.Created]: self._layer_created,
+            TOPICS[Layer.Recreated]: self._layer_created,
+            TOPICS[Layer.Deleted]: self._layer_deleted,
+            TOPICS[Attachment.Attached]: self._attached,
+        }
 
     def position(self) -> int:
         row = self.db.execute(
             "SELECT revision FROM positions WHERE name = ?", [POSITION]).fetchone()
         return row[0] if row else 0
 
-    def apply(self, batch: Iterable[LoggedEvent]) -> int:
+    def apply(self, batch: Iterable[Fact | LoggedEvent]) -> int:
         """Apply events and store the new position, all in one transaction."""
         last = 0
         try:
             with self.db.atomic():
-                upserts: list[dict[str, Any]] = []
-                for logged in batch:
-                    event = logged.event
-                    if isinstance(event, Annotation.Event):  # the hot path: one executemany
-                        params = self._annotation_params(event, logged.revision)
-                        if params is not None:
-                            upserts.append(params)
+                pending: dict[tuple[str, str, str], tuple] = {}
+                changes: list[tuple] = []
+                for item in batch:
+                    revision, version, topic, fields = (
+                        fact_of(item) if isinstance(item, LoggedEvent) else item)
+                    if topic in KINDS:  # the hot path
+                        self._fold(pending, changes, revision, version, topic, fields)
                     else:
-                        self._upsert_annotations(upserts)
-                        self.project(event, logged.revision)
-                    last = logged.revision
-                self._upsert_annotations(upserts)
+                        self._flush(pending, changes)
+                        self.project(revision, version, topic, fields)
+                    last = revision
+                self._flush(pending, changes)
                 if last:
                     self.db.execute(
                         "INSERT INTO positions (name, revision) VALUES (?, ?) "
@@ -144,113 +175,98 @@ class ReadModelWriter:
         state = self._instances[document_id]
         return state[0] if state and not state[1] else None
 
-    def project(self, event: Any, revision: int) -> None:
-        if isinstance(event, Document.Event):
-            self._documents_touched = True
-        handler = self._handlers.get(type(event))
+    def project(self, revision: int, version: int, topic: str, fields: dict[str, Any]) -> None:
+        handler = self._handlers.get(topic)
         if handler is not None:  # events of kinds this view does not show change nothing
-            handler(self, event, revision)
+            handler(revision, version, fields)
 
-    def _document_stored(self, event: Document.Stored, revision: int) -> None:
+    def _document_stored(self, revision: int, version: int, fields: dict[str, Any]) -> None:
+        self._documents_touched = True
         row = self.db.execute("SELECT instance, version FROM documents WHERE document_id = ?",
-                              [event.document_id]).fetchone()
-        if row and row[1] >= event.originator_version:
+                              [fields["document_id"]]).fetchone()
+        if row and row[1] >= version:
             return
-        if row and row[0] != event.instance:
-            self._drop_document_contents(event.document_id)
+        if row and row[0] != fields["instance"]:
+            self._drop_document_contents(fields["document_id"])
+        pages = fields["pages"]
         self.db.execute(UPSERT_DOCUMENT, {
-            "document_id": event.document_id, "instance": event.instance,
-            "title": event.title, "sha256": event.sha256, "byte_size": event.byte_size,
-            "password_protected": int(event.password_protected),
-            "page_count": len(event.pages) if event.pages is not None else None,
-            "pages": orjson.dumps(event.pages).decode() if event.pages is not None else None,
-            "at": _iso(event), "version": event.originator_version, "revision": revision,
+            "document_id": fields["document_id"], "instance": fields["instance"],
+            "title": fields["title"], "sha256": fields["sha256"],
+            "byte_size": fields["byte_size"],
+            "password_protected": int(fields["password_protected"]),
+            "page_count": len(pages) if pages is not None else None,
+            "pages": orjson.dumps(pages).decode() if pages is not None else None,
+            "at": _at(fields["timestamp"]), "version": version, "revision": revision,
         })
-        self._instances[event.document_id] = (event.instance, False)
+        self._instances[fields["document_id"]] = (fields["instance"], False)
 
-    def _document_deleted(self, event: Document.Deleted, revision: int) -> None:
+    def _document_deleted(self, revision: int, version: int, fields: dict[str, Any]) -> None:
+        self._documents_touched = True
         cursor = self.db.execute(
             "UPDATE documents SET deleted = 1, version = ?, revision = ?, updated_at = ? "
             "WHERE document_id = ? AND version < ?",
-            [event.originator_version, revision, _iso(event), event.document_id,
-             event.originator_version])
+            [version, revision, _at(fields["timestamp"]), fields["document_id"], version])
         if cursor.rowcount:
-            self._drop_document_contents(event.document_id)
-            self._instances[event.document_id] = (event.instance, True)
+            self._drop_document_contents(fields["document_id"])
+            self._instances[fields["document_id"]] = (fields["instance"], True)
 
     def _drop_document_contents(self, document_id: str) -> None:
         for table in ("annotations", "layers", "attachments", "changes"):
             self.db.execute(f"DELETE FROM {table} WHERE document_id = ?", [document_id])
 
-    def _layer_created(self, event: Layer.Event, revision: int) -> None:
-        if self._live_instance(event.document_id) != event.instance:
+    def _layer_created(self, revision: int, version: int, fields: dict[str, Any]) -> None:
+        if self._live_instance(fields["document_id"]) != fields["instance"]:
             return
         self.db.execute(
             "INSERT INTO layers (document_id, name, created_at, revision) VALUES (?, ?, ?, ?) "
             "ON CONFLICT DO UPDATE SET created_at = excluded.created_at, "
             "revision = excluded.revision WHERE excluded.revision > layers.revision",
-            [event.document_id, event.name, _iso(event), revision])
+            [fields["document_id"], fields["name"], _at(fields["timestamp"]), revision])
 
-    def _layer_deleted(self, event: Layer.Deleted, revision: int) -> None:
-        if self._live_instance(event.document_id) != event.instance:
+    def _layer_deleted(self, revision: int, version: int, fields: dict[str, Any]) -> None:
+        if self._live_instance(fields["document_id"]) != fields["instance"]:
             return
         self.db.execute("DELETE FROM layers WHERE document_id = ? AND name = ? AND revision < ?",
-                        [event.document_id, event.name, revision])
+                        [fields["document_id"], fields["name"], revision])
 
-    def _attached(self, event: Attachment.Attached, revision: int) -> None:
-        if self._live_instance(event.document_id) != event.instance:
+    def _attached(self, revision: int, version: int, fields: dict[str, Any]) -> None:
+        if self._live_instance(fields["document_id"]) != fields["instance"]:
             return
         self.db.execute(
             "INSERT INTO attachments (document_id, attachment_id, sha256, content_type, "
             "byte_size, created_at, revision) VALUES (?, ?, ?, ?, ?, ?, ?) "
             "ON CONFLICT DO NOTHING",
-            [event.document_id, event.attachment_id, event.sha256, event.content_type,
-             event.byte_size, _iso(event), revision])
+            [fields["document_id"], fields["attachment_id"], fields["sha256"],
+             fields["content_type"], fields["byte_size"], _at(fields["timestamp"]), revision])
 
-    def _annotation_changed(self, event: Annotation.Event, revision: int) -> None:
-        params = self._annotation_params(event, revision)
-        if params is not None:
-            self.db.execute(UPSERT_ANNOTATION, params)
-            self.db.execute(INSERT_CHANGE, params)
+    def _fold(self, pending: dict[tuple[str, str, str], tuple],
+              changes: list[tuple], revision: int, version: int, topic: str,
+              fields: dict[str, Any]) -> None:
+        document_id = fields["document_id"]
+        if self._live_instance(document_id) != fields["instance"]:
+            return  # an event of a deleted or replaced document
+        at = _at(fields["timestamp"])
+        creation = topic in CREATIONS
+        key = (document_id, fields["layer"], fields["annotation_id"])
+        record = orjson.dumps(annotation_record(fields)).decode()
+        created_revision, created_at = revision, at
+        earlier = pending.get(key)
+        if earlier is not None and not creation and earlier[14]:
+            creation, created_revision, created_at = True, earlier[10], earlier[11]
+        # column order of UPSERT_ANNOTATION; the 15th value says whether this row's
+        # creation (revision and time) replaces the stored one
+        pending[key] = (*key, fields["content"].get("pageIndex"), fields["group"],
+                        fields["created_by"], fields["updated_by"], record, version, revision,
+                        created_revision, created_at, at, int(topic == DELETION), creation)
+        user = fields["created_by"] if topic in CREATIONS else fields["updated_by"]
+        changes.append((revision, *key, version, KINDS[topic], at, user, record))
 
-    def _upsert_annotations(self, upserts: list[dict[str, Any]]) -> None:
-        if upserts:
-            self.db.conn.executemany(UPSERT_ANNOTATION, upserts)
-            self.db.conn.executemany(INSERT_CHANGE, upserts)
-            upserts.clear()
-
-    def _annotation_params(self, event: Annotation.Event, revision: int
-                           ) -> dict[str, Any] | None:
-        if self._live_instance(event.document_id) != event.instance:
-            return None  # an event of a deleted or replaced document
-        content = event.content
-        return {
-            "document_id": event.document_id, "layer": event.layer, "id": event.annotation_id,
-            "page_index": content.get("pageIndex"), "group_name": event.group,
-            "created_by": event.created_by, "updated_by": event.updated_by,
-            "record": orjson.dumps(annotation_record(event)).decode(),
-            "version": event.originator_version, "revision": revision, "at": _iso(event),
-            "deleted": int(isinstance(event, Annotation.Deleted)),
-            "creation": isinstance(event, (Annotation.Created, Annotation.Recreated)),
-            "kind": KINDS[type(event)],
-            "user_id": event.created_by if isinstance(
-                event, (Annotation.Created, Annotation.Recreated)) else event.updated_by,
-        }
-
-
-ReadModelWriter._handlers = {
-    Document.Uploaded: ReadModelWriter._document_stored,
-    Document.Reuploaded: ReadModelWriter._document_stored,
-    Document.Deleted: ReadModelWriter._document_deleted,
-    Layer.Created: ReadModelWriter._layer_created,
-    Layer.Recreated: ReadModelWriter._layer_created,
-    Layer.Deleted: ReadModelWriter._layer_deleted,
-    Attachment.Attached: ReadModelWriter._attached,
-    Annotation.Created: ReadModelWriter._annotation_changed,
-    Annotation.Updated: ReadModelWriter._annotation_changed,
-    Annotation.Recreated: ReadModelWriter._annotation_changed,
-    Annotation.Deleted: ReadModelWriter._annotation_changed,
-}
+    def _flush(self, pending: dict[tuple[str, str, str], tuple], changes: list[tuple]) -> None:
+        if pending:
+            self.db.conn.executemany(UPSERT_ANNOTATION, pending.values())
+            self.db.conn.executemany(INSERT_CHANGE, changes)
+            pending.clear()
+            changes.clear()
 
 
 def replay(log: EventLog, path: Path, upto: int | None = None,
@@ -259,10 +275,15 @@ def replay(log: EventLog, path: Path, upto: int | None = None,
     db = open_read_model(path)
     writer = ReadModelWriter(db)
     position = writer.position()
-    while batch := log.read(position, BATCH, upto):
+    fresh = position == 0
+    if fresh:  # indexes are built once at the end: far cheaper than row by row
+        drop_indexes(db)
+    while batch := log.read_facts(position, REPLAY_BATCH, upto, raw_timestamps=True):
         position = writer.apply(batch)
         if progress is not None:
             progress(position)
+    if fresh:
+        ensure_schema(db)
     db.conn.close()
     return position
 
@@ -294,7 +315,7 @@ class Projector:
                 self.on_advance(self.position)
         return self.position
 
-    def _next_batch(self) -> list[LoggedEvent]:
+    def _next_batch(self) -> list[Fact] | list[LoggedEvent]:
         """The writer's handed-over events when they follow the position exactly (no read
         back and decode); otherwise the log itself, which is always right."""
         with self._lock:
@@ -306,7 +327,7 @@ class Projector:
                 if batch:  # a gap: drop the hand-overs, the log will serve them
                     self._offered.clear()
                     self._offered_events = 0
-        return self.log.read(self.position, BATCH)
+        return self.log.read_facts(self.position, BATCH, raw_timestamps=True)
 
     def start(self) -> None:
         self._thread.start()

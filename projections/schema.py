@@ -64,6 +64,13 @@ def ensure_schema(db: sqlite_utils.Database) -> None:
     db["meta"].create({"key": str, "value": str}, pk="key", if_not_exists=True)
 
 
+def drop_indexes(db: sqlite_utils.Database) -> None:
+    """Drop the secondary indexes (``ensure_schema`` builds them again)."""
+    for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'index' AND "
+                              "sql IS NOT NULL").fetchall():
+        db.execute(f"DROP INDEX {name}")
+
+
 def schema_version(db: sqlite_utils.Database) -> int | None:
     if "meta" not in db.table_names():
         return None

@@ -95,12 +95,12 @@ def test_position_and_rows_commit_together(log, tmp_path):
     class Boom(Exception):
         pass
 
-    def explode(event, revision):
+    def explode(pending, changes, revision, *rest):
         if revision == 4:
             raise Boom
-        return ReadModelWriter._annotation_params(writer, event, revision)
+        return ReadModelWriter._fold(writer, pending, changes, revision, *rest)
 
-    writer._annotation_params = explode
+    writer._fold = explode
     with pytest.raises(Boom):
         writer.apply(events)
     assert writer.position() == 0
@@ -124,7 +124,8 @@ def test_handed_over_events_that_follow_the_position_are_applied_without_the_log
     events = list(log.read_all())
     projector.offer(events)
     reads = []
-    projector.log = type("NoLog", (), {"read": lambda self, *a: reads.append(a) or []})()
+    projector.log = type("NoLog", (), {
+        "read_facts": lambda self, *a, **k: reads.append(a) or []})()
     assert projector.catch_up() == events[-1].revision
     assert len(reads) == 1  # only the final "anything more?" look
     projector.stop()
