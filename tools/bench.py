@@ -17,7 +17,12 @@ from pathlib import Path
 import aiohttp
 import orjson
 import pikepdf
+from tqdm import tqdm
 
+from eventstore.commands import CreateAnnotation, UpdateAnnotation, UploadDocument
+from eventstore.log import open_log
+from eventstore.writer import Writer
+from projections.projector import replay
 from tools.process import ServerProcess, free_port
 from tools.samples import make_png
 
@@ -240,6 +245,92 @@ async def ndjson(session: aiohttp.ClientSession, server: ServerProcess, n: int, 
                extra=f"RSS growth {growth:.1f} MB; limit: raw SELECT of the same rows")
 
 
+def build_log(data_dir: Path, events: int, layer_size: int) -> int:
+    """A log of about ``events`` events: one layer of ``layer_size`` annotations created,
+    then updated round after round. Returns the revision after the first round."""
+    log = open_log(data_dir)
+    writer = Writer(log)
+    writer.start()
+    writer.execute([UploadDocument("bench", None, "00", 1, False, None)])
+    first_round = 0
+    rounds = max(1, events // layer_size)
+    with tqdm(total=rounds * layer_size, unit="ev", unit_scale=True, file=sys.stderr,
+              desc="building the log") as bar:
+        for round_ in range(rounds):
+            command = CreateAnnotation if round_ == 0 else UpdateAnnotation
+            for start in range(0, layer_size, 10_000):
+                items = range(start, min(layer_size, start + 10_000))
+                if command is CreateAnnotation:
+                    batch = [CreateAnnotation("bench", "big", f"a{i}", _note(i), None, "u")
+                             for i in items]
+                else:
+                    batch = [UpdateAnnotation("bench", "big", f"a{i}", _note(i + round_), "u")
+                             for i in items]
+                outcomes = writer.execute(batch)
+                bar.update(len(batch))
+            if round_ == 0:
+                first_round = max(o.revision for o in outcomes)
+    writer.stop()
+    log.close()
+    return first_round
+
+
+def raw_notification_rate(data_dir: Path) -> float:
+    """The library's own read of every notification, pages of 1,000: the rebuild limit."""
+    log = open_log(data_dir)
+    count, after, started = 0, 0, time.perf_counter()
+    while batch := log.recorder.select_notifications(start=after, limit=1000,
+                                                     inclusive_of_start=False):
+        count += len(batch)
+        after = batch[-1].id
+    elapsed = time.perf_counter() - started
+    log.close()
+    return count / elapsed
+
+
+async def replays(args: argparse.Namespace, scratch: Path) -> list[Row]:
+    data_dir = scratch / "replay-data"
+    old_revision = build_log(data_dir, args.rebuild_events, args.export_size)
+    total = open_log(data_dir).max_revision()
+    started = time.perf_counter()
+    replay(open_log(data_dir), data_dir / "readmodel.sqlite")
+    rebuild_rate = total / (time.perf_counter() - started)
+    limit = raw_notification_rate(data_dir)
+    rows = [Row(f"rebuild of a {total:,}-event log", rebuild_rate, "events/s", limit,
+                extra="limit: the library's select_notifications of the same log")]
+    server = ServerProcess(data_dir, free_port(), TOKEN)
+    try:
+        await server.ready()
+        async with aiohttp.ClientSession() as session:
+            url = (f"{server.base}/api/documents/bench/layers/big/document.json"
+                   f"?revision={old_revision}")
+            started = time.perf_counter()
+            async with session.get(url, headers=AUTH) as response:
+                document = await response.json()
+            elapsed = time.perf_counter() - started
+        count = len(document.get("annotations", []))
+        if count != args.export_size:
+            raise SystemExit(f"export held {count} annotations, expected {args.export_size}")
+    finally:
+        server.stop()
+    sql_started = time.perf_counter()
+    raw_layer_read(data_dir / "readmodel.sqlite", old_revision)
+    sql_elapsed = time.perf_counter() - sql_started
+    rows.append(Row(f"export of a {count:,}-annotation layer at revision {old_revision:,}",
+                    count / elapsed, "ann/s", count / sql_elapsed, elapsed * 1000,
+                    extra=f"took {elapsed:.2f} s (target ≤ 1 s); limit: raw SELECT of the "
+                          "same changes rows"))
+    return rows
+
+
+def raw_layer_read(readmodel: Path, revision: int) -> int:
+    conn = sqlite3.connect(f"file:{readmodel}?mode=ro", uri=True)
+    rows = conn.execute("SELECT record FROM changes WHERE layer = 'big' AND revision <= ?",
+                        [revision]).fetchall()
+    conn.close()
+    return len(rows)
+
+
 async def _run(args: argparse.Namespace, scratch: Path) -> list[Row]:
     data_dir = scratch / "data"
     server = ServerProcess(data_dir, free_port(), TOKEN, ANNOLOG_MAX_BATCH="100000")
@@ -261,10 +352,12 @@ async def _run(args: argparse.Namespace, scratch: Path) -> list[Row]:
             print("NDJSON ...", file=sys.stderr)
             rows.append(await ndjson(session, server, args.ndjson, data_dir))
         peak = _rss_kb(server.pid, "VmHWM") / 1024
-        print(f"server peak RSS: {peak:.0f} MB", file=sys.stderr)
-        rows.append(Row("server peak RSS (MB)", peak, "MB", 0))
     finally:
         server.stop()
+    if args.rebuild_events:
+        print("rebuild and export ...", file=sys.stderr)
+        rows.extend(await replays(args, scratch))
+    rows.append(Row("server peak RSS (MB)", peak, "MB", 0))
     return rows
 
 

@@ -174,6 +174,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="seconds of concurrent single writes")
     p.add_argument("--upload-duration", type=float, default=10.0,
                    help="seconds of concurrent 1 MiB attachment uploads")
+    p.add_argument("--rebuild-events", type=int, default=1_000_000,
+                   help="events in the rebuild scenario's log (0 skips rebuild and export)")
+    p.add_argument("--export-size", type=int, default=10_000,
+                   help="annotations in the layer exported at an old revision")
     p.add_argument("--ndjson", type=int, default=100_000,
                    help="annotations in the NDJSON read")
     p.set_defaults(run=bench)
