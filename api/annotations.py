@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from dataclasses import replace
 from typing import Any
 
+import orjson
 from aiohttp import web
 
+from api.auth import client_of
+from api.clients import Client
 from api.errors import ApiError, request_id, status_of
-from api.responses import empty_response, json_response
 from api.parsing import (
     AnnotationInput,
     Batch,
@@ -19,6 +23,7 @@ from api.parsing import (
     parse_item,
     read_json,
 )
+from api.responses import empty_response, json_response
 from api.services import SERVICES, DocumentAccess, Services
 from api.uploads import AnnotationRequest, annotation_request
 from api.validation import ContentError
@@ -31,6 +36,7 @@ from eventstore.commands import (
     Rejected,
     UpdateAnnotation,
 )
+from eventstore.errors import ForbiddenError
 
 JSON_LIMIT = 1000
 NDJSON_PAGE = 1000
@@ -57,9 +63,10 @@ DETAILS = {
 def _batch_response(request: web.Request, verb: str, batch: Batch,
                     outcomes: list[Outcome], revision: int) -> web.Response:
     data, failing = [], list(batch.failing)
+    client = client_of(request)
     for (index, _), outcome in zip(batch.items, outcomes):
         if isinstance(outcome, Accepted):
-            data.append(outcome.result)
+            data.append(client.decorate(outcome.result) if client else outcome.result)
         else:
             failing.append(failing_path(index, str(outcome.error)))
     failing.sort(key=lambda f: int(f["path"][len("$.annotations["):-1]))
@@ -78,14 +85,49 @@ def _batch_response(request: web.Request, verb: str, batch: Batch,
 OFF_LOOP_ITEMS = 200  # larger batches are validated in a thread so the loop keeps serving
 
 
-async def _parse_batch(services: Services, body: dict[str, Any], access: DocumentAccess, *,
-                       id_required: bool) -> Batch:
+async def _parse_batch(request: web.Request, services: Services, body: dict[str, Any],
+                       access: DocumentAccess, *, id_required: bool) -> Batch:
     options = {"page_count": access.page_count, "id_required": id_required,
                "max_batch": services.settings.max_batch}
     items = body.get("annotations")
     if isinstance(items, list) and len(items) > OFF_LOOP_ITEMS:
-        return await services.run(parse_batch, body, **options)
-    return parse_batch(body, **options)
+        batch = await services.run(parse_batch, body, **options)
+    else:
+        batch = parse_batch(body, **options)
+    client = client_of(request)
+    if client is not None:
+        batch = _for_client(client, batch, creating=not id_required)
+    return batch
+
+
+def _for_client(client: Client, batch: Batch, *, creating: bool) -> Batch:
+    """Items as a JWT caller may send them; the others become failing paths."""
+    allowed = Batch(failing=list(batch.failing))
+    for index, item in batch.items:
+        try:
+            allowed.items.append((index, as_client(client, item, creating=creating)))
+        except ForbiddenError as error:
+            allowed.fail(index, str(error))
+    return allowed
+
+
+def as_client(client: Client, item: AnnotationInput, *, creating: bool) -> AnnotationInput:
+    """The JWT's user acts (no other may be claimed), its creator_name is forced, and a new
+    record's group is its default_group unless set-group allows another."""
+    if item.user_id is not None and item.user_id != client.user_id:
+        raise ForbiddenError("'user_id' must be the JWT's `user_id` (or left out)")
+    content = item.content
+    if client.creator_name is not None:
+        content = {**content, "creatorName": client.creator_name}
+    group, has_group = item.group, item.has_group
+    if creating:
+        group = group if has_group else client.default_group
+        target = {"createdBy": client.user_id, "group": group}
+        if group != client.default_group and not client.may_set_group(target, group):
+            raise ForbiddenError(f"you may not create annotations in group {group!r}")
+        has_group = True
+    return replace(item, content=content, user_id=client.user_id, group=group,
+                   has_group=has_group)
 
 
 async def _bring_attachments(services: Services, sent: AnnotationRequest,
@@ -108,16 +150,20 @@ def _attachment_fields(item: AnnotationInput, brought: dict[str, NewAttachment]
 
 
 def _create_command(document_id: str, layer: str, item: AnnotationInput,
-                    brought: dict[str, NewAttachment]) -> CreateAnnotation:
+                    brought: dict[str, NewAttachment], client: Client | None
+                    ) -> CreateAnnotation:
     return CreateAnnotation(document_id, layer, item.annotation_id, item.content, item.group,
-                            item.user_id, **_attachment_fields(item, brought))
+                            item.user_id, **_attachment_fields(item, brought),
+                            guard=client.exists_guard() if client else None)
 
 
 def _update_command(document_id: str, layer: str, item: AnnotationInput,
-                    brought: dict[str, NewAttachment]) -> UpdateAnnotation:
+                    brought: dict[str, NewAttachment], client: Client | None
+                    ) -> UpdateAnnotation:
+    guard = client.edit_guard(item.group, item.has_group) if client else None
     return UpdateAnnotation(document_id, layer, item.annotation_id, item.content, item.user_id,
                             group=item.group, keep_group=not item.has_group,
-                            **_attachment_fields(item, brought))
+                            **_attachment_fields(item, brought), guard=guard)
 
 
 async def create_annotations(request: web.Request) -> web.Response:
@@ -129,10 +175,10 @@ async def create_annotations(request: web.Request) -> web.Response:
                 raise ApiError(422, 'the body must be {"annotations": [...]} or one '
                                     'annotation {"content": {...}}')
             return await _create_one(request, services, access, layer, body, sent)
-        batch = await _parse_batch(services, body, access, id_required=False)
+        batch = await _parse_batch(request, services, body, access, id_required=False)
         brought = await _bring_attachments(services, sent, [i for _, i in batch.items])
-        commands = [_create_command(access.row.document_id, layer, item, brought)
-                    for _, item in batch.items]
+        commands = [_create_command(access.row.document_id, layer, item, brought,
+                                    client_of(request)) for _, item in batch.items]
         outcomes, revision = await services.write(commands, request_id(request))
     return _batch_response(request, "created", batch, outcomes, revision)
 
@@ -140,9 +186,12 @@ async def create_annotations(request: web.Request) -> web.Response:
 async def _create_one(request: web.Request, services: Services, access: DocumentAccess,
                       layer: str, body: dict[str, Any], sent: AnnotationRequest
                       ) -> web.Response:
+    client = client_of(request)
     item = parse_item(body, page_count=access.page_count, id_required=False)
+    if client is not None:
+        item = as_client(client, item, creating=True)
     brought = await _bring_attachments(services, sent, [item])
-    command = _create_command(access.row.document_id, layer, item, brought)
+    command = _create_command(access.row.document_id, layer, item, brought, client)
     _, revision = await _write_one(services, command, request)
     return json_response({"data": {"annotation_id": item.annotation_id}, "revision": revision},
                          revision=revision)
@@ -161,10 +210,10 @@ async def update_annotations(request: web.Request) -> web.Response:
     services, access, layer = await _document(request)
     async with annotation_request(request, services) as sent:
         body = json_object(sent.body)
-        batch = await _parse_batch(services, body, access, id_required=True)
+        batch = await _parse_batch(request, services, body, access, id_required=True)
         brought = await _bring_attachments(services, sent, [i for _, i in batch.items])
-        commands = [_update_command(access.row.document_id, layer, item, brought)
-                    for _, item in batch.items]
+        commands = [_update_command(access.row.document_id, layer, item, brought,
+                                    client_of(request)) for _, item in batch.items]
         outcomes, revision = await services.write(commands, request_id(request))
     return _batch_response(request, "updated", batch, outcomes, revision)
 
@@ -178,29 +227,45 @@ async def update_annotation(request: web.Request) -> web.Response:
                               path_id=request.match_info["annotation_id"])
         except ContentError as error:
             raise ApiError(422, str(error)) from None
+        client = client_of(request)
+        if client is not None:
+            item = as_client(client, item, creating=False)
         brought = await _bring_attachments(services, sent, [item])
-        outcome, revision = await _write_one(
-            services, _update_command(access.row.document_id, layer, item, brought), request)
-    return json_response({"data": outcome.result, "revision": revision}, revision=revision)
+        command = _update_command(access.row.document_id, layer, item, brought, client)
+        outcome, revision = await _write_one(services, command, request)
+    result = client.decorate(outcome.result) if client else outcome.result
+    return json_response({"data": result, "revision": revision}, revision=revision)
 
 
 async def delete_annotations(request: web.Request) -> web.Response:
     services, access, layer = await _document(request)
     ids = parse_delete_ids(await read_json(request), services.settings.max_batch)
     document_id = access.row.document_id
-    if ids is None:  # "all": what the read model holds once it shows every committed write
+    client = client_of(request)
+    everything = ids is None
+    if everything:  # "all": what the read model holds once it shows every committed write
         await services.caught_up()
         ids = await services.run(services.read_model.live_annotation_ids, document_id, layer)
-    commands = [DeleteAnnotation(document_id, layer, annotation_id, missing_ok=True)
-                for annotation_id in ids]
-    _, revision = await services.write(commands, request_id(request))
+    guard = client.delete_guard() if client else None
+    commands = [DeleteAnnotation(document_id, layer, annotation_id, missing_ok=True,
+                                 guard=guard) for annotation_id in ids]
+    # A JWT caller's "all" is all it may delete; its explicit ids are all or nothing.
+    atomic = client is not None and not everything
+    outcomes, revision = await services.write(commands, request_id(request), atomic=atomic)
+    if atomic:
+        forbidden = [o.error for o in outcomes
+                     if isinstance(o, Rejected) and isinstance(o.error, ForbiddenError)]
+        if forbidden:
+            raise ApiError(403, f"{forbidden[0]}; nothing was deleted")
     return empty_response(revision)
 
 
 async def delete_annotation(request: web.Request) -> web.Response:
     services, access, layer = await _document(request)
+    client = client_of(request)
     command = DeleteAnnotation(access.row.document_id, layer,
-                               request.match_info["annotation_id"])
+                               request.match_info["annotation_id"],
+                               guard=client.delete_guard() if client else None)
     _, revision = await _write_one(services, command, request)
     return empty_response(revision)
 
@@ -210,9 +275,19 @@ async def get_annotation(request: web.Request) -> web.Response:
     annotation_id = request.match_info["annotation_id"]
     record = await services.run(services.read_model.annotation, access.row.document_id,
                                  layer, annotation_id)
+    client = client_of(request)
+    if record is not None and client is not None:
+        visible = _for_client_records(client, [record.decode()])
+        record = visible[0] if visible else None
     if record is None:
         raise ApiError(404, f"no annotation with id {annotation_id!r} in this layer")
     return web.Response(body=record, content_type="application/json")
+
+
+def _for_client_records(client: Client, records: list[str]) -> list[bytes]:
+    """The records a JWT caller may view, with its isEditable/isDeletable/canSetGroup."""
+    parsed = (orjson.loads(r) for r in records)
+    return [orjson.dumps(client.decorate(r)) for r in parsed if client.sees(r)]
 
 
 async def list_annotations(request: web.Request) -> web.StreamResponse:
@@ -236,21 +311,34 @@ def wants_ndjson(request: web.Request) -> bool:
 async def _respond_with_records(request: web.Request, services: Services,
                                 access: DocumentAccess, layer: str,
                                 page_index: int | None) -> web.StreamResponse:
-    query = services.read_model.annotation_page
-    document_id = access.row.document_id
+    client = client_of(request)
     if not wants_ndjson(request):
-        rows = await services.run(query, document_id, layer, limit=JSON_LIMIT + 1,
-                                   page_index=page_index)
-        truncated = b"true" if len(rows) > JSON_LIMIT else b"false"
-        body = (b'{"data":{"annotations":[' + ",".join(r[1] for r in rows[:JSON_LIMIT]).encode()
+        records: list[bytes] = []
+        async for page in _pages(services, access, layer, page_index, client):
+            records.extend(page)
+            if len(records) > JSON_LIMIT:
+                break
+        truncated = b"true" if len(records) > JSON_LIMIT else b"false"
+        body = (b'{"data":{"annotations":[' + b",".join(records[:JSON_LIMIT])
                 + b'],"truncated":' + truncated + b"}}")
         return web.Response(body=body, content_type="application/json")
     response = web.StreamResponse(headers={"Content-Type": NDJSON})
     await response.prepare(request)
-    after = 0
-    while rows := await services.run(query, document_id, layer, after=after,
-                                      limit=NDJSON_PAGE, page_index=page_index):
-        await response.write(("\n".join(r[1] for r in rows) + "\n").encode())
-        after = rows[-1][0]
+    async for page in _pages(services, access, layer, page_index, client):
+        if page:
+            await response.write(b"\n".join(page) + b"\n")
     await response.write_eof()
     return response
+
+
+async def _pages(services: Services, access: DocumentAccess, layer: str,
+                 page_index: int | None, client: Client | None) -> AsyncIterator[list[bytes]]:
+    """The layer's records page by page from the read model, as a caller may see them."""
+    after = 0
+    while rows := await services.run(services.read_model.annotation_page,
+                                     access.row.document_id, layer, after=after,
+                                     limit=NDJSON_PAGE + 1, page_index=page_index):
+        records = [r[1] for r in rows]
+        yield ([r.encode() for r in records] if client is None
+               else _for_client_records(client, records))
+        after = rows[-1][0]

@@ -6,9 +6,10 @@ import logging
 
 from aiohttp import web
 
-from api.auth import SETTINGS, auth_middleware
+from api.auth import JWT_CONFIG, SETTINGS, auth_middleware
+from api.clients import JwtConfig
 from api.errors import error_middleware, request_id_middleware
-from api.routes import setup_routes
+from api.routes import client_scope_middleware, setup_routes
 from api.services import services_context
 from api.settings import Settings
 
@@ -21,9 +22,11 @@ def create_app(settings: Settings) -> web.Application:
                     "access. Set API_AUTH_TOKEN before exposing this server.")
     app = web.Application(
         client_max_size=settings.max_json_bytes,
-        middlewares=[request_id_middleware, error_middleware, auth_middleware],
+        middlewares=[request_id_middleware, error_middleware, auth_middleware,
+                     client_scope_middleware],
     )
     app[SETTINGS] = settings
+    app[JWT_CONFIG] = JwtConfig.load(settings.jwt_public_key, settings.jwt_algorithm)
     app.cleanup_ctx.append(services_context)
     setup_routes(app)
     return app

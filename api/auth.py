@@ -7,18 +7,22 @@ import re
 
 from aiohttp import web
 
+from api.clients import Client, decode_client
 from api.errors import ApiError, Handler
 from api.settings import Settings
 
 PUBLIC_PATHS = frozenset({"/healthcheck", "/api/openapi.json"})
 TOKEN_HEADER = re.compile(r'Token\s+token="?([^"]*)"?\s*', re.IGNORECASE)
 SETTINGS = web.AppKey("settings", Settings)
+JWT_CONFIG = web.AppKey("jwt_config", object)
+CLIENT = web.RequestKey("client", Client)
 
 
 def token_of(header: str | None) -> str:
     if not header:
         raise ApiError(401, 'missing Authorization header; send '
-                            'Authorization: Token token="<API_AUTH_TOKEN>"')
+                            'Authorization: Token token="<API_AUTH_TOKEN>", or a client JWT '
+                            'as Authorization: Bearer <jwt>')
     match = TOKEN_HEADER.fullmatch(header)
     if match is None:
         raise ApiError(401, 'malformed Authorization header; expected '
@@ -26,11 +30,29 @@ def token_of(header: str | None) -> str:
     return match.group(1)
 
 
+def bearer_of(request: web.Request) -> str | None:
+    """A client JWT from ``Authorization: Bearer`` or the ``jwt`` query parameter."""
+    header = request.headers.get("Authorization", "")
+    if header[:7].lower() == "bearer ":
+        return header[7:].strip()
+    return request.query.get("jwt")
+
+
 @web.middleware
 async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """The server token grants everything; a client JWT becomes ``request[CLIENT]``."""
     if request.path not in PUBLIC_PATHS:
-        given = token_of(request.headers.get("Authorization"))
-        expected = request.app[SETTINGS].api_token
-        if not hmac.compare_digest(given.encode(), expected.encode()):
-            raise ApiError(401, "invalid API token")
+        token = bearer_of(request)
+        if token is not None:
+            request[CLIENT] = decode_client(token, request.app[JWT_CONFIG])
+        else:
+            given = token_of(request.headers.get("Authorization"))
+            expected = request.app[SETTINGS].api_token
+            if not hmac.compare_digest(given.encode(), expected.encode()):
+                raise ApiError(401, "invalid API token")
     return await handler(request)
+
+
+def client_of(request: web.Request) -> Client | None:
+    """The client JWT's grant, or None for the server token (full access)."""
+    return request.get(CLIENT)

@@ -8,9 +8,22 @@ from typing import Any
 from aiohttp import web
 from ulid import ULID
 
+from api.auth import JWT_CONFIG, client_of
+from api.clients import revocable_jti
 from api.errors import ApiError, request_id, status_of
-from api.parsing import layer_name, normalize_attachment_id, parse_json_bytes
+from api.instant_json import ImportPlan, plan_import
+from api.parsing import (
+    attachment_references,
+    json_object,
+    layer_name,
+    normalize_attachment_id,
+    parse_json_bytes,
+    read_json,
+)
+from api.pdfs import PdfInfo, decode_password_header, inspect_pdf, pdf_identifier
+from api.replays import import_commands, refuse, rejections
 from api.responses import empty_response, json_response
+from api.services import PASSWORD_HEADER, SERVICES, DocumentAccess, Services
 from api.uploads import (
     Budget,
     Received,
@@ -21,11 +34,7 @@ from api.uploads import (
     read_small_part,
     receive,
 )
-from api.instant_json import ImportPlan, plan_import
-from api.pdfs import PdfInfo, decode_password_header, inspect_pdf, pdf_identifier
-from api.replays import import_commands, refuse, rejections
-from api.services import PASSWORD_HEADER, SERVICES, DocumentAccess, Services
-from eventstore.commands import Command, DeleteDocument, Rejected, UploadDocument
+from eventstore.commands import Command, DeleteDocument, Rejected, RevokeToken, UploadDocument
 from eventstore.errors import NotAppliedError
 from projections.queries import DocumentRow
 
@@ -241,7 +250,42 @@ async def get_attachment(request: web.Request) -> web.FileResponse:
     attachment_id = normalize_attachment_id(request.match_info["attachment_id"])
     held = await services.run(services.read_model.attachment, access.row.document_id,
                               attachment_id)
+    client = client_of(request)
+    if held is not None and client is not None:
+        records = await services.run(services.read_model.records_naming,
+                                     access.row.document_id, client.layer, attachment_id)
+        if not any(client.sees(r) and attachment_id in attachment_references(r["content"])
+                   for r in records):
+            held = None  # a JWT caller reaches only attachments of records it may view
     if held is None:
         raise ApiError(404, "Attachment not found")
     return web.FileResponse(services.blobs.path(held.sha256),
                             headers={"Content-Type": held.content_type})
+
+
+async def revoke_tokens(request: web.Request) -> web.Response:
+    """Revoke client JWTs by their ``jti``: every token sharing one is refused from now on."""
+    services = request.app[SERVICES]
+    body = json_object(await read_json(request))
+    tokens = body.get("jwts")
+    if not isinstance(tokens, list) or not tokens:
+        raise ApiError(422, "'jwts' must be a non-empty list of JWTs")
+    commands, failing, paths = [], [], []
+    for index, token in enumerate(tokens):
+        try:
+            if not isinstance(token, str):
+                raise ApiError(422, "each item must be a JWT string")
+            jti, expires = revocable_jti(token, request.app[JWT_CONFIG])
+        except ApiError as error:
+            failing.append({"path": f"$.jwts[{index}]", "details": error.reason,
+                            "error": error.reason})
+            continue
+        commands.append(RevokeToken(jti, expires))
+        paths.append(index)
+    _, revision = await services.write(commands, request_id(request)) if commands else ([], 0)
+    data = [{"jti": c.jti} for c in commands]
+    result = "success" if not failing else "partial_failure" if data else "failure"
+    return json_response({"data": data, "details": f"{len(data)} token ids revoked",
+                          "failing_paths": failing, "request_id": request_id(request),
+                          "result": result, "status": 200, "revision": revision or None},
+                         revision=revision)

@@ -20,6 +20,7 @@ from eventstore.errors import (
     DocumentExistsError,
     DocumentNotFoundError,
     DomainError,
+    ForbiddenError,
     LayerExistsError,
     LayerNotFoundError,
     LogUnavailableError,
@@ -48,6 +49,7 @@ class ApiError(Exception):
 STATUS_OF: dict[type[Exception], int] = {
     DocumentNotFoundError: 404,
     AnnotationNotFoundError: 404,
+    ForbiddenError: 403,
     LayerNotFoundError: 404,
     LayerExistsError: 409,
     AttachmentNotFoundError: 404,

@@ -3,6 +3,7 @@ history, the change feed, and restores (which append events; the log is never re
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -10,6 +11,8 @@ import orjson
 from aiohttp import web
 
 from api.annotations import NDJSON, _document
+from api.auth import client_of
+from api.clients import Client
 from api.errors import ApiError, request_id, status_of
 from api.instant_json import (
     ImportPlan,
@@ -76,11 +79,13 @@ async def resolve_revision(services: Services, params: Any) -> int | None:
 # ---- export --------------------------------------------------------------------------------
 
 def instant_json_of(read_model: ReadModel, blobs: BlobStore, document_id: str, layer: str,
-                    upto: int | None = None, annotation_version: int | None = None
-                    ) -> dict[str, Any]:
-    """A layer as Instant JSON at a revision (blocking; the CLI's export uses it too)."""
-    records = read_model.layer_state(document_id, layer, upto)
-    annotations = [export_annotation(orjson.loads(r), annotation_version) for r in records]
+                    upto: int | None = None, annotation_version: int | None = None,
+                    sees: Callable[[dict[str, Any]], bool] | None = None) -> dict[str, Any]:
+    """A layer as Instant JSON at a revision (blocking; the CLI's export uses it too), with
+    only the records ``sees`` allows and the attachments they name."""
+    records = (orjson.loads(r) for r in read_model.layer_state(document_id, layer, upto))
+    annotations = [export_annotation(r, annotation_version) for r in records
+                   if sees is None or sees(r)]
     attachments: dict[str, tuple[str, bytes]] = {}
     for annotation in annotations:
         for attachment_id in attachment_references(annotation):
@@ -96,9 +101,11 @@ async def export_instant_json(request: web.Request) -> web.Response:
     await services.caught_up()
     upto = await resolve_revision(services, request.query)
     version = request.query.get("annotation_version")
+    client = client_of(request)
     document = await services.run(instant_json_of, services.read_model, services.blobs,
                                   access.row.document_id, layer, upto,
-                                  2 if version == "2" else None)
+                                  2 if version == "2" else None,
+                                  client.sees if client else None)
     response = json_response(document)
     response.headers["Annolog-Revision"] = str(upto if upto is not None
                                                else services.writer.last_revision)
@@ -273,9 +280,15 @@ async def annotation_history(request: web.Request) -> web.Response:
     annotation_id = request.match_info["annotation_id"]
     changes = await services.run(services.read_model.history, access.row.document_id, layer,
                                  annotation_id)
+    changes = _visible(client_of(request), changes)
     if not changes:
         raise ApiError(404, f"annotation {annotation_id!r} has no history in this layer")
     return json_response({"data": changes})
+
+
+def _visible(client: Client | None, changes: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Versions a JWT caller may view (each judged on its own record)."""
+    return changes if client is None else [c for c in changes if client.sees(c["record"])]
 
 
 async def layer_changes(request: web.Request) -> web.StreamResponse:
@@ -286,10 +299,12 @@ async def layer_changes(request: web.Request) -> web.StreamResponse:
     response = web.StreamResponse(headers={"Content-Type": NDJSON})
     await response.prepare(request)
     after = int(since)
+    client = client_of(request)
     while changes := await services.run(services.read_model.changes_page,
                                         access.row.document_id, layer, after, CHANGES_PAGE):
-        await response.write(b"".join(orjson.dumps(c) + b"\n" for c in changes))
         after = changes[-1]["revision"]
+        await response.write(b"".join(orjson.dumps(c) + b"\n"
+                                      for c in _visible(client, changes)))
     await response.write_eof()
     return response
 

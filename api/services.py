@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 
 from aiohttp import web
 
-from api.auth import SETTINGS
+from api.auth import CLIENT, SETTINGS
 from api.errors import ApiError
 from api.pdfs import decode_password_header, pages_with_password
 from api.settings import Settings
@@ -56,6 +56,8 @@ class Services:
     opened: dict[tuple[str, str], list[dict[str, Any]]] = field(default_factory=dict)
     documents: dict[str, DocumentRow | None] = field(default_factory=dict)
     documents_generation: int = -1
+    revoked: frozenset[str] = frozenset()
+    revoked_generation: int = -1
 
     async def run(self, function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """Run blocking work (read-model queries, fsync, PDF parsing) off the event loop."""
@@ -87,6 +89,14 @@ class Services:
             self.documents[document_id] = row
         return row
 
+    async def is_revoked(self, jti: str | None) -> bool:
+        """Whether a client JWT id was revoked; the set is reloaded only when it changes."""
+        generation = self.projector.writer.revocations_changed
+        if generation != self.revoked_generation:
+            self.revoked = await self.run(self.read_model.revoked)
+            self.revoked_generation = generation
+        return jti is not None and jti in self.revoked
+
     async def caught_up(self) -> None:
         """Wait until the read model shows every write committed so far."""
         await self.waiter.wait_for(self.writer.last_revision, self.settings.write_timeout)
@@ -99,6 +109,9 @@ class Services:
         if not row.password_protected:
             return DocumentAccess(row, row.pages)
         password = decode_password_header(request.headers.get(PASSWORD_HEADER))
+        client = request.get(CLIENT)
+        if password is None and client is not None:
+            password = client.password  # the JWT's `password` claim
         if password is None:
             raise ApiError(403, f"document {document_id!r} is password-protected; send its "
                                 f"password in the '{PASSWORD_HEADER}' header", text=True)

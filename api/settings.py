@@ -21,6 +21,8 @@ class Settings:
     max_batch: int = 50_000
     max_attachment_bytes: int = 100 * 1024 * 1024
     write_timeout: float = 60.0
+    jwt_public_key: str | None = None
+    jwt_algorithm: str | None = None
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -36,6 +38,8 @@ class Settings:
             max_json_bytes=_int(env, "ANNOLOG_MAX_JSON_BYTES", 64 * 1024 * 1024),
             max_batch=_int(env, "ANNOLOG_MAX_BATCH", 50_000),
             max_attachment_bytes=_int(env, "ANNOLOG_MAX_ATTACHMENT_BYTES", 100 * 1024 * 1024),
+            jwt_public_key=env.get("JWT_PUBLIC_KEY") or None,
+            jwt_algorithm=env.get("JWT_ALGORITHM") or None,
         )
 
 

@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 from eventstore.errors import DomainError
+
+HIDDEN = "hidden"  # a guard's verdict: the caller may not even know the record exists
+# A guard sees the record as it is when the command is decided and answers None (allowed),
+# HIDDEN, or a reason it is forbidden. The API builds guards from a caller's permissions;
+# the writer runs them against the stream head, so the check and the change cannot race.
+Guard = Callable[[dict[str, Any]], str | None]
 
 
 @dataclass(frozen=True)
@@ -32,6 +39,7 @@ class CreateAnnotation:
     user_id: str | None
     references: tuple[str, ...] = ()  # attachment ids the content names
     attachments: tuple[NewAttachment, ...] = ()  # those of them this request brings
+    guard: Guard | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)
@@ -86,6 +94,7 @@ class UpdateAnnotation:
     keep_group: bool = True
     references: tuple[str, ...] = ()
     attachments: tuple[NewAttachment, ...] = ()
+    guard: Guard | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)
@@ -95,6 +104,15 @@ class DeleteAnnotation:
     annotation_id: str
     user_id: str | None = None
     missing_ok: bool = False
+    guard: Guard | None = field(default=None, compare=False)
+
+
+@dataclass(frozen=True)
+class RevokeToken:
+    """Refuse every client JWT carrying this ``jti`` from now on."""
+
+    jti: str
+    expires: int | None  # the token's exp, after which keeping the jti is pointless
 
 
 @dataclass(frozen=True)
@@ -114,7 +132,8 @@ class DeleteDocument:
 
 
 Command = (CreateAnnotation | UpdateAnnotation | DeleteAnnotation | PutAnnotation
-           | CopyAnnotation | CreateLayer | DeleteLayer | UploadDocument | DeleteDocument)
+           | CopyAnnotation | CreateLayer | DeleteLayer | UploadDocument | DeleteDocument
+           | RevokeToken)
 
 
 @dataclass(frozen=True)

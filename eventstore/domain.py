@@ -118,6 +118,25 @@ class Layer(Aggregate):
         """State is set by the events' ``apply``."""
 
 
+def token_stream_id(jti: str) -> UUID:
+    return _stream_id("token", jti)
+
+
+class Token(Aggregate):
+    """A client JWT id that has been revoked."""
+
+    class Revoked(Aggregate.Created):
+        jti: str
+        expires: int | None
+
+        def apply(self, aggregate: Any) -> None:
+            aggregate.jti = self.jti
+            aggregate.expires = self.expires
+
+    def __init__(self) -> None:
+        """State is set by the events' ``apply``."""
+
+
 class Attachment(Aggregate):
     """A binary (image, PDF) a document holds; the bytes live in the blob store by SHA-256."""
 

@@ -32,8 +32,10 @@ from eventstore.commands import (
     DeleteDocument,
     DeleteLayer,
     Outcome,
+    HIDDEN,
     PutAnnotation,
     Rejected,
+    RevokeToken,
     UpdateAnnotation,
     UploadDocument,
 )
@@ -43,11 +45,13 @@ from eventstore.domain import (
     Attachment,
     Document,
     Layer,
+    Token,
     aggregate_from_head,
     annotation_stream_id,
     attachment_stream_id,
     document_stream_id,
     layer_stream_id,
+    token_stream_id,
 )
 from eventstore.errors import (
     AnnotationExistsError,
@@ -57,6 +61,7 @@ from eventstore.errors import (
     DocumentNotFoundError,
     DomainError,
     EncodingError,
+    ForbiddenError,
     LayerExistsError,
     LayerNotFoundError,
     LogUnavailableError,
@@ -119,6 +124,7 @@ class Decider:
 
     def preload(self, commands: Sequence[Command]) -> None:
         """Read every head the batch needs with a few batched queries."""
+        commands = [c for c in commands if hasattr(c, "document_id")]
         self._load(document_stream_id(c.document_id) for c in commands)
         streams: list[UUID] = []
         for command in commands:
@@ -233,9 +239,12 @@ class Decider:
         stream_id, head, live = self._annotation_head(document, command.layer,
                                                       command.annotation_id)
         if live:
+            visible = command.guard is None or command.guard(
+                aggregate_from_head(head).record()) != HIDDEN
             raise AnnotationExistsError(
                 f"an annotation with id {command.annotation_id!r} already exists "
-                f"in {_layer_phrase(command.layer)}")
+                f"in {_layer_phrase(command.layer)}" if visible else
+                f"the id {command.annotation_id!r} is not available; choose another")
         self._ensure_attachments(document, command)
         self._ensure_layer(document, command.layer)
         return self._new(document, stream_id, head, command, command.user_id, command.user_id,
@@ -271,11 +280,17 @@ class Decider:
     def _live_annotation(self, command: Any) -> tuple[Any, Any]:
         document = self._document(command.document_id)
         _, head, live = self._annotation_head(document, command.layer, command.annotation_id)
+        not_found = AnnotationNotFoundError(
+            f"no annotation with id {command.annotation_id!r} in {_layer_phrase(command.layer)}")
         if not live:
-            raise AnnotationNotFoundError(
-                f"no annotation with id {command.annotation_id!r} in "
-                f"{_layer_phrase(command.layer)}")
-        return document, aggregate_from_head(head)
+            raise not_found
+        annotation = aggregate_from_head(head)
+        verdict = command.guard(annotation.record()) if command.guard is not None else None
+        if verdict == HIDDEN:
+            raise not_found  # the same answer as for a missing record: nothing leaks
+        if verdict is not None:
+            raise ForbiddenError(verdict)
+        return document, annotation
 
     def _update_annotation(self, command: UpdateAnnotation, request_id: str) -> dict[str, Any]:
         document, annotation = self._live_annotation(command)
@@ -337,6 +352,13 @@ class Decider:
         self._emit(layer.collect_events())
         return {"name": command.layer}
 
+    def _revoke_token(self, command: RevokeToken, request_id: str) -> dict[str, Any]:
+        stream_id = token_stream_id(command.jti)
+        if self._head(stream_id) is None:
+            self._emit(Token._create(Token.Revoked, id=stream_id, jti=command.jti,
+                                     expires=command.expires).collect_events())
+        return {"jti": command.jti}
+
     def _ensure_attachments(self, document: Any, command: Any) -> None:
         """Every referenced attachment is sent now or already held; record the new ones."""
         sent = {a.attachment_id: a for a in command.attachments}
@@ -381,6 +403,7 @@ DECISIONS = {
     DeleteAnnotation: "_delete_annotation",
     CreateLayer: "_create_layer",
     DeleteLayer: "_delete_layer",
+    RevokeToken: "_revoke_token",
 }
 LAYERED = (CreateAnnotation, CopyAnnotation, PutAnnotation, UpdateAnnotation, DeleteAnnotation)
 

@@ -18,7 +18,7 @@ import orjson
 import sqlite_utils
 from eventsourcing.utils import get_topic
 
-from eventstore.domain import Annotation, Attachment, Document, Layer
+from eventstore.domain import Annotation, Attachment, Document, Layer, Token
 from eventstore.log import EventLog, LoggedEvent
 from projections.schema import drop_indexes, ensure_schema, open_read_model
 
@@ -52,7 +52,7 @@ def _at(timestamp: Any) -> str:
 TOPICS = {cls: get_topic(cls) for cls in (
     Document.Uploaded, Document.Reuploaded, Document.Deleted, Layer.Created, Layer.Recreated,
     Layer.Deleted, Attachment.Attached, Annotation.Created, Annotation.Updated,
-    Annotation.Recreated, Annotation.Deleted)}
+    Annotation.Recreated, Annotation.Deleted, Token.Revoked)}
 KINDS = {TOPICS[Annotation.Created]: "created", TOPICS[Annotation.Updated]: "updated",
          TOPICS[Annotation.Recreated]: "recreated", TOPICS[Annotation.Deleted]: "deleted"}
 CREATIONS = {TOPICS[Annotation.Created], TOPICS[Annotation.Recreated]}
@@ -116,10 +116,13 @@ class ReadModelWriter:
     def __init__(self, db: sqlite_utils.Database) -> None:
         self.db = db
         self._instances: dict[str, tuple[str, bool] | None] = {}
-        # Counts committed batches that held document events: readers cache document rows
-        # until it moves. It moves only after the commit, so no reader caches an old row.
+        # Count committed batches that held document (or revocation) events: readers cache
+        # those rows until the count moves. It moves only after the commit, so no reader
+        # caches an old row.
         self.documents_changed = 0
         self._documents_touched = False
+        self.revocations_changed = 0
+        self._revocations_touched = False
         self._handlers = {
             TOPICS[Document.Uploaded]: self._document_stored,
             TOPICS[Document.Reuploaded]: self._document_stored,
@@ -128,6 +131,7 @@ class ReadModelWriter:
             TOPICS[Layer.Recreated]: self._layer_created,
             TOPICS[Layer.Deleted]: self._layer_deleted,
             TOPICS[Attachment.Attached]: self._attached,
+            TOPICS[Token.Revoked]: self._revoked,
         }
 
     def position(self) -> int:
@@ -164,6 +168,9 @@ class ReadModelWriter:
             if self._documents_touched:
                 self._documents_touched = False
                 self.documents_changed += 1
+            if self._revocations_touched:
+                self._revocations_touched = False
+                self.revocations_changed += 1
         return last
 
     def _live_instance(self, document_id: str) -> str | None:
@@ -238,6 +245,11 @@ class ReadModelWriter:
             "ON CONFLICT DO NOTHING",
             [fields["document_id"], fields["attachment_id"], fields["sha256"],
              fields["content_type"], fields["byte_size"], _at(fields["timestamp"]), revision])
+
+    def _revoked(self, revision: int, version: int, fields: dict[str, Any]) -> None:
+        self._revocations_touched = True
+        self.db.execute("INSERT INTO revoked (jti, expires, revision) VALUES (?, ?, ?) "
+                        "ON CONFLICT DO NOTHING", [fields["jti"], fields["expires"], revision])
 
     def _fold(self, pending: dict[tuple[str, str, str], tuple],
               changes: list[tuple], revision: int, version: int, topic: str,

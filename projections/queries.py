@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -114,6 +115,12 @@ class ReadModel:
             next_cursor = encode_cursor(getattr(last, column) or "", last.document_id)
         return rows, next_cursor, total
 
+    def revoked(self) -> frozenset[str]:
+        """Revoked jtis whose tokens have not expired yet (expired ones are refused anyway)."""
+        now = int(time.time())
+        return frozenset(r[0] for r in self.db.execute(
+            "SELECT jti FROM revoked WHERE expires IS NULL OR expires >= ?", [now - 60]))
+
     def layers(self, document_id: str) -> list[str]:
         return [r[0] for r in self.db.execute(
             "SELECT name FROM layers WHERE document_id = ? ORDER BY name", [document_id])]
@@ -186,6 +193,12 @@ class ReadModel:
         sql += "AND created_revision > ? ORDER BY created_revision LIMIT ?"
         return self.db.execute(sql, [*params, after, limit]).fetchall()
 
+    def records_naming(self, document_id: str, layer: str, text: str) -> list[dict[str, Any]]:
+        """Live records of a layer whose JSON mentions ``text`` (an attachment id)."""
+        return [orjson.loads(r[0]) for r in self.db.execute(
+            "SELECT record FROM annotations WHERE document_id = ? AND layer = ? AND deleted = 0 "
+            "AND instr(record, ?) > 0", [document_id, layer, text])]
+
     def live_annotation_ids(self, document_id: str, layer: str) -> list[str]:
         return [r[0] for r in self.db.execute(
             "SELECT id FROM annotations WHERE document_id = ? AND layer = ? AND deleted = 0 "
@@ -230,4 +243,5 @@ def dump_tables(db: sqlite_utils.Database) -> dict[str, list[dict[str, Any]]]:
         "attachments": list(db.query(
             "SELECT * FROM attachments ORDER BY document_id, attachment_id")),
         "changes": list(db.query("SELECT * FROM changes ORDER BY revision")),
+        "revoked": list(db.query("SELECT * FROM revoked ORDER BY jti")),
     }

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import sqlite_utils
 
-SCHEMA_VERSION = 3  # bump to force a rebuild of existing read models at start-up
+SCHEMA_VERSION = 4  # bump to force a rebuild of existing read models at start-up
 
 
 def connect(path: Path | str, *, readonly: bool = False) -> sqlite_utils.Database:
@@ -60,6 +60,8 @@ def ensure_schema(db: sqlite_utils.Database) -> None:
     db["changes"].create_index(["document_id", "layer", "annotation_id", "revision"],
                                if_not_exists=True, index_name="changes_by_annotation")
     db["changes"].create_index(["at"], if_not_exists=True, index_name="changes_by_time")
+    db["revoked"].create({"jti": str, "expires": int, "revision": int}, pk="jti",
+                         if_not_exists=True)
     db["positions"].create({"name": str, "revision": int}, pk="name", if_not_exists=True)
     db["meta"].create({"key": str, "value": str}, pk="key", if_not_exists=True)
 
@@ -98,4 +100,5 @@ def open_read_model(path: Path) -> sqlite_utils.Database:
     return db
 
 
-TABLES = ("documents", "layers", "annotations", "attachments", "changes", "positions")
+TABLES = ("documents", "layers", "annotations", "attachments", "changes", "revoked",
+          "positions")

@@ -76,7 +76,8 @@ class Drift:
 
 KEYS = {"documents": ("document_id",), "layers": ("document_id", "name"),
         "annotations": ("document_id", "layer", "id"),
-        "attachments": ("document_id", "attachment_id"), "changes": ("revision",)}
+        "attachments": ("document_id", "attachment_id"), "changes": ("revision",),
+        "revoked": ("jti",)}
 
 
 def verify(data_dir: Path) -> tuple[int, list[Drift]]:

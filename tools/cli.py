@@ -128,6 +128,31 @@ def snapshot_cmd(args: argparse.Namespace) -> int:
     return 0
 
 
+def keys_cmd(args: argparse.Namespace) -> int:
+    from tools.jwt_tools import write_keys
+    try:
+        private, public = write_keys(args.out, args.algorithm, args.force)
+    except FileExistsError as error:
+        print(f"annolog: {error}", file=sys.stderr)
+        return 1
+    print(f"wrote {private} (keep it secret) and {public}\n"
+          f"start the server with:\n  export JWT_PUBLIC_KEY={public} "
+          f"JWT_ALGORITHM={args.algorithm}")
+    return 0
+
+
+def token_cmd(args: argparse.Namespace) -> int:
+    from tools.jwt_tools import mint
+    claims = {
+        "document_id": args.document, "permissions": args.permissions.split(","),
+        "user_id": args.user, "layer": args.layer, "default_group": args.default_group,
+        "creator_name": args.creator_name, "password": args.password, "jti": args.jti,
+        "collaboration_permissions": args.collaboration,
+    }
+    print(mint(args.private_key.read_text(), args.algorithm, claims, args.expires_in))
+    return 0
+
+
 def bench(args: argparse.Namespace) -> int:
     from tools.bench import run_bench
     return run_bench(args)
@@ -162,6 +187,33 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(run=gc_attachments)
 
     _add_audit_verbs(verbs)
+
+    p = verbs.add_parser("keys", help="write a development key pair for client JWTs",
+                         description="Write jwt-private.pem and jwt-public.pem and print how "
+                                     "to point the server at the public key.")
+    p.add_argument("--algorithm", default="ES256", choices=("RS256", "RS512", "ES256", "ES512"))
+    p.add_argument("--out", type=Path, default=Path("."), help="directory (default: here)")
+    p.add_argument("--force", action="store_true", help="replace existing key files")
+    p.set_defaults(run=keys_cmd)
+
+    p = verbs.add_parser("token", help="mint a client JWT with the given claims",
+                         description="Print a client JWT signed with a private key, for "
+                                     "trying the API as a browser would.")
+    p.add_argument("--private-key", type=Path, default=Path("jwt-private.pem"))
+    p.add_argument("--algorithm", default="ES256", choices=("RS256", "RS512", "ES256", "ES512"))
+    p.add_argument("--document", required=True, help="the document_id claim")
+    p.add_argument("--permissions", default="read-document,write,download",
+                   help="comma-separated: read-document, write, download")
+    p.add_argument("--user", help="user_id (becomes createdBy/updatedBy)")
+    p.add_argument("--layer", help="pin the caller to this layer")
+    p.add_argument("--collaboration", action="append",
+                   help="a collaboration permission, e.g. annotations:view:all (repeatable)")
+    p.add_argument("--default-group")
+    p.add_argument("--creator-name")
+    p.add_argument("--password", help="the PDF password claim")
+    p.add_argument("--jti", help="token id, for POST /api/revoke")
+    p.add_argument("--expires-in", type=int, default=3600, help="seconds (default: 3600)")
+    p.set_defaults(run=token_cmd)
 
     p = verbs.add_parser("bench", help="measure write and read throughput against raw SQLite",
                          description="Start a server on a scratch data directory and measure "
