@@ -9,7 +9,7 @@ from aiohttp import web
 from api.auth import JWT_CONFIG, SETTINGS, auth_middleware
 from api.clients import JwtConfig
 from api.errors import error_middleware, request_id_middleware
-from api.routes import client_scope_middleware, setup_routes
+from api.routes import client_scope_middleware, min_revision_middleware, setup_routes
 from api.services import services_context
 from api.settings import Settings
 
@@ -23,7 +23,7 @@ def create_app(settings: Settings) -> web.Application:
     app = web.Application(
         client_max_size=settings.max_json_bytes,
         middlewares=[request_id_middleware, error_middleware, auth_middleware,
-                     client_scope_middleware],
+                     client_scope_middleware, min_revision_middleware],
     )
     app[SETTINGS] = settings
     app[JWT_CONFIG] = JwtConfig.load(settings.jwt_public_key, settings.jwt_algorithm)

@@ -16,6 +16,7 @@ from eventstore.errors import (
     AnnotationExistsError,
     AnnotationNotFoundError,
     AttachmentNotFoundError,
+    ConflictError,
     DataDirLockedError,
     DocumentExistsError,
     DocumentNotFoundError,
@@ -54,6 +55,7 @@ STATUS_OF: dict[type[Exception], int] = {
     LayerExistsError: 409,
     AttachmentNotFoundError: 404,
     DocumentExistsError: 409,
+    ConflictError: 409,
     AnnotationExistsError: 409,
     ContentError: 422,
     NotAPdfError: 422,
@@ -116,3 +118,4 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
                       request.get(REQUEST_ID))
         return error_response(500, "internal error; the server log has details under request "
                                    f"id {request.get(REQUEST_ID)}")
+

@@ -152,3 +152,22 @@ async def client_scope_middleware(request: web.Request, handler: Any) -> web.Str
     if await request.app[SERVICES].is_revoked(client.jti):
         raise ApiError(401, "this JWT has been revoked")
     return await handler(request)
+
+
+MIN_REVISION_HEADER = "Annolog-Min-Revision"
+
+
+@web.middleware
+async def min_revision_middleware(request: web.Request, handler: Any
+                                  ) -> web.StreamResponse:
+    """Read your writes through any process: ``Annolog-Min-Revision: N`` (or
+    ``?min_revision=N``) waits until this process's read model holds revision N."""
+    wanted = request.headers.get(MIN_REVISION_HEADER) or request.query.get("min_revision")
+    if wanted is not None:
+        if not wanted.isdigit():
+            raise ApiError(400, f"{MIN_REVISION_HEADER} must be a revision number")
+        services = request.app[SERVICES]
+        if not await services.waiter.wait_for(int(wanted), services.settings.write_timeout):
+            raise ApiError(503, f"this process's read model is at revision "
+                                f"{services.waiter.position}, behind {wanted}; retry")
+    return await handler(request)

@@ -98,8 +98,9 @@ class Services:
         return jti is not None and jti in self.revoked
 
     async def caught_up(self) -> None:
-        """Wait until the read model shows every write committed so far."""
-        await self.waiter.wait_for(self.writer.last_revision, self.settings.write_timeout)
+        """Wait until the read model shows every write committed so far (by any process)."""
+        latest = await self.run(self.log.max_revision)
+        await self.waiter.wait_for(latest, self.settings.write_timeout)
 
     async def document_access(self, request: web.Request, document_id: str) -> DocumentAccess:
         """The document, or 404; for a protected PDF the password header must open it (403)."""
@@ -135,13 +136,17 @@ async def services_context(app: web.Application) -> AsyncIterator[None]:
     """Open the data directory, catch the read model up, then start writing and following."""
     settings = app[SETTINGS]
     lock = DataDirLock(settings.data_dir)
-    event_log = open_log(settings.data_dir)
-    blobs = BlobStore(settings.data_dir / "blobs")
-    blobs.remove_stale_temporaries()
+    event_log = open_log(settings.data_dir, settings.database_url)
+    blobs = BlobStore(settings.blobs_path)
+    # A shared blob directory may hold other processes' uploads in flight: spare young ones.
+    shared = settings.database_url is not None or settings.blob_dir is not None
+    blobs.remove_stale_temporaries(min_age_seconds=3600 if shared else 0)
     loop = asyncio.get_running_loop()
     waiter = RevisionWaiter(loop)
+    # With PostgreSQL other processes append too: follow the shared log closely.
     projector = Projector(event_log, settings.data_dir / "readmodel.sqlite",
-                          on_advance=waiter.advanced)
+                          on_advance=waiter.advanced,
+                          poll_seconds=0.05 if settings.database_url else 1.0)
     position = await loop.run_in_executor(None, projector.catch_up)
     waiter.position = position
     log.info("read model at revision %d", position)

@@ -23,6 +23,12 @@ class Settings:
     write_timeout: float = 60.0
     jwt_public_key: str | None = None
     jwt_algorithm: str | None = None
+    database_url: str | None = None  # PostgreSQL: the log is shared by several processes
+    blob_dir: Path | None = None  # default: <data_dir>/blobs; shared by a cluster
+
+    @property
+    def blobs_path(self) -> Path:
+        return self.blob_dir or self.data_dir / "blobs"
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -40,6 +46,8 @@ class Settings:
             max_attachment_bytes=_int(env, "ANNOLOG_MAX_ATTACHMENT_BYTES", 100 * 1024 * 1024),
             jwt_public_key=env.get("JWT_PUBLIC_KEY") or None,
             jwt_algorithm=env.get("JWT_ALGORITHM") or None,
+            database_url=env.get("ANNOLOG_DATABASE_URL") or None,
+            blob_dir=Path(env["ANNOLOG_BLOB_DIR"]) if env.get("ANNOLOG_BLOB_DIR") else None,
         )
 
 

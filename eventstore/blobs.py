@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import os
 import tempfile
+import time
 from pathlib import Path
 
 
@@ -49,12 +50,14 @@ class BlobStore:
             self.commit(path, sha256)
         return sha256
 
-    def remove_stale_temporaries(self) -> int:
-        """Drop temporaries left by a crash mid-upload; they were never visible."""
-        removed = 0
+    def remove_stale_temporaries(self, min_age_seconds: float = 0) -> int:
+        """Drop temporaries left by a crash mid-upload (they were never visible), sparing
+        those younger than ``min_age_seconds`` that another process may still be writing."""
+        removed, now = 0, time.time()
         for path in self.tmp.iterdir():
-            path.unlink(missing_ok=True)
-            removed += 1
+            if now - path.stat().st_mtime >= min_age_seconds:
+                path.unlink(missing_ok=True)
+                removed += 1
         return removed
 
 

@@ -23,6 +23,10 @@ class AnnotationExistsError(DomainError):
     """Raised when creating an annotation whose id is already live in the layer."""
 
 
+class ConflictError(DomainError):
+    """Raised when concurrent writers kept changing the same records (PostgreSQL)."""
+
+
 class ForbiddenError(DomainError):
     """Raised when the caller's permissions do not allow a change to a record."""
 

@@ -11,6 +11,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, unquote, urlsplit
 from uuid import UUID
 
 import orjson
@@ -154,7 +155,7 @@ class EventLog(Application[UUID]):
         if not ids:
             return {}
         recorder = self.recorder
-        if isinstance(recorder, HeadsSQLiteRecorder):
+        if hasattr(recorder, "select_heads"):
             stored = recorder.select_heads(ids)
         else:
             stored = [s for i in ids for s in recorder.select_events(i, desc=True, limit=1)]
@@ -187,7 +188,7 @@ class EventLog(Application[UUID]):
         timestamp stays as stored (tagged ISO text). This skips the mapper's upcasting, so
         no event class may have a ``class_version`` until it is upcast here (tested)."""
         recorder = self.recorder
-        if not isinstance(recorder, HeadsSQLiteRecorder):
+        if not hasattr(recorder, "select_raw"):
             return [(e.revision, e.event.originator_version, get_topic(type(e.event)),
                      vars(e.event)) for e in self.read(after, limit, upto)]
         decode = orjson.loads if raw_timestamps else self.mapper.transcoder.decode
@@ -209,14 +210,48 @@ class EventLog(Application[UUID]):
         return self.recorder.max_notification_id() or 0
 
 
-def open_log(data_dir: Path) -> EventLog:
-    """The embedded log: ``events.sqlite`` (WAL, synchronous=FULL) under ``data_dir``."""
+def open_log(data_dir: Path, database_url: str | None = None) -> EventLog:
+    """The embedded log, ``events.sqlite`` (WAL, synchronous=FULL) under ``data_dir``; or,
+    with ``database_url``, the shared log on PostgreSQL."""
+    if database_url:
+        log = EventLog(env=postgres_env(database_url))
+        check_synchronous_commit(log)
+        return log
     data_dir.mkdir(parents=True, exist_ok=True)
     return EventLog(env={
         "PERSISTENCE_MODULE": f"{DurableSQLiteFactory.__module__}:DurableSQLiteFactory",
         "SQLITE_DBNAME": str(data_dir / "events.sqlite"),
         "SQLITE_LOCK_TIMEOUT": "30",
     })
+
+
+def postgres_env(database_url: str) -> dict[str, str]:
+    """``postgresql://user:password@host:port/dbname?schema=name`` as eventsourcing's keys."""
+    url = urlsplit(database_url)
+    if url.scheme not in ("postgresql", "postgres") or not url.path.strip("/"):
+        raise ValueError("ANNOLOG_DATABASE_URL must look like "
+                         "postgresql://user:password@host:5432/dbname")
+    query = parse_qs(url.query)
+    return {
+        "PERSISTENCE_MODULE": "eventstore.postgres_store:HeadsPostgresFactory",
+        "POSTGRES_DBNAME": unquote(url.path.strip("/")),
+        "POSTGRES_HOST": url.hostname or "localhost",
+        "POSTGRES_PORT": str(url.port or 5432),
+        "POSTGRES_USER": unquote(url.username or ""),
+        "POSTGRES_PASSWORD": unquote(url.password or ""),
+        "POSTGRES_SCHEMA": query.get("schema", ["public"])[0],
+        "POSTGRES_POOL_SIZE": "4",
+    }
+
+
+def check_synchronous_commit(log: EventLog) -> None:
+    """A 200 must mean durable: refuse a server configured with synchronous_commit=off."""
+    with log.recorder.datastore.get_connection() as conn, conn.cursor() as cursor:
+        cursor.execute("SHOW synchronous_commit")
+        setting = cursor.fetchone()["synchronous_commit"]
+    if setting == "off":
+        raise DataDirLockedError("PostgreSQL runs with synchronous_commit=off, so an "
+                                 "acknowledged write could be lost; turn it on")
 
 
 class DataDirLock:

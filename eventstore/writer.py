@@ -19,10 +19,12 @@ from typing import Any
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate
+from eventsourcing.persistence import IntegrityError
 from eventsourcing.utils import get_topic
 from ulid import ULID
 
 from eventstore.commands import (
+    HIDDEN,
     Accepted,
     Command,
     CopyAnnotation,
@@ -32,7 +34,6 @@ from eventstore.commands import (
     DeleteDocument,
     DeleteLayer,
     Outcome,
-    HIDDEN,
     PutAnnotation,
     Rejected,
     RevokeToken,
@@ -57,6 +58,7 @@ from eventstore.errors import (
     AnnotationExistsError,
     AnnotationNotFoundError,
     AttachmentNotFoundError,
+    ConflictError,
     DocumentExistsError,
     DocumentNotFoundError,
     DomainError,
@@ -504,12 +506,23 @@ class Writer:
         for request, outcomes in zip(live, results):
             request.future.set_result(outcomes)
 
-    def _commit(self, batch: list[_Request]) -> list[list[Outcome]]:
+    def _commit(self, batch: list[_Request], retried: bool = False) -> list[list[Outcome]]:
         """Append the batch in one transaction. If that fails, nothing of it was stored:
         retry each request alone, then each command alone, so a command whose events
         cannot be stored fails by itself and never its neighbours."""
         try:
             outcomes, committed = self._decide_and_append(batch)
+        except IntegrityError:
+            # Another process appended to a stream this batch decided on (the store's
+            # unique stream/version key said so): decide again on fresh state, once.
+            self.cache.clear()
+            if not retried:
+                return self._commit(batch, retried=True)
+            if len(batch) > 1:
+                return [self._commit([request])[0] for request in batch]
+            conflict = ConflictError("another writer changed these records at the same "
+                                     "time, twice in a row; nothing was saved, try again")
+            return [[Rejected(conflict)] * len(batch[0].commands)]
         except Exception:
             self.cache.clear()
             if len(batch) > 1:

@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import io
+import os
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import pikepdf
+import psycopg
 import pytest
 
 from api.app import create_app
@@ -40,9 +45,41 @@ def note(page: int = 0, text: str = "hello", **extra: Any) -> dict[str, Any]:
             "opacity": 1, "text": {"format": "plain", "value": text}, **extra}
 
 
+POSTGRES_URL = os.environ.get("ANNOLOG_TEST_DATABASE_URL")
+REQUIRE_POSTGRES = os.environ.get("ANNOLOG_REQUIRE_POSTGRES") == "1"
+
+
+@contextmanager
+def postgres_schema() -> Iterator[str]:
+    """A database URL whose log lives in a fresh schema, dropped afterwards."""
+    if not POSTGRES_URL:
+        if REQUIRE_POSTGRES:
+            pytest.fail("ANNOLOG_REQUIRE_POSTGRES=1 but ANNOLOG_TEST_DATABASE_URL is unset")
+        pytest.skip("PostgreSQL tests need ANNOLOG_TEST_DATABASE_URL")
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
+        conn.execute(f'CREATE SCHEMA "{schema}"')
+    try:
+        yield f"{POSTGRES_URL}{'&' if '?' in POSTGRES_URL else '?'}schema={schema}"
+    finally:
+        with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
+            conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def database_url(request: pytest.FixtureRequest) -> Iterator[str | None]:
+    """Each API test runs on the embedded log and on PostgreSQL."""
+    if request.param == "sqlite":
+        yield None
+        return
+    with postgres_schema() as url:
+        yield url
+
+
 @pytest.fixture
-def settings(tmp_path: Path) -> Settings:
-    return Settings(data_dir=tmp_path / "data", api_token=TOKEN, max_batch=20_000)
+def settings(tmp_path: Path, database_url: str | None) -> Settings:
+    return Settings(data_dir=tmp_path / "data", api_token=TOKEN, max_batch=20_000,
+                    database_url=database_url)
 
 
 @pytest.fixture

@@ -122,3 +122,18 @@ def test_snapshot_copies_a_layer_as_it_was(data, capsys):
     assert code == 1 and "already exists" in err
     code, out, _ = run(capsys, "verify", "--data-dir", str(data))
     assert code == 0
+
+
+def test_migrate_copies_the_log_to_postgresql_keeping_revisions(data, capsys):
+    from eventstore.log import open_log as open_any_log
+    from tests.conftest import postgres_schema
+    with postgres_schema() as url:
+        code, out, _ = run(capsys, "migrate", "--data-dir", str(data), url)
+        assert code == 0 and "revision 6" in out
+        source, target = open_log(data), open_any_log(data, url)
+        assert [(e.revision, e.event) for e in source.read_all()] == [
+            (e.revision, e.event) for e in target.read_all()]
+        source.close()
+        target.close()
+        code, _, err = run(capsys, "migrate", "--data-dir", str(data), url)
+        assert code == 1 and "not empty" in err

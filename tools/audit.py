@@ -5,6 +5,7 @@ Everything here reads the log itself; the live read model is only compared with 
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import sys
 import tempfile
@@ -34,9 +35,11 @@ class AuditError(Exception):
 
 @contextmanager
 def opened_log(data_dir: Path) -> Iterator[EventLog]:
-    if not (data_dir / "events.sqlite").exists():
+    """The embedded log under ``data_dir``, or the shared one of ANNOLOG_DATABASE_URL."""
+    database_url = os.environ.get("ANNOLOG_DATABASE_URL") or None
+    if database_url is None and not (data_dir / "events.sqlite").exists():
         raise AuditError(f"no log at {data_dir / 'events.sqlite'}; give --data-dir")
-    log = open_log(data_dir)
+    log = open_log(data_dir, database_url)
     try:
         yield log
     finally:
@@ -186,8 +189,8 @@ def export(data_dir: Path, document: str, layer: str, revision: int | None, at: 
         if read_model.document(document) is None:
             raise AuditError(f"document {document!r} does not exist")
         upto = revision_of(read_model, revision, at)
-        return instant_json_of(read_model, BlobStore(data_dir / "blobs"), document, layer,
-                               upto)
+        blobs = Path(os.environ.get("ANNOLOG_BLOB_DIR") or data_dir / "blobs")
+        return instant_json_of(read_model, BlobStore(blobs), document, layer, upto)
 
 
 def snapshot(data_dir: Path, document: str, source: str, name: str, revision: int | None,
@@ -222,3 +225,31 @@ def snapshot(data_dir: Path, document: str, source: str, name: str, revision: in
             if isinstance(outcome, Rejected) and not isinstance(outcome.error, NotAppliedError):
                 raise AuditError(str(outcome.error))
         return max(o.revision for o in outcomes)
+
+
+def migrate(data_dir: Path, database_url: str, batch: int = 5000) -> int:
+    """Copy the embedded log to an empty PostgreSQL log, in order, keeping every revision
+    (checked batch by batch), so read models built from either stay valid."""
+    if not (data_dir / "events.sqlite").exists():
+        raise AuditError(f"no embedded log at {data_dir / 'events.sqlite'}")
+    source = open_log(data_dir)
+    target = open_log(data_dir, database_url)
+    try:
+        if target.max_revision():
+            raise AuditError("the PostgreSQL log is not empty; migrate into an empty database "
+                             "or schema")
+        total, after = source.max_revision(), 0
+        with tqdm(total=total, unit="ev", unit_scale=True, file=sys.stderr,
+                  disable=not sys.stderr.isatty()) as bar:
+            while notifications := source.recorder.select_notifications(
+                    start=after, limit=batch, inclusive_of_start=False):
+                target.recorder.insert_events(notifications)
+                after = notifications[-1].id
+                if target.max_revision() != after:
+                    raise AuditError(f"revisions diverged after {after}; the target now holds "
+                                     "a partial copy: drop it and migrate again")
+                bar.update(len(notifications))
+        return after
+    finally:
+        source.close()
+        target.close()

@@ -42,16 +42,13 @@ def serve(args: argparse.Namespace) -> int:
 
 def gc_attachments(args: argparse.Namespace) -> int:
     from eventstore.blobs import BlobStore
-    from eventstore.log import open_log
     from tools.gc import find_orphans
 
-    data_dir = args.data_dir or Settings.from_env().data_dir
-    if not (data_dir / "events.sqlite").exists():
-        print(f"annolog: no log at {data_dir}/events.sqlite", file=sys.stderr)
-        return 1
-    log = open_log(data_dir)
-    orphans = find_orphans(log, BlobStore(data_dir / "blobs"), args.min_age, progress=True)
-    log.close()
+    settings = Settings.from_env()
+    data_dir = args.data_dir or settings.data_dir
+    blobs = BlobStore(settings.blob_dir or data_dir / "blobs")
+    with audit.opened_log(data_dir) as log:
+        orphans = find_orphans(log, blobs, args.min_age, progress=True)
     for orphan in orphans:
         if args.delete:
             orphan.path.unlink(missing_ok=True)
@@ -150,6 +147,14 @@ def token_cmd(args: argparse.Namespace) -> int:
         "collaboration_permissions": args.collaboration,
     }
     print(mint(args.private_key.read_text(), args.algorithm, claims, args.expires_in))
+    return 0
+
+
+def migrate_cmd(args: argparse.Namespace) -> int:
+    with _locked(_data_dir(args)):
+        revision = audit.migrate(_data_dir(args), args.database_url)
+    print(f"copied the log up to revision {revision}; start the servers with "
+          f"ANNOLOG_DATABASE_URL set")
     return 0
 
 
@@ -278,6 +283,11 @@ def _add_audit_verbs(verbs: Any) -> None:
     p.add_argument("--layer", default="", help="the layer (default: the default layer)")
     p.add_argument("--output", type=Path, help="write to this file instead of stdout")
     _at_revision(p)
+    p = _verb(verbs, "migrate", "copy the embedded log to PostgreSQL, keeping revisions",
+              "Copy events.sqlite into an empty PostgreSQL log in order, keeping every "
+              "revision, so existing read models stay valid. The server must be stopped.",
+              migrate_cmd)
+    p.add_argument("database_url", help="postgresql://user:password@host:5432/dbname")
     p = _verb(verbs, "snapshot", "create a layer from a source layer at a revision or time",
               "Create layer NAME as a copy of SOURCE as it was at --revision or --at (now "
               "when neither is given), in one transaction. The server must be stopped; "

@@ -36,9 +36,10 @@ def bearer(**claims: Any) -> dict[str, str]:
 
 
 @pytest.fixture
-async def client(aiohttp_client: Any, tmp_path: Any) -> Any:
+async def client(aiohttp_client: Any, tmp_path: Any, database_url: str | None) -> Any:
     settings = Settings(data_dir=tmp_path / "data", api_token="test-token",
-                        jwt_public_key=PUBLIC.decode(), jwt_algorithm="ES256")
+                        jwt_public_key=PUBLIC.decode(), jwt_algorithm="ES256",
+                        database_url=database_url)
     client = await aiohttp_client(create_app(settings))
     form = aiohttp.FormData()
     form.add_field("file", make_pdf(), filename="a.pdf", content_type="application/pdf")

@@ -69,8 +69,9 @@ def test_the_transcoder_leaves_nested_tagged_shapes_alone():
 def test_no_event_class_is_versioned_while_replays_skip_upcasting():
     # EventLog.read_facts decodes stored rows without the mapper's upcasters; a versioned
     # event class must be upcast there first, and this test is the reminder.
-    from eventstore import domain
     from eventsourcing.domain import Aggregate
+
+    from eventstore import domain
     for aggregate in (domain.Document, domain.Layer, domain.Attachment, domain.Annotation):
         for value in vars(aggregate).values():
             if isinstance(value, type) and issubclass(value, Aggregate.Event):

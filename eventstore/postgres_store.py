@@ -1,0 +1,59 @@
+"""The log on PostgreSQL (eventsourcing's persistence, psycopg 3): the same reads the
+SQLite recorder offers the writer and the projector, in PostgreSQL's SQL."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.persistence import Notification, StoredEvent
+from eventsourcing.postgres import PostgresApplicationRecorder, PostgresFactory
+from psycopg.sql import SQL, Identifier
+
+
+class HeadsPostgresRecorder(PostgresApplicationRecorder):
+    def _table(self) -> Any:
+        return SQL("{schema}.{table}").format(schema=Identifier(self.datastore.schema),
+                                              table=Identifier(self.events_table_name))
+
+    def _rows(self, statement: Any, params: list[Any]) -> list[dict[str, Any]]:
+        with self.datastore.get_connection() as conn, conn.cursor() as cursor:
+            cursor.execute(statement, params)
+            return cursor.fetchall()
+
+    def select_heads(self, originator_ids: Sequence[UUID]) -> list[StoredEvent]:
+        """The last stored event of each stream, in one query."""
+        rows = self._rows(SQL(
+            "SELECT DISTINCT ON (originator_id) originator_id, originator_version, topic, "
+            "state FROM {table} WHERE originator_id = ANY(%s) "
+            "ORDER BY originator_id, originator_version DESC").format(table=self._table()),
+            [list(originator_ids)])
+        return [StoredEvent(originator_id=r["originator_id"],
+                            originator_version=r["originator_version"], topic=r["topic"],
+                            state=bytes(r["state"])) for r in rows]
+
+    def select_raw(self, after: int, limit: int, upto: int | None
+                   ) -> list[tuple[int, int, str, bytes]]:
+        statement = SQL("SELECT notification_id, originator_version, topic, state FROM {table} "
+                        "WHERE notification_id > %s").format(table=self._table())
+        params: list[Any] = [after]
+        if upto is not None:
+            statement += SQL(" AND notification_id <= %s")
+            params.append(upto)
+        statement += SQL(" ORDER BY notification_id LIMIT %s")
+        params.append(limit)
+        return [(r["notification_id"], r["originator_version"], r["topic"], bytes(r["state"]))
+                for r in self._rows(statement, params)]
+
+    def select_stream(self, originator_id: UUID) -> list[Notification]:
+        rows = self._rows(SQL("SELECT * FROM {table} WHERE originator_id = %s "
+                              "ORDER BY originator_version").format(table=self._table()),
+                          [originator_id])
+        return [Notification(id=r["notification_id"], originator_id=r["originator_id"],
+                             originator_version=r["originator_version"], topic=r["topic"],
+                             state=bytes(r["state"])) for r in rows]
+
+
+class HeadsPostgresFactory(PostgresFactory):
+    application_recorder_class = HeadsPostgresRecorder

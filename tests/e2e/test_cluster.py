@@ -1,0 +1,85 @@
+"""Three ``annolog serve`` processes on one PostgreSQL log."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+
+import aiohttp
+import orjson
+import pytest
+
+from tests.conftest import make_pdf, note, postgres_schema
+from tools.process import ServerProcess, free_port
+
+pytestmark = pytest.mark.e2e
+TOKEN = "cluster-token"
+AUTH = {"Authorization": f"Token token={TOKEN}"}
+
+
+@pytest.fixture
+def database_url():
+    with postgres_schema() as url:
+        yield url
+
+
+async def listing(session: aiohttp.ClientSession, server: ServerProcess, revision: int
+                  ) -> list[dict]:
+    async with session.get(f"{server.base}/api/documents/doc/annotations", headers={
+            **AUTH, "Accept": "application/x-ndjson",
+            "Annolog-Min-Revision": str(revision)}) as response:
+        assert response.status == 200, await response.text()
+        return [orjson.loads(line) for line in (await response.read()).splitlines()]
+
+
+async def test_three_processes_share_one_log(tmp_path, database_url):
+    blobs = tmp_path / "shared-blobs"
+    servers = [ServerProcess(tmp_path / f"node{i}" / "data", free_port(), TOKEN,
+                             ANNOLOG_DATABASE_URL=database_url, ANNOLOG_BLOB_DIR=str(blobs))
+               for i in range(3)]
+    try:
+        await asyncio.gather(*(s.ready() for s in servers))
+        async with aiohttp.ClientSession() as session:
+            form = aiohttp.FormData()
+            form.add_field("file", make_pdf(), filename="a.pdf", content_type="application/pdf")
+            form.add_field("document_id", "doc")
+            async with session.post(f"{servers[0].base}/api/documents", data=form,
+                                    headers=AUTH) as response:
+                assert response.status == 200
+
+            async def write(node: int, i: int) -> int:
+                server = servers[node]
+                async with session.post(f"{server.base}/api/documents/doc/annotations",
+                                        headers={**AUTH, "Annolog-Min-Revision": "1"},
+                                        json={"annotations": [{"id": f"n{node}-{i}",
+                                                               "content": note()}]}) as r:
+                    body = await r.json()
+                    assert body["result"] == "success", body
+                    return body["revision"]
+
+            revisions = await asyncio.gather(*(write(i % 3, i) for i in range(90)))
+            # the same record updated through all three processes at once
+            async def update(node: int) -> int:
+                async with session.put(f"{servers[node].base}/api/documents/doc/annotations",
+                                       headers=AUTH, json={"annotations": [
+                                           {"id": "n0-0", "content": note(text=str(node))}]}
+                                       ) as r:
+                    return (await r.json())["revision"] or 0
+            revisions += await asyncio.gather(*(update(n) for n in range(3)))
+            latest = max(revisions)
+            # read your write through another process
+            seen = await asyncio.gather(*(listing(session, s, latest) for s in servers))
+        assert len(seen[0]) == 90
+        assert seen[0] == seen[1] == seen[2]
+    finally:
+        for server in servers:
+            server.stop()
+    for i in range(3):
+        env = {**os.environ, "ANNOLOG_DATABASE_URL": database_url}
+        result = subprocess.run([sys.executable, "-m", "tools.cli", "verify", "--data-dir",
+                                 str(tmp_path / f"node{i}" / "data")], env=env,
+                                capture_output=True, text=True, timeout=120)
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert "no drift" in result.stdout
