@@ -17,6 +17,7 @@ from pathlib import Path
 import aiohttp
 import orjson
 import pikepdf
+import psycopg
 from tqdm import tqdm
 
 from eventstore.commands import CreateAnnotation, UpdateAnnotation, UploadDocument
@@ -47,11 +48,13 @@ class Row:
     extra: str = ""
 
     def line(self) -> str:
-        ratio = self.rate / self.limit if self.limit else 0
-        p50 = f"{self.p50_ms:.1f}" if self.p50_ms is not None else "-"
-        p99 = f"{self.p99_ms:.1f}" if self.p99_ms is not None else "-"
-        return (f"| {self.scenario} | {self.rate:,.0f} {self.unit} | {p50} | {p99} | "
-                f"{self.limit:,.0f} | {ratio:.3f} | {self.extra} |")
+        def shown(value: float | None, form: str) -> str:
+            return format(value, form) if value else "-"
+        ratio = self.rate / self.limit if self.rate and self.limit else None
+        rate = f"{self.rate:,.0f} {self.unit}" if self.rate else "-"
+        return (f"| {self.scenario} | {rate} | {shown(self.p50_ms, '.1f')} | "
+                f"{shown(self.p99_ms, '.1f')} | {shown(self.limit, ',.0f')} | "
+                f"{shown(ratio, '.3f')} | {self.extra} |")
 
 
 def _rss_kb(pid: int, field: str = "VmRSS") -> int:
@@ -380,7 +383,11 @@ async def _upload(session: aiohttp.ClientSession, server: ServerProcess, scratch
 
 def run_bench(args: argparse.Namespace) -> int:
     with tempfile.TemporaryDirectory(prefix="annolog-bench-") as scratch:
-        rows = asyncio.run(_run(args, Path(scratch)))
+        if args.database:
+            rows = asyncio.run(run_cluster(args, Path(scratch)))
+            rows.append(Row("server peak RSS (MB)", 0, "MB", 0))
+        else:
+            rows = asyncio.run(_run(args, Path(scratch)))
     print("| scenario | annolog | p50 ms | p99 ms | raw limit (same run) | ratio | notes |")
     print("|---|---:|---:|---:|---:|---:|---|")
     for row in rows[:-1]:
@@ -388,3 +395,97 @@ def run_bench(args: argparse.Namespace) -> int:
     print(f"\nserver peak RSS: {rows[-1].rate:.0f} MB; load average "
           f"{os.getloadavg()[0]:.2f}; {os.cpu_count()} CPUs; one run: rerun to see the noise")
     return 0
+
+
+# ---- a cluster on PostgreSQL (annolog bench --database URL) --------------------------------
+
+def raw_postgres_rates(url: str, rows: list[tuple[str, str]], seconds: float
+                       ) -> tuple[float, float]:
+    """(bulk rows/s in one transaction, single-row commits/s) of raw psycopg, same rows."""
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("CREATE TEMP TABLE t (id text PRIMARY KEY, record text)")
+        started = time.perf_counter()
+        with conn.transaction(), conn.cursor() as cursor:
+            cursor.executemany("INSERT INTO t VALUES (%s, %s)", rows)
+        bulk_rate = len(rows) / (time.perf_counter() - started)
+        count, started = 0, time.perf_counter()
+        while time.perf_counter() - started < seconds:
+            conn.execute("INSERT INTO t VALUES (%s, %s)", (f"s{count}", rows[0][1]))
+            count += 1
+        return bulk_rate, count / (time.perf_counter() - started)
+
+
+async def cluster_singles(session: aiohttp.ClientSession, servers: list[ServerProcess],
+                          connections: int, seconds: float) -> tuple[Row, Row]:
+    """Single writes spread over every process, and how long the next process takes to
+    show each sampled write (read lag)."""
+    latencies: list[float] = []
+    lags: list[float] = []
+    deadline = time.perf_counter() + seconds
+
+    async def worker(w: int) -> None:
+        i = 0
+        while time.perf_counter() < deadline:
+            node = (w + i) % len(servers)
+            url = f"{servers[node].base}/api/documents/bench/layers/single/annotations"
+            body = orjson.dumps({"annotations": [{"id": f"s{w}-{i}", "content": _note(i)}]})
+            started = time.perf_counter()
+            async with session.post(url, data=body, headers={
+                    **AUTH, "Content-Type": "application/json"}) as response:
+                revision = (await response.json())["revision"]
+            acknowledged = time.perf_counter()
+            latencies.append(acknowledged - started)
+            if i % 10 == 0:  # sample: wait for the next process to show this write
+                other = servers[(node + 1) % len(servers)]
+                async with session.get(f"{other.base}/healthcheck", headers={
+                        "Annolog-Min-Revision": str(revision), **AUTH}) as response:
+                    await response.read()
+                lags.append(time.perf_counter() - acknowledged)
+            i += 1
+
+    started = time.perf_counter()
+    await asyncio.gather(*(worker(w) for w in range(connections)))
+    rate = len(latencies) / (time.perf_counter() - started)
+    writes = Row(f"single: {connections} connections over {len(servers)} processes",
+                 rate, "ann/s", 0, _percentile(latencies, 0.5), _percentile(latencies, 0.99))
+    lag = Row(f"read lag to another process ({len(lags)} samples)", 0, "ms", 0,
+              _percentile(lags, 0.5), _percentile(lags, 0.99),
+              extra="includes one HTTP round trip")
+    return writes, lag
+
+
+async def run_cluster(args: argparse.Namespace, scratch: Path) -> list[Row]:
+    schema = f"bench_{int(time.time())}"
+    with psycopg.connect(args.database, autocommit=True) as conn:
+        conn.execute(f'CREATE SCHEMA "{schema}"')
+    url = f"{args.database}{'&' if '?' in args.database else '?'}schema={schema}"
+    servers = [ServerProcess(scratch / f"node{i}" / "data", free_port(), TOKEN,
+                             ANNOLOG_DATABASE_URL=url, ANNOLOG_BLOB_DIR=str(scratch / "blobs"),
+                             ANNOLOG_MAX_BATCH="100000") for i in range(3)]
+    rows: list[Row] = []
+    try:
+        await asyncio.gather(*(s.ready() for s in servers))
+        connector = aiohttp.TCPConnector(limit=args.connections)
+        async with aiohttp.ClientSession(connector=connector,
+                                         timeout=aiohttp.ClientTimeout(total=600)) as session:
+            await _upload(session, servers[0], scratch)
+            items = [{"id": f"bulk{i}", "content": _note(i)} for i in range(args.bulk)]
+            elapsed = await _post(session, f"{servers[0].base}/api/documents/bench/layers/"
+                                           "bulk/annotations", items)
+            raw_bulk, raw_single = raw_postgres_rates(
+                args.database, [(i["id"], orjson.dumps(i).decode()) for i in items], 3.0)
+            rows.append(Row(f"bulk: 1 request of {args.bulk:,}", args.bulk / elapsed, "ann/s",
+                            raw_bulk, extra="limit: raw psycopg executemany, 1 transaction"))
+            writes, lag = await cluster_singles(session, servers, args.connections,
+                                                args.duration)
+            writes.limit = raw_single
+            writes.extra = "limit: raw psycopg, 1 row per commit, 1 connection"
+            rows += [writes, lag]
+            rows.append(await ndjson(session, servers[0], args.ndjson,
+                                     scratch / "node0" / "data"))
+    finally:
+        for server in servers:
+            server.stop()
+        with psycopg.connect(args.database, autocommit=True) as conn:
+            conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+    return rows

@@ -231,6 +231,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="seconds of concurrent single writes")
     p.add_argument("--upload-duration", type=float, default=10.0,
                    help="seconds of concurrent 1 MiB attachment uploads")
+    p.add_argument("--database", help="a PostgreSQL URL: run the write and read scenarios "
+                                      "on three processes sharing that log")
     p.add_argument("--rebuild-events", type=int, default=1_000_000,
                    help="events in the rebuild scenario's log (0 skips rebuild and export)")
     p.add_argument("--export-size", type=int, default=10_000,
