@@ -16,6 +16,7 @@ from api.parsing import (
     AnnotationInput,
     Batch,
     failing_path,
+    if_match,
     json_object,
     layer_name,
     parse_batch,
@@ -36,7 +37,7 @@ from eventstore.commands import (
     Rejected,
     UpdateAnnotation,
 )
-from eventstore.errors import ForbiddenError
+from eventstore.errors import ForbiddenError, StaleVersionError
 
 JSON_LIMIT = 1000
 NDJSON_PAGE = 1000
@@ -69,6 +70,8 @@ def _batch_response(request: web.Request, verb: str, batch: Batch,
             data.append(client.decorate(outcome.result) if client else outcome.result)
         else:
             failing.append(failing_path(index, str(outcome.error)))
+            if isinstance(outcome.error, StaleVersionError):
+                failing[-1]["current"] = outcome.error.current
     failing.sort(key=lambda f: int(f["path"][len("$.annotations["):-1]))
     result = "success" if not failing else "partial_failure" if data else "failure"
     return json_response({
@@ -163,7 +166,8 @@ def _update_command(document_id: str, layer: str, item: AnnotationInput,
     guard = client.edit_guard(item.group, item.has_group) if client else None
     return UpdateAnnotation(document_id, layer, item.annotation_id, item.content, item.user_id,
                             group=item.group, keep_group=not item.has_group,
-                            **_attachment_fields(item, brought), guard=guard)
+                            **_attachment_fields(item, brought), guard=guard,
+                            base_version=item.base_version)
 
 
 async def create_annotations(request: web.Request) -> web.Response:
@@ -202,7 +206,8 @@ async def _write_one(services: Services, command: Any,
     outcomes, revision = await services.write([command], request_id(request))
     outcome = outcomes[0]
     if isinstance(outcome, Rejected):
-        raise ApiError(status_of(outcome.error), str(outcome.error))
+        raise ApiError(status_of(outcome.error), str(outcome.error),
+                       current=getattr(outcome.error, "current", None))
     return outcome, revision
 
 
@@ -230,11 +235,16 @@ async def update_annotation(request: web.Request) -> web.Response:
         client = client_of(request)
         if client is not None:
             item = as_client(client, item, creating=False)
+        base = if_match(request.headers.get("If-Match"))
+        if base is not None:
+            item = replace(item, base_version=base)
         brought = await _bring_attachments(services, sent, [item])
         command = _update_command(access.row.document_id, layer, item, brought, client)
         outcome, revision = await _write_one(services, command, request)
     result = client.decorate(outcome.result) if client else outcome.result
-    return json_response({"data": result, "revision": revision}, revision=revision)
+    response = json_response({"data": result, "revision": revision}, revision=revision)
+    response.headers["ETag"] = f'"{outcome.version}"'
+    return response
 
 
 async def delete_annotations(request: web.Request) -> web.Response:
@@ -265,7 +275,8 @@ async def delete_annotation(request: web.Request) -> web.Response:
     client = client_of(request)
     command = DeleteAnnotation(access.row.document_id, layer,
                                request.match_info["annotation_id"],
-                               guard=client.delete_guard() if client else None)
+                               guard=client.delete_guard() if client else None,
+                               base_version=if_match(request.headers.get("If-Match")))
     _, revision = await _write_one(services, command, request)
     return empty_response(revision)
 
@@ -273,15 +284,17 @@ async def delete_annotation(request: web.Request) -> web.Response:
 async def get_annotation(request: web.Request) -> web.Response:
     services, access, layer = await _document(request)
     annotation_id = request.match_info["annotation_id"]
-    record = await services.run(services.read_model.annotation, access.row.document_id,
-                                 layer, annotation_id)
+    found = await services.run(services.read_model.annotation_version,
+                               access.row.document_id, layer, annotation_id)
+    record, version = found if found else (None, 0)
     client = client_of(request)
     if record is not None and client is not None:
         visible = _for_client_records(client, [record.decode()])
         record = visible[0] if visible else None
     if record is None:
         raise ApiError(404, f"no annotation with id {annotation_id!r} in this layer")
-    return web.Response(body=record, content_type="application/json")
+    return web.Response(body=record, content_type="application/json",
+                        headers={"ETag": f'"{version}"'})
 
 
 def _for_client_records(client: Client, records: list[str]) -> list[bytes]:

@@ -12,6 +12,7 @@ from api.errors import error_middleware, request_id_middleware
 from api.routes import client_scope_middleware, min_revision_middleware, setup_routes
 from api.services import services_context
 from api.settings import Settings
+from api.sync import hub_context
 
 log = logging.getLogger(__name__)
 
@@ -28,5 +29,6 @@ def create_app(settings: Settings) -> web.Application:
     app[SETTINGS] = settings
     app[JWT_CONFIG] = JwtConfig.load(settings.jwt_public_key, settings.jwt_algorithm)
     app.cleanup_ctx.append(services_context)
+    app.cleanup_ctx.append(hub_context)
     setup_routes(app)
     return app

@@ -25,6 +25,7 @@ from eventstore.errors import (
     LayerExistsError,
     LayerNotFoundError,
     LogUnavailableError,
+    StaleVersionError,
     UnstorableError,
 )
 
@@ -39,18 +40,21 @@ class ApiError(Exception):
     """Raised by handlers for a request the API refuses; carries its status and reason."""
 
     def __init__(self, status: int, reason: str, *, text: bool = False,
-                 records: list[dict[str, str]] | None = None) -> None:
+                 records: list[dict[str, str]] | None = None,
+                 current: dict | None = None) -> None:
         super().__init__(reason)
         self.status = status
         self.reason = reason
         self.text = text
         self.records = records  # per-record reasons, e.g. of a refused Instant JSON import
+        self.current = current  # the record as it is now, for a refused stale change
 
 
 STATUS_OF: dict[type[Exception], int] = {
     DocumentNotFoundError: 404,
     AnnotationNotFoundError: 404,
     ForbiddenError: 403,
+    StaleVersionError: 412,
     LayerNotFoundError: 404,
     LayerExistsError: 409,
     AttachmentNotFoundError: 404,
@@ -72,11 +76,13 @@ def status_of(error: DomainError | ContentError) -> int:
     return 500
 
 
-def error_response(status: int, reason: str,
-                   records: list[dict[str, str]] | None = None) -> web.Response:
+def error_response(status: int, reason: str, records: list[dict[str, str]] | None = None,
+                   current: dict | None = None) -> web.Response:
     error: dict[str, object] = {"reason": reason}
     if records is not None:
         error["records"] = records
+    if current is not None:
+        error["current"] = current
     return web.Response(status=status, body=orjson.dumps({"error": error}),
                         content_type="application/json")
 
@@ -102,11 +108,12 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
     except ApiError as error:
         if error.text:
             return web.Response(status=error.status, text=error.reason)
-        return error_response(error.status, error.reason, error.records)
+        return error_response(error.status, error.reason, error.records, error.current)
     except PdfPasswordError as error:
         return web.Response(status=403, text=str(error))
     except (DomainError, ContentError, NotAPdfError) as error:
-        return error_response(status_of(error), str(error))
+        return error_response(status_of(error), str(error),
+                              current=getattr(error, "current", None))
     except web.HTTPRequestEntityTooLarge as error:
         return error_response(413, f"the request body is larger than the limit: {error.text}")
     except web.HTTPException as error:

@@ -6,10 +6,12 @@ import re
 from typing import Any
 
 STATUS_TEXT = {
+    101: "Switching to WebSocket",
     200: "OK", 400: "Bad request", 401: "Missing or invalid token",
     403: "Forbidden (PDF password missing or wrong)", 404: "Not found",
     409: "Already exists", 413: "Too large", 415: "Unsupported media type",
     422: "Invalid input: {\"error\": {\"reason\": ...}}",
+    412: "The record changed since the version given (If-Match or baseVersion)",
     503: "The log could not be written, or the read model did not catch up",
 }
 PARAMETER = re.compile(r"{(\w+)}")
@@ -42,7 +44,7 @@ def _operation(route: Any) -> dict[str, Any]:
     responses: dict[str, Any] = {}
     for status in route.statuses:
         response: dict[str, Any] = {"description": STATUS_TEXT[status]}
-        if status >= 400 and status != 403:
+        if status >= 400 and status != 403 and status in STATUS_TEXT:
             response["content"] = {"application/json": {"schema": ERROR}}
         responses[str(status)] = response
     if route.streams:

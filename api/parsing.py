@@ -108,6 +108,7 @@ class AnnotationInput:
     group: str | None
     has_group: bool
     references: tuple[str, ...] = ()
+    base_version: int | None = None  # the version the change was based on (extension)
 
 
 REFERENCE_KEYS = ("imageAttachmentId", "mediaAttachmentId", "widgetAttachmentId")
@@ -147,8 +148,12 @@ def parse_item(item: Any, *, page_count: int | None, id_required: bool,
     group = optional_string(item, "group")
     validate_content(item["content"], page_count)
     _check_storable(item["content"])
+    base_version = item.get("baseVersion")
+    if base_version is not None and (type(base_version) is not int or base_version < 1):
+        raise ContentError("'baseVersion' must be the record version (1 or more) the change "
+                           "was based on")
     return AnnotationInput(annotation_id, item["content"], user_id, group, "group" in item,
-                           attachment_references(item["content"]))
+                           attachment_references(item["content"]), base_version)
 
 
 def _check_storable(content: dict[str, Any]) -> None:
@@ -218,3 +223,14 @@ def parse_delete_ids(body: Any, max_batch: int) -> list[str] | None:
             raise ApiError(422, f"'annotationIds' holds {value!r}, which is not a non-empty "
                                 "string id") from None
     return list(dict.fromkeys(ids))
+
+
+def if_match(header: str | None) -> int | None:
+    """The version named by an ``If-Match`` header (``"3"``, ``W/"3"`` or ``3``)."""
+    if header is None:
+        return None
+    value = header.strip().removeprefix("W/").strip('"')
+    if not value.isdigit():
+        raise ApiError(400, f"If-Match must name a record version, such as \"3\", not "
+                            f"{header!r}")
+    return int(value)

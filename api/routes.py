@@ -8,7 +8,7 @@ from typing import Any
 
 from aiohttp import web
 
-from api import annotations, documents, replays
+from api import annotations, documents, replays, sync
 from api.auth import client_of
 from api.errors import ApiError
 from api.openapi import build_openapi
@@ -113,6 +113,14 @@ ROUTES: list[Route] = [
     *_both_layers("POST", "/annotations/{annotation_id}/restore",
                   replays.restore_annotation, "Undelete an annotation (appends events)",
                   statuses=(200, 401, 403, 404, 409, 503), extension=True),
+    *_both_layers("GET", "/sync", sync.sync_layer,
+                  "Live sync over WebSocket: changes after 'revision', then live; send "
+                  "changes, get confirmations", statuses=(101, 400, 401, 403, 404),
+                  extension=True, jwt="read-document"),
+    *_both_layers("POST", "/confirmations", sync.confirm,
+                  "Wait until changes accepted before the call are persisted; return the "
+                  "latest persisted records", statuses=(200, 401, 403, 404, 422, 503),
+                  body="json", extension=True, jwt="read-document"),
     *_both_layers("POST", "/restore", replays.restore_layer,
                   "Revert the layer to a revision or time (appends events)",
                   statuses=(200, 400, 401, 403, 404, 503), body="json", extension=True),

@@ -23,6 +23,7 @@ class Settings:
     write_timeout: float = 60.0
     jwt_public_key: str | None = None
     jwt_algorithm: str | None = None
+    sync_queue_size: int = 10_000  # messages a sync client may lag before it is dropped
     database_url: str | None = None  # PostgreSQL: the log is shared by several processes
     blob_dir: Path | None = None  # default: <data_dir>/blobs; shared by a cluster
 
@@ -47,6 +48,7 @@ class Settings:
             jwt_public_key=env.get("JWT_PUBLIC_KEY") or None,
             jwt_algorithm=env.get("JWT_ALGORITHM") or None,
             database_url=env.get("ANNOLOG_DATABASE_URL") or None,
+            sync_queue_size=_int(env, "ANNOLOG_SYNC_QUEUE", 10_000),
             blob_dir=Path(env["ANNOLOG_BLOB_DIR"]) if env.get("ANNOLOG_BLOB_DIR") else None,
         )
 

@@ -95,6 +95,7 @@ class UpdateAnnotation:
     references: tuple[str, ...] = ()
     attachments: tuple[NewAttachment, ...] = ()
     guard: Guard | None = field(default=None, compare=False)
+    base_version: int | None = None  # refuse unless the record is still at this version
 
 
 @dataclass(frozen=True)
@@ -105,6 +106,7 @@ class DeleteAnnotation:
     user_id: str | None = None
     missing_ok: bool = False
     guard: Guard | None = field(default=None, compare=False)
+    base_version: int | None = None
 
 
 @dataclass(frozen=True)
@@ -142,6 +144,7 @@ class Accepted:
 
     result: dict[str, Any] | None
     revision: int
+    version: int = 0  # the stream version the command's last event produced
 
 
 @dataclass(frozen=True)

@@ -27,6 +27,14 @@ class ConflictError(DomainError):
     """Raised when concurrent writers kept changing the same records (PostgreSQL)."""
 
 
+class StaleVersionError(DomainError):
+    """Raised when a change was based on a version the record has moved past."""
+
+    def __init__(self, message: str, current: dict) -> None:
+        super().__init__(message)
+        self.current = current  # the record as it is now, with its version
+
+
 class ForbiddenError(DomainError):
     """Raised when the caller's permissions do not allow a change to a record."""
 

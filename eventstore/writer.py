@@ -68,6 +68,7 @@ from eventstore.errors import (
     LayerNotFoundError,
     LogUnavailableError,
     NotAppliedError,
+    StaleVersionError,
     UnstorableError,
 )
 from eventstore.log import EventLog, LoggedEvent
@@ -292,6 +293,12 @@ class Decider:
             raise not_found  # the same answer as for a missing record: nothing leaks
         if verdict is not None:
             raise ForbiddenError(verdict)
+        base = getattr(command, "base_version", None)
+        if base is not None and base != annotation.version:
+            raise StaleVersionError(
+                f"annotation {command.annotation_id!r} is at version {annotation.version}, "
+                f"not {base}: it changed since; nothing was saved",
+                {**annotation.record(), "version": annotation.version})
         return document, annotation
 
     def _update_annotation(self, command: UpdateAnnotation, request_id: str) -> dict[str, Any]:
@@ -572,7 +579,8 @@ class Writer:
                     continue
                 position += count
                 revision = revisions[position - 1] if count else 0
-                request_outcomes.append(Accepted(result, revision))
+                version = decider.events[position - 1].originator_version if count else 0
+                request_outcomes.append(Accepted(result, revision, version))
             outcomes.append(request_outcomes)
         return outcomes, [LoggedEvent(r, e) for r, e in zip(revisions, decider.events)]
 

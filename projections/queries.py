@@ -173,6 +173,14 @@ class ReadModel:
                               [timestamp]).fetchone()
         return row[0] or 0
 
+    def annotation_version(self, document_id: str, layer: str, annotation_id: str
+                           ) -> tuple[bytes, int] | None:
+        """The served record as JSON bytes and its version, or None when absent or deleted."""
+        row = self.db.execute(
+            "SELECT record, version FROM annotations WHERE document_id = ? AND layer = ? "
+            "AND id = ? AND deleted = 0", [document_id, layer, annotation_id]).fetchone()
+        return (row[0].encode(), row[1]) if row else None
+
     def annotation(self, document_id: str, layer: str, annotation_id: str) -> bytes | None:
         """The served record as JSON bytes, or None when absent or deleted."""
         row = self.db.execute(
@@ -198,6 +206,20 @@ class ReadModel:
         return [orjson.loads(r[0]) for r in self.db.execute(
             "SELECT record FROM annotations WHERE document_id = ? AND layer = ? AND deleted = 0 "
             "AND instr(record, ?) > 0", [document_id, layer, text])]
+
+    def confirmations(self, document_id: str, layer: str, ids: list[str]
+                      ) -> list[dict[str, Any]]:
+        """The last persisted version of each annotation, deleted ones included: the rows
+        keep tombstones, so they are also the persistence-confirmation view."""
+        rows = []
+        for start in range(0, len(ids), 500):
+            chunk = ids[start:start + 500]
+            rows += self.db.execute(
+                "SELECT id, version, revision, updated_at, deleted, record FROM annotations "
+                f"WHERE document_id = ? AND layer = ? AND id IN ({','.join('?' * len(chunk))})",
+                [document_id, layer, *chunk]).fetchall()
+        return [{"id": r[0], "version": r[1], "revision": r[2], "persistedAt": r[3],
+                 "deleted": bool(r[4]), "record": orjson.loads(r[5])} for r in rows]
 
     def live_annotation_ids(self, document_id: str, layer: str) -> list[str]:
         return [r[0] for r in self.db.execute(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import heapq
 import itertools
+from collections.abc import Callable
 
 
 class RevisionWaiter:
@@ -15,6 +16,7 @@ class RevisionWaiter:
         self.position = position
         self._waiting: list[tuple[int, int, asyncio.Future[None]]] = []
         self._counter = itertools.count()
+        self.listeners: list[Callable[[int], None]] = []  # told of every advance, on the loop
 
     def advanced(self, position: int) -> None:
         """Called from the projector thread."""
@@ -22,6 +24,8 @@ class RevisionWaiter:
 
     def _release(self, position: int) -> None:
         self.position = max(self.position, position)
+        for listener in self.listeners:
+            listener(self.position)
         while self._waiting and self._waiting[0][0] <= self.position:
             _, _, future = heapq.heappop(self._waiting)
             if not future.done():

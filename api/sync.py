@@ -1,0 +1,336 @@
+"""Live sync over WebSocket and persistence confirmations (extensions).
+
+Every layer with connected clients has one feed. When the projector advances (for this
+process's writes and, on PostgreSQL, everyone's) the feed reads the layer's new changes
+from the read model once and hands them to every client it serves. A client first catches
+up from the revision it had, with its own cursor, and joins the feed only when its cursor
+has reached the feed's: nothing is missed, and a change at or below a client's cursor is
+never sent again. A client's queue is bounded; one that falls too far behind is
+disconnected with the revision to resume from, so it never slows the writer or the others.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+from aiohttp import WSMsgType, web
+from ulid import ULID
+
+from api.annotations import _document, as_client
+from api.auth import client_of
+from api.clients import Client
+from api.errors import ApiError, request_id
+from api.parsing import check_annotation_id, json_object, parse_delete_ids, parse_item, read_json
+from api.responses import json_response
+from api.services import SERVICES, Services
+from api.validation import ContentError
+from eventstore.commands import (
+    Accepted,
+    Command,
+    CreateAnnotation,
+    DeleteAnnotation,
+    UpdateAnnotation,
+)
+from eventstore.errors import DomainError
+
+log = logging.getLogger(__name__)
+PAGE = 1000
+BEHIND = 4008  # WebSocket close code: the client fell too far behind
+SEND_TIMEOUT = 10.0
+
+
+@dataclass(eq=False)
+class Subscriber:
+    ws: web.WebSocketResponse
+    client: Client | None
+    cursor: int  # the last layer revision handed to this client (seen or filtered out)
+    queue: asyncio.Queue[bytes]
+    client_id: str = field(default_factory=lambda: str(ULID()))
+    sent: int = 0  # the last revision actually written to the socket
+    closing: bool = False
+
+    @property
+    def user_id(self) -> str | None:
+        return self.client.user_id if self.client else None
+
+    def _news(self, changes: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """The changes after this client's cursor that it may view; moves the cursor."""
+        news = []
+        for change in changes:
+            if change["revision"] <= self.cursor:
+                continue
+            self.cursor = change["revision"]
+            if self.client is None or self.client.sees(change["record"]):
+                news.append({"type": "change", **change})
+        return news
+
+    def offer(self, changes: list[dict[str, Any]]) -> None:
+        """Live changes: never wait (a full queue drops this client, not the others)."""
+        for message in self._news(changes):
+            self.push(message)
+
+    async def deliver(self, message: dict[str, Any]) -> None:
+        """Catch-up: this client's own history, so it may wait for room in its queue."""
+        await self.queue.put(orjson.dumps(message))
+
+    async def catch_up(self, changes: list[dict[str, Any]]) -> None:
+        for message in self._news(changes):
+            await self.deliver(message)
+
+    def push(self, message: dict[str, Any]) -> None:
+        if self.closing:
+            return
+        try:
+            self.queue.put_nowait(orjson.dumps(message))
+        except asyncio.QueueFull:
+            self.closing = True  # the sender drains what is queued, then closes
+
+    async def close_behind(self) -> None:
+        await self.ws.close(code=BEHIND, message=f"too far behind; reconnect with revision="
+                                                 f"{self.sent}".encode())
+
+
+@dataclass(eq=False)
+class LayerFeed:
+    document_id: str
+    layer: str
+    cursor: int
+    live: set[Subscriber] = field(default_factory=set)
+    pulling: bool = False
+    again: bool = False
+
+    def presence(self) -> None:
+        clients = [{"clientId": s.client_id, "userId": s.user_id} for s in self.live]
+        for subscriber in self.live:
+            subscriber.push({"type": "clients", "clients": clients})
+
+
+class Hub:
+    """The feeds of this process, woken whenever the read model advances."""
+
+    def __init__(self, services: Services) -> None:
+        self.services = services
+        self.feeds: dict[tuple[str, str], LayerFeed] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+        services.waiter.listeners.append(self.advanced)
+
+    def feed(self, document_id: str, layer: str) -> LayerFeed:
+        key = (document_id, layer)
+        if key not in self.feeds:
+            self.feeds[key] = LayerFeed(document_id, layer, self.services.waiter.position)
+        return self.feeds[key]
+
+    def advanced(self, position: int) -> None:
+        for feed in self.feeds.values():
+            if feed.live:
+                task = asyncio.get_running_loop().create_task(self.pull(feed))
+                self._tasks.add(task)
+                task.add_done_callback(self._tasks.discard)
+
+    async def pull(self, feed: LayerFeed) -> None:
+        """Read the feed's new changes once and hand them to every live client."""
+        if feed.pulling:
+            feed.again = True
+            return
+        feed.pulling = True
+        try:
+            while True:
+                feed.again = False
+                seen = self.services.waiter.position  # the read model holds at least this
+                changes = await self.services.run(self.services.read_model.changes_page,
+                                                  feed.document_id, feed.layer, feed.cursor,
+                                                  PAGE)
+                if changes:
+                    feed.cursor = changes[-1]["revision"]
+                    for subscriber in list(feed.live):
+                        subscriber.offer(changes)
+                if len(changes) < PAGE:  # nothing else of this layer up to ``seen``
+                    feed.cursor = max(feed.cursor, seen)
+                    if not feed.again:
+                        return
+        finally:
+            feed.pulling = False
+
+    async def join(self, feed: LayerFeed, subscriber: Subscriber) -> None:
+        """Catch the client up on its own cursor, then join the feed where they meet."""
+        while True:
+            seen = self.services.waiter.position
+            changes = await self.services.run(self.services.read_model.changes_page,
+                                              feed.document_id, feed.layer,
+                                              subscriber.cursor, PAGE)
+            await subscriber.catch_up(changes)
+            if len(changes) < PAGE:  # nothing else of this layer up to ``seen``
+                subscriber.cursor = max(subscriber.cursor, seen)
+                await subscriber.queue.join()  # sent: the live feed finds room
+            if len(changes) < PAGE and subscriber.cursor >= feed.cursor:
+                feed.live.add(subscriber)  # no await since the check: nothing slips between
+                subscriber.push({"type": "caught_up", "revision": subscriber.cursor})
+                feed.presence()
+                return
+
+    def leave(self, feed: LayerFeed, subscriber: Subscriber) -> None:
+        feed.live.discard(subscriber)
+        feed.presence()
+
+
+HUB = web.AppKey("hub", Hub)
+
+
+async def hub_context(app: web.Application) -> AsyncIterator[None]:
+    """The hub of this process; after the services, which it follows."""
+    app[HUB] = Hub(app[SERVICES])
+    yield
+
+
+async def sync_layer(request: web.Request) -> web.WebSocketResponse:
+    services, access, layer = await _document(request)
+    since = request.query.get("revision", "0")
+    if not since.isdigit():
+        raise ApiError(400, "'revision' must be the last revision the client has (0 for all)")
+    ws = web.WebSocketResponse(heartbeat=30)
+    await ws.prepare(request)
+    hub = request.app[HUB]
+    feed = hub.feed(access.row.document_id, layer)
+    subscriber = Subscriber(ws, client_of(request), int(since),
+                            asyncio.Queue(services.settings.sync_queue_size))
+    await subscriber.deliver({"type": "hello", "clientId": subscriber.client_id})
+    loop = asyncio.get_running_loop()
+    sender = loop.create_task(_send(subscriber))
+    joining = loop.create_task(hub.join(feed, subscriber))
+    sender.add_done_callback(lambda _: joining.cancel())  # a gone client stops its catch-up
+    try:
+        async for message in ws:
+            if message.type == WSMsgType.TEXT:
+                await _receive(request, services, access.row.document_id, layer, subscriber,
+                               message.data)
+            elif message.type == WSMsgType.ERROR:
+                break
+    finally:
+        joining.cancel()
+        hub.leave(feed, subscriber)
+        sender.cancel()
+    return ws
+
+
+async def _send(subscriber: Subscriber) -> None:
+    """Write queued messages in order. A client dropped for falling behind first gets what
+    was already queued, so the revision its close message names is the last it received."""
+    while True:
+        if subscriber.closing and subscriber.queue.empty():
+            await subscriber.close_behind()
+            return
+        data = await subscriber.queue.get()
+        try:
+            await asyncio.wait_for(subscriber.ws.send_str(data.decode()), SEND_TIMEOUT)
+        except TimeoutError:  # the client stopped reading: drop it now
+            subscriber.closing = True
+            await subscriber.close_behind()
+            return
+        except (ConnectionError, RuntimeError):  # the client is gone
+            subscriber.closing = True
+            return
+        finally:
+            subscriber.queue.task_done()
+        message = orjson.loads(data)
+        if message.get("type") == "change":
+            subscriber.sent = message["revision"]
+
+
+async def _receive(request: web.Request, services: Services, document_id: str, layer: str,
+                   subscriber: Subscriber, text: str) -> None:
+    """A batch of client changes: each is confirmed with its persisted record, or rejected
+    with a reason (and the current record when it was based on an old version)."""
+    try:
+        message = orjson.loads(text)
+        if not isinstance(message, dict) or message.get("type") != "changes" or \
+                not isinstance(message.get("changes"), list):
+            raise ContentError('send {"type": "changes", "changes": [...]}')
+    except (orjson.JSONDecodeError, ContentError) as error:
+        subscriber.push({"type": "error", "reason": str(error)})
+        return
+    client = subscriber.client
+    if client is not None and "write" not in client.permissions:
+        for change in message["changes"]:
+            subscriber.push({"type": "rejected", "changeId": _change_id(change),
+                             "reason": "the JWT lacks the 'write' permission"})
+        return
+    commands: list[tuple[Any, Command]] = []
+    for change in message["changes"]:
+        try:
+            commands.append((_change_id(change),
+                             _command(change, document_id, layer, client)))
+        except (ContentError, DomainError, ApiError) as error:
+            subscriber.push({"type": "rejected", "changeId": _change_id(change),
+                             "reason": getattr(error, "reason", str(error))})
+    if not commands:
+        return
+    outcomes, _ = await services.write([c for _, c in commands], request_id(request))
+    for (change_id, command), outcome in zip(commands, outcomes):
+        if isinstance(outcome, Accepted):
+            subscriber.push({"type": "confirmed", "changeId": change_id,
+                             "id": command.annotation_id, "revision": outcome.revision,
+                             "version": outcome.version, "record": outcome.result})
+        else:
+            rejection = {"type": "rejected", "changeId": change_id,
+                         "id": command.annotation_id, "reason": str(outcome.error)}
+            if getattr(outcome.error, "current", None) is not None:
+                rejection["current"] = outcome.error.current
+            subscriber.push(rejection)
+
+
+def _change_id(change: Any) -> Any:
+    return change.get("changeId") if isinstance(change, dict) else None
+
+
+def _command(change: Any, document_id: str, layer: str, client: Client | None) -> Command:
+    if not isinstance(change, dict):
+        raise ContentError("each change must be an object")
+    op = change.get("op")
+    if op == "delete":
+        annotation_id = check_annotation_id(change.get("id"))
+        base = change.get("baseVersion")
+        return DeleteAnnotation(document_id, layer, annotation_id,
+                                guard=client.delete_guard() if client else None,
+                                base_version=base if type(base) is int else None)
+    if op not in ("create", "update"):
+        raise ContentError("'op' must be create, update or delete")
+    item = parse_item(change, page_count=None, id_required=op == "update")
+    if client is not None:
+        item = as_client(client, item, creating=op == "create")
+    if op == "create":
+        return CreateAnnotation(document_id, layer, item.annotation_id, item.content,
+                                item.group, item.user_id,
+                                guard=client.exists_guard() if client else None)
+    return UpdateAnnotation(document_id, layer, item.annotation_id, item.content, item.user_id,
+                            group=item.group, keep_group=not item.has_group,
+                            guard=client.edit_guard(item.group, item.has_group)
+                            if client else None, base_version=item.base_version)
+
+
+async def confirm(request: web.Request) -> web.Response:
+    """Wait (up to ``timeout`` seconds) until every change accepted before this call is
+    persisted and projected, then return the annotations' latest persisted state."""
+    services, access, layer = await _document(request)
+    body = json_object(await read_json(request))
+    ids = parse_delete_ids({"annotationIds": body.get("annotationIds")},
+                           services.settings.max_batch)
+    if ids is None:
+        raise ApiError(422, "'annotationIds' must list the ids to confirm")
+    timeout = body.get("timeout", 10)
+    if type(timeout) not in (int, float) or not 0 <= timeout <= 300:
+        raise ApiError(422, "'timeout' must be a number of seconds from 0 to 300")
+    target = await services.run(services.log.max_revision)
+    if not await services.waiter.wait_for(target, timeout):
+        raise ApiError(503, f"changes up to revision {target} were not projected within "
+                            f"{timeout} s; try again")
+    rows = await services.run(services.read_model.confirmations, access.row.document_id,
+                              layer, ids)
+    client = client_of(request)
+    found = [r for r in rows if client is None or client.sees(r["record"])]
+    missing = sorted(set(ids) - {r["id"] for r in found})
+    return json_response({"data": found, "missing": missing, "revision": target})
