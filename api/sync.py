@@ -44,12 +44,26 @@ BEHIND = 4008  # WebSocket close code: the client fell too far behind
 SEND_TIMEOUT = 10.0
 
 
+@dataclass(frozen=True)
+class Change:
+    """A change of the layer, encoded once for every client that may see it."""
+
+    revision: int
+    record: dict[str, Any]
+    frame: bytes
+
+
+def encode_changes(rows: list[dict[str, Any]]) -> list[Change]:
+    return [Change(r["revision"], r["record"], orjson.dumps({"type": "change", **r}))
+            for r in rows]
+
+
 @dataclass(eq=False)
 class Subscriber:
     ws: web.WebSocketResponse
     client: Client | None
     cursor: int  # the last layer revision handed to this client (seen or filtered out)
-    queue: asyncio.Queue[bytes]
+    queue: asyncio.Queue[tuple[int, bytes]]  # (revision of a change or 0, the frame)
     client_id: str = field(default_factory=lambda: str(ULID()))
     sent: int = 0  # the last revision actually written to the socket
     closing: bool = False
@@ -58,35 +72,38 @@ class Subscriber:
     def user_id(self) -> str | None:
         return self.client.user_id if self.client else None
 
-    def _news(self, changes: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    def _news(self, changes: list[Change]) -> list[tuple[int, bytes]]:
         """The changes after this client's cursor that it may view; moves the cursor."""
         news = []
         for change in changes:
-            if change["revision"] <= self.cursor:
+            if change.revision <= self.cursor:
                 continue
-            self.cursor = change["revision"]
-            if self.client is None or self.client.sees(change["record"]):
-                news.append({"type": "change", **change})
+            self.cursor = change.revision
+            if self.client is None or self.client.sees(change.record):
+                news.append((change.revision, change.frame))
         return news
 
-    def offer(self, changes: list[dict[str, Any]]) -> None:
+    def offer(self, changes: list[Change]) -> None:
         """Live changes: never wait (a full queue drops this client, not the others)."""
-        for message in self._news(changes):
-            self.push(message)
+        for item in self._news(changes):
+            self._put(item)
 
     async def deliver(self, message: dict[str, Any]) -> None:
         """Catch-up: this client's own history, so it may wait for room in its queue."""
-        await self.queue.put(orjson.dumps(message))
+        await self.queue.put((0, orjson.dumps(message)))
 
-    async def catch_up(self, changes: list[dict[str, Any]]) -> None:
-        for message in self._news(changes):
-            await self.deliver(message)
+    async def catch_up(self, changes: list[Change]) -> None:
+        for item in self._news(changes):
+            await self.queue.put(item)
 
     def push(self, message: dict[str, Any]) -> None:
+        self._put((0, orjson.dumps(message)))
+
+    def _put(self, item: tuple[int, bytes]) -> None:
         if self.closing:
             return
         try:
-            self.queue.put_nowait(orjson.dumps(message))
+            self.queue.put_nowait(item)
         except asyncio.QueueFull:
             self.closing = True  # the sender drains what is queued, then closes
 
@@ -142,11 +159,11 @@ class Hub:
             while True:
                 feed.again = False
                 seen = self.services.waiter.position  # the read model holds at least this
-                changes = await self.services.run(self.services.read_model.changes_page,
-                                                  feed.document_id, feed.layer, feed.cursor,
-                                                  PAGE)
+                changes = encode_changes(await self.services.run(
+                    self.services.read_model.changes_page, feed.document_id, feed.layer,
+                    feed.cursor, PAGE))
                 if changes:
-                    feed.cursor = changes[-1]["revision"]
+                    feed.cursor = changes[-1].revision
                     for subscriber in list(feed.live):
                         subscriber.offer(changes)
                 if len(changes) < PAGE:  # nothing else of this layer up to ``seen``
@@ -160,9 +177,9 @@ class Hub:
         """Catch the client up on its own cursor, then join the feed where they meet."""
         while True:
             seen = self.services.waiter.position
-            changes = await self.services.run(self.services.read_model.changes_page,
-                                              feed.document_id, feed.layer,
-                                              subscriber.cursor, PAGE)
+            changes = encode_changes(await self.services.run(
+                self.services.read_model.changes_page, feed.document_id, feed.layer,
+                subscriber.cursor, PAGE))
             await subscriber.catch_up(changes)
             if len(changes) < PAGE:  # nothing else of this layer up to ``seen``
                 subscriber.cursor = max(subscriber.cursor, seen)
@@ -224,9 +241,10 @@ async def _send(subscriber: Subscriber) -> None:
         if subscriber.closing and subscriber.queue.empty():
             await subscriber.close_behind()
             return
-        data = await subscriber.queue.get()
+        revision, frame = await subscriber.queue.get()
         try:
-            await asyncio.wait_for(subscriber.ws.send_str(data.decode()), SEND_TIMEOUT)
+            await asyncio.wait_for(subscriber.ws.send_frame(frame, WSMsgType.TEXT),
+                                   SEND_TIMEOUT)
         except TimeoutError:  # the client stopped reading: drop it now
             subscriber.closing = True
             await subscriber.close_behind()
@@ -236,9 +254,8 @@ async def _send(subscriber: Subscriber) -> None:
             return
         finally:
             subscriber.queue.task_done()
-        message = orjson.loads(data)
-        if message.get("type") == "change":
-            subscriber.sent = message["revision"]
+        if revision:
+            subscriber.sent = revision
 
 
 async def _receive(request: web.Request, services: Services, document_id: str, layer: str,

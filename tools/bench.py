@@ -12,6 +12,7 @@ import sys
 import tempfile
 import time
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 import aiohttp
@@ -334,6 +335,54 @@ def raw_layer_read(readmodel: Path, revision: int) -> int:
     return len(rows)
 
 
+async def sync_fanout(server: ServerProcess, clients: int, rate: float, seconds: float
+                      ) -> Row:
+    """``clients`` sync sockets on one layer while one writer creates ``rate`` annotations
+    a second: the time from each change's commit (its event timestamp, same clock) to its
+    arrival at every client."""
+    delays: list[float] = []
+    expected = int(rate * seconds)
+    url = f"{server.base}/api/documents/bench/layers/live/sync"
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as listening, \
+            aiohttp.ClientSession() as session:
+        sockets = [await listening.ws_connect(url, headers=AUTH) for _ in range(clients)]
+
+        async def listen(ws: aiohttp.ClientWebSocketResponse) -> None:
+            seen = 0
+            while seen < expected:
+                frame = await ws.receive()
+                if frame.type != aiohttp.WSMsgType.TEXT:
+                    raise SystemExit(f"a sync client was closed: {frame.type.name} "
+                                     f"{ws.close_code} {frame.extra}")
+                message = orjson.loads(frame.data)
+                if message["type"] == "change":
+                    arrived = time.time()
+                    committed = datetime.fromisoformat(message["at"].replace("Z", "+00:00"))
+                    delays.append(arrived - committed.timestamp())
+                    seen += 1
+
+        listeners = [asyncio.create_task(listen(ws)) for ws in sockets]
+        await asyncio.sleep(1.0)  # every client connected and caught up
+        started = time.perf_counter()
+        writes = []
+        for i in range(expected):  # open loop: one write every 1/rate s, answered or not
+            writes.append(asyncio.create_task(_post(
+                session, f"{server.base}/api/documents/bench/layers/live/annotations",
+                [{"id": f"live{i}", "content": _note(i)}])))
+            pause = started + (i + 1) / rate - time.perf_counter()
+            if pause > 0:
+                await asyncio.sleep(pause)
+        await asyncio.gather(*writes)
+        achieved = expected / (time.perf_counter() - started)
+        await asyncio.wait_for(asyncio.gather(*listeners), 60)
+        for ws in sockets:
+            await ws.close()
+    return Row(f"sync: {clients} clients, one writer at {rate:g}/s", achieved, "changes/s", 0,
+               _percentile(delays, 0.5), _percentile(delays, 0.99),
+               extra=f"commit to every client; {len(delays):,} deliveries (target p99 "
+                     "≤ 50 ms)")
+
+
 async def _run(args: argparse.Namespace, scratch: Path) -> list[Row]:
     data_dir = scratch / "data"
     server = ServerProcess(data_dir, free_port(), TOKEN, ANNOLOG_MAX_BATCH="100000")
@@ -354,6 +403,10 @@ async def _run(args: argparse.Namespace, scratch: Path) -> list[Row]:
                                       scratch))
             print("NDJSON ...", file=sys.stderr)
             rows.append(await ndjson(session, server, args.ndjson, data_dir))
+        if args.sync_clients:
+            print("live sync ...", file=sys.stderr)
+            rows.append(await sync_fanout(server, args.sync_clients, args.sync_rate,
+                                          args.sync_duration))
         peak = _rss_kb(server.pid, "VmHWM") / 1024
     finally:
         server.stop()

@@ -231,6 +231,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="seconds of concurrent single writes")
     p.add_argument("--upload-duration", type=float, default=10.0,
                    help="seconds of concurrent 1 MiB attachment uploads")
+    p.add_argument("--sync-clients", type=int, default=100,
+                   help="sync clients in the live-sync scenario (0 skips it)")
+    p.add_argument("--sync-rate", type=float, default=200.0, help="changes/s in live sync")
+    p.add_argument("--sync-duration", type=float, default=10.0, help="seconds of live sync")
     p.add_argument("--database", help="a PostgreSQL URL: run the write and read scenarios "
                                       "on three processes sharing that log")
     p.add_argument("--rebuild-events", type=int, default=1_000_000,

@@ -83,3 +83,31 @@ async def test_three_processes_share_one_log(tmp_path, database_url):
                                 capture_output=True, text=True, timeout=120)
         assert result.returncode == 0, result.stdout + result.stderr
         assert "no drift" in result.stdout
+
+
+async def test_a_change_through_one_process_reaches_sync_clients_of_another(tmp_path,
+                                                                            database_url):
+    servers = [ServerProcess(tmp_path / f"node{i}" / "data", free_port(), TOKEN,
+                             ANNOLOG_DATABASE_URL=database_url,
+                             ANNOLOG_BLOB_DIR=str(tmp_path / "blobs")) for i in range(2)]
+    try:
+        await asyncio.gather(*(s.ready() for s in servers))
+        async with aiohttp.ClientSession() as session:
+            async with session.post(f"{servers[0].base}/api/documents", data=make_pdf(),
+                                    headers={**AUTH, "Content-Type": "application/pdf"}) as r:
+                document = (await r.json())["data"]["document_id"]
+            async with session.ws_connect(f"{servers[1].base}/api/documents/{document}/sync",
+                                          headers=AUTH) as ws:
+                while orjson.loads((await ws.receive()).data)["type"] != "caught_up":
+                    pass
+                async with session.post(f"{servers[0].base}/api/documents/{document}/"
+                                        "annotations", headers=AUTH, json={"annotations": [
+                                            {"id": "far", "content": note()}]}) as r:
+                    revision = (await r.json())["revision"]
+                message = {"type": None}
+                while message["type"] != "change":
+                    message = orjson.loads((await asyncio.wait_for(ws.receive(), 10)).data)
+                assert (message["id"], message["revision"]) == ("far", revision)
+    finally:
+        for server in servers:
+            server.stop()
