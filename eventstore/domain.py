@@ -45,6 +45,18 @@ def annotation_stream_id(instance: str, layer: str, annotation_id: str) -> UUID:
     return _stream_id("annotation", instance, layer, annotation_id)
 
 
+BASE_FIELDS = frozenset({"originator_id", "originator_version", "timestamp", "originator_topic"})
+
+
+def carry(event: Any, aggregate: Any, **extra: Any) -> None:
+    """Events carry the full state they produce: copy it onto the aggregate."""
+    for name, value in vars(event).items():
+        if name not in BASE_FIELDS:
+            setattr(aggregate, name, value)
+    for name, value in extra.items():
+        setattr(aggregate, name, value)
+
+
 class Document(Aggregate):
     """An uploaded PDF. ``instance`` changes when a deleted id is uploaded again, so the
     annotation streams of the old incarnation can never leak into the new one."""
@@ -64,14 +76,7 @@ class Document(Aggregate):
         request_id: str
 
         def apply(self, aggregate: Any) -> None:
-            aggregate.document_id = self.document_id
-            aggregate.instance = self.instance
-            aggregate.title = self.title
-            aggregate.sha256 = self.sha256
-            aggregate.byte_size = self.byte_size
-            aggregate.password_protected = self.password_protected
-            aggregate.pages = self.pages
-            aggregate.deleted = False
+            carry(self, aggregate, deleted=False)
 
     class Uploaded(Stored, Aggregate.Created):
         pass
@@ -98,10 +103,7 @@ class Layer(Aggregate):
         name: str
 
         def apply(self, aggregate: Any) -> None:
-            aggregate.document_id = self.document_id
-            aggregate.instance = self.instance
-            aggregate.name = self.name
-            aggregate.deleted = False
+            carry(self, aggregate, deleted=False)
 
     class Created(Event, Aggregate.Created):
         pass
@@ -130,8 +132,7 @@ class Token(Aggregate):
         expires: int | None
 
         def apply(self, aggregate: Any) -> None:
-            aggregate.jti = self.jti
-            aggregate.expires = self.expires
+            carry(self, aggregate)
 
     def __init__(self) -> None:
         """State is set by the events' ``apply``."""
@@ -149,12 +150,7 @@ class Attachment(Aggregate):
         byte_size: int
 
         def apply(self, aggregate: Any) -> None:
-            aggregate.document_id = self.document_id
-            aggregate.instance = self.instance
-            aggregate.attachment_id = self.attachment_id
-            aggregate.sha256 = self.sha256
-            aggregate.content_type = self.content_type
-            aggregate.byte_size = self.byte_size
+            carry(self, aggregate)
 
     def __init__(self) -> None:
         """State is set by the events' ``apply``."""
@@ -175,15 +171,7 @@ class Annotation(Aggregate):
         request_id: str
 
         def apply(self, aggregate: Any) -> None:
-            aggregate.document_id = self.document_id
-            aggregate.instance = self.instance
-            aggregate.layer = self.layer
-            aggregate.annotation_id = self.annotation_id
-            aggregate.content = self.content
-            aggregate.group = self.group
-            aggregate.created_by = self.created_by
-            aggregate.updated_by = self.updated_by
-            aggregate.deleted = False
+            carry(self, aggregate, deleted=False)
 
     class Created(Event, Aggregate.Created):
         pass
