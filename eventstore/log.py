@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import time
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +19,7 @@ import orjson
 from eventsourcing.application import Application
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import (
+    DatabaseError,
     IntegrityError,
     Notification,
     StoredEvent,
@@ -214,7 +216,7 @@ def open_log(data_dir: Path, database_url: str | None = None) -> EventLog:
     """The embedded log, ``events.sqlite`` (WAL, synchronous=FULL) under ``data_dir``; or,
     with ``database_url``, the shared log on PostgreSQL."""
     if database_url:
-        log = EventLog(env=postgres_env(database_url))
+        log = _open_shared(postgres_env(database_url))
         check_synchronous_commit(log)
         return log
     data_dir.mkdir(parents=True, exist_ok=True)
@@ -223,6 +225,19 @@ def open_log(data_dir: Path, database_url: str | None = None) -> EventLog:
         "SQLITE_DBNAME": str(data_dir / "events.sqlite"),
         "SQLITE_LOCK_TIMEOUT": "30",
     })
+
+
+def _open_shared(env: dict[str, str], attempts: int = 5) -> EventLog:
+    """Processes starting together on a fresh database race to create the tables (the
+    library's CREATE ... IF NOT EXISTS is not atomic in PostgreSQL); the losers try again."""
+    for attempt in range(attempts):
+        try:
+            return EventLog(env=env)
+        except DatabaseError:  # a duplicate type, table or index of a concurrent start
+            if attempt == attempts - 1:
+                raise
+            time.sleep(0.2 * (attempt + 1))
+    raise AssertionError("unreachable")
 
 
 def postgres_env(database_url: str) -> dict[str, str]:

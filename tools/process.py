@@ -45,7 +45,9 @@ class ServerProcess:
         async with aiohttp.ClientSession() as session:
             while loop.time() < deadline:
                 if self.process.poll() is not None:
-                    raise RuntimeError(f"annolog serve exited; see {self.log_path}")
+                    tail = self.log_path.read_text(errors="replace").splitlines()[-8:]
+                    raise RuntimeError(f"annolog serve exited; {self.log_path} ends with:\n"
+                                       + "\n".join(tail))
                 try:
                     async with session.get(f"{self.base}/healthcheck") as response:
                         if response.status == 200:

@@ -95,9 +95,11 @@ async def test_a_change_through_one_process_reaches_sync_clients_of_another(tmp_
         async with aiohttp.ClientSession() as session:
             async with session.post(f"{servers[0].base}/api/documents", data=make_pdf(),
                                     headers={**AUTH, "Content-Type": "application/pdf"}) as r:
-                document = (await r.json())["data"]["document_id"]
-            async with session.ws_connect(f"{servers[1].base}/api/documents/{document}/sync",
-                                          headers=AUTH) as ws:
+                upload = await r.json()
+            document = upload["data"]["document_id"]
+            async with session.ws_connect(  # read your write (the upload) through process B
+                    f"{servers[1].base}/api/documents/{document}/sync",
+                    headers={**AUTH, "Annolog-Min-Revision": str(upload["revision"])}) as ws:
                 while orjson.loads((await ws.receive()).data)["type"] != "caught_up":
                     pass
                 async with session.post(f"{servers[0].base}/api/documents/{document}/"
