@@ -438,7 +438,6 @@ def run_bench(args: argparse.Namespace) -> int:
     with tempfile.TemporaryDirectory(prefix="annolog-bench-") as scratch:
         if args.database:
             rows = asyncio.run(run_cluster(args, Path(scratch)))
-            rows.append(Row("server peak RSS (MB)", 0, "MB", 0))
         else:
             rows = asyncio.run(_run(args, Path(scratch)))
     print("| scenario | annolog | p50 ms | p99 ms | raw limit (same run) | ratio | notes |")
@@ -522,6 +521,7 @@ async def run_cluster(args: argparse.Namespace, scratch: Path) -> list[Row]:
         async with aiohttp.ClientSession(connector=connector,
                                          timeout=aiohttp.ClientTimeout(total=600)) as session:
             await _upload(session, servers[0], scratch)
+            print("bulk ...", file=sys.stderr)
             items = [{"id": f"bulk{i}", "content": _note(i)} for i in range(args.bulk)]
             elapsed = await _post(session, f"{servers[0].base}/api/documents/bench/layers/"
                                            "bulk/annotations", items)
@@ -529,13 +529,17 @@ async def run_cluster(args: argparse.Namespace, scratch: Path) -> list[Row]:
                 args.database, [(i["id"], orjson.dumps(i).decode()) for i in items], 3.0)
             rows.append(Row(f"bulk: 1 request of {args.bulk:,}", args.bulk / elapsed, "ann/s",
                             raw_bulk, extra="limit: raw psycopg executemany, 1 transaction"))
+            print("single writes over three processes ...", file=sys.stderr)
             writes, lag = await cluster_singles(session, servers, args.connections,
                                                 args.duration)
             writes.limit = raw_single
             writes.extra = "limit: raw psycopg, 1 row per commit, 1 connection"
             rows += [writes, lag]
+            print("NDJSON ...", file=sys.stderr)
             rows.append(await ndjson(session, servers[0], args.ndjson,
                                      scratch / "node0" / "data"))
+        peak = max(_rss_kb(s.pid, "VmHWM") for s in servers) / 1024
+        rows.append(Row("server peak RSS (MB)", peak, "MB", 0))
     finally:
         for server in servers:
             server.stop()
