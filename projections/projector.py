@@ -352,9 +352,6 @@ class Projector:
                 self._offered_events += len(committed)
         self._wake.set()
 
-    def wake(self) -> None:
-        self._wake.set()
-
     def stop(self) -> None:
         self._stop.set()
         self._wake.set()

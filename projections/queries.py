@@ -181,13 +181,6 @@ class ReadModel:
             "AND id = ? AND deleted = 0", [document_id, layer, annotation_id]).fetchone()
         return (row[0].encode(), row[1]) if row else None
 
-    def annotation(self, document_id: str, layer: str, annotation_id: str) -> bytes | None:
-        """The served record as JSON bytes, or None when absent or deleted."""
-        row = self.db.execute(
-            "SELECT record FROM annotations WHERE document_id = ? AND layer = ? AND id = ? "
-            "AND deleted = 0", [document_id, layer, annotation_id]).fetchone()
-        return row[0].encode() if row else None
-
     def annotation_page(self, document_id: str, layer: str, *, after: int = 0,
                         limit: int = 1000, page_index: int | None = None
                         ) -> list[tuple[int, str]]:

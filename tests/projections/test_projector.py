@@ -52,8 +52,8 @@ def test_the_projector_shows_live_records_only(log, tmp_path):
     assert read.document("gone") is None
     assert read.attachment("d", "ab" * 32).content_type == "image/png"
     assert read.attachment("gone", "cd" * 32) is None
-    assert read.annotation("d", "", "a2") is None
-    assert b'"updatedBy":"w"' in read.annotation("d", "", "a1")
+    assert read.annotation_version("d", "", "a2") is None
+    assert b'"updatedBy":"w"' in read.annotation_version("d", "", "a1")[0]
     assert [r[1] for r in read.annotation_page("d", "", page_index=1)][0].startswith('{"id":"a1"')
     projector.stop()
 
