@@ -7,6 +7,7 @@ import argparse
 import asyncio
 import hashlib
 import os
+import signal
 import sqlite3
 import sys
 import tempfile
@@ -435,6 +436,8 @@ async def _upload(session: aiohttp.ClientSession, server: ServerProcess, scratch
 
 
 def run_bench(args: argparse.Namespace) -> int:
+    # A SIGTERM (from `timeout`, say) becomes SystemExit, so the scratch servers are stopped.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit("annolog bench: terminated"))
     with tempfile.TemporaryDirectory(prefix="annolog-bench-") as scratch:
         if args.database:
             rows = asyncio.run(run_cluster(args, Path(scratch)))
