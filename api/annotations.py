@@ -350,7 +350,7 @@ async def _pages(services: Services, access: DocumentAccess, layer: str,
     after = 0
     while rows := await services.run(services.read_model.annotation_page,
                                      access.row.document_id, layer, after=after,
-                                     limit=NDJSON_PAGE + 1, page_index=page_index):
+                                     limit=NDJSON_PAGE, page_index=page_index):
         records = [r[1] for r in rows]
         yield ([r.encode() for r in records] if client is None
                else _for_client_records(client, records))

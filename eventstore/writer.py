@@ -430,6 +430,11 @@ def _streams_of(command: Command, instance: str) -> list[UUID]:
     return streams
 
 
+def _unstorable(error: Exception) -> Rejected:
+    log.warning("command refused: its events could not be encoded: %s", error)
+    return Rejected(UnstorableError(f"this item could not be stored: {error}"))
+
+
 def _layer_phrase(layer: str) -> str:
     return "the default layer" if layer == DEFAULT_LAYER else f"layer {layer!r}"
 
@@ -498,8 +503,7 @@ class Writer:
             results = self._commit(live)
         except UNSTORABLE as error:  # one command (or atomic request) that cannot be encoded
             [request] = live
-            rejection = Rejected(UnstorableError(f"this item could not be stored: {error}"))
-            request.future.set_result([rejection] * len(request.commands))
+            request.future.set_result([_unstorable(error)] * len(request.commands))
             return
         except Exception as error:  # even alone, the append failed: nothing was stored
             log.exception("append failed; %d requests rejected", len(live))
@@ -549,8 +553,7 @@ class Writer:
         try:
             [[outcome]] = self._commit([_Request([command], request_id)])
         except UNSTORABLE as error:
-            log.warning("command refused: its events could not be encoded: %s", error)
-            return Rejected(UnstorableError(f"this item could not be stored: {error}"))
+            return _unstorable(error)
         return outcome
 
     def _decide_and_append(self, batch: list[_Request]
