@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
+import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -23,6 +24,7 @@ from eventstore.log import DataDirLock, EventLog, open_log
 from eventstore.writer import Writer
 from projections.projector import Projector
 from projections.queries import DocumentRow, ReadModel
+from projections.replaying import replay
 from projections.waiting import RevisionWaiter
 
 log = logging.getLogger(__name__)
@@ -132,6 +134,18 @@ class Services:
 SERVICES = web.AppKey("services", Services)
 
 
+def progress_logger(total: int, every_seconds: float = 5.0) -> Callable[[int], None]:
+    """A progress callback for long start-up work that logs at most every few seconds."""
+    last = time.monotonic()
+
+    def report(position: int) -> None:
+        nonlocal last
+        if time.monotonic() - last >= every_seconds:
+            last = time.monotonic()
+            log.info("building the read model: revision %d of %d", position, total)
+    return report
+
+
 async def services_context(app: web.Application) -> AsyncIterator[None]:
     """Open the data directory, catch the read model up, then start writing and following."""
     settings = app[SETTINGS]
@@ -143,8 +157,13 @@ async def services_context(app: web.Application) -> AsyncIterator[None]:
     blobs.remove_stale_temporaries(min_age_seconds=3600 if shared else 0)
     loop = asyncio.get_running_loop()
     waiter = RevisionWaiter(loop)
+    read_model_path = settings.data_dir / "readmodel.sqlite"
+    # A first start (or a new read-model schema) builds the read model in bulk, far faster
+    # than the projector's small batches; otherwise this catches up what the log added.
+    await loop.run_in_executor(None, replay, event_log, read_model_path, None,
+                               progress_logger(event_log.max_revision()))
     # With PostgreSQL other processes append too: follow the shared log closely.
-    projector = Projector(event_log, settings.data_dir / "readmodel.sqlite",
+    projector = Projector(event_log, read_model_path,
                           on_advance=waiter.advanced,
                           poll_seconds=0.05 if settings.database_url else 1.0)
     position = await loop.run_in_executor(None, projector.catch_up)

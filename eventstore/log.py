@@ -211,6 +211,13 @@ class EventLog(Application[UUID]):
     def max_revision(self) -> int:
         return self.recorder.max_notification_id() or 0
 
+    def sqlite_source(self) -> tuple[Path, str] | None:
+        """(file, events table) of an embedded log, for replays done by SQLite itself."""
+        recorder = self.recorder
+        if not isinstance(recorder, HeadsSQLiteRecorder):
+            return None
+        return Path(recorder.datastore.pool.db_name), recorder.events_table_name
+
 
 def open_log(data_dir: Path, database_url: str | None = None) -> EventLog:
     """The embedded log, ``events.sqlite`` (WAL, synchronous=FULL) under ``data_dir``; or,

@@ -20,13 +20,12 @@ from eventsourcing.utils import get_topic
 
 from eventstore.domain import Annotation, Attachment, Document, Layer, Token
 from eventstore.log import EventLog, LoggedEvent
-from projections.schema import drop_indexes, ensure_schema, open_read_model
+from projections.schema import open_read_model
 
 log = logging.getLogger(__name__)
 
 POSITION = "annotations"
 BATCH = 2000
-REPLAY_BATCH = 20_000
 MAX_OFFERED = 200_000  # events held for the projector; beyond that it reads the log
 
 
@@ -279,25 +278,6 @@ class ReadModelWriter:
             self.db.conn.executemany(INSERT_CHANGE, changes)
             pending.clear()
             changes.clear()
-
-
-def replay(log: EventLog, path: Path, upto: int | None = None,
-           progress: Callable[[int], None] | None = None) -> int:
-    """Build a read model at ``path`` from revision 0 (up to ``upto``); returns its position."""
-    db = open_read_model(path)
-    writer = ReadModelWriter(db)
-    position = writer.position()
-    fresh = position == 0
-    if fresh:  # indexes are built once at the end: far cheaper than row by row
-        drop_indexes(db)
-    while batch := log.read_facts(position, REPLAY_BATCH, upto, raw_timestamps=True):
-        position = writer.apply(batch)
-        if progress is not None:
-            progress(position)
-    if fresh:
-        ensure_schema(db)
-    db.conn.close()
-    return position
 
 
 class Projector:

@@ -22,8 +22,9 @@ from tqdm import tqdm
 
 from eventstore.domain import Annotation, Document, annotation_stream_id
 from eventstore.log import EventLog, LoggedEvent, open_log
-from projections.projector import Projector, replay
+from projections.projector import Projector
 from projections.queries import ReadModel, dump_tables
+from projections.replaying import replay
 from projections.schema import connect, reset
 
 READ_MODEL = "readmodel.sqlite"

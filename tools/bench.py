@@ -25,7 +25,7 @@ from tqdm import tqdm
 from eventstore.commands import CreateAnnotation, UpdateAnnotation, UploadDocument
 from eventstore.log import open_log
 from eventstore.writer import Writer
-from projections.projector import replay
+from projections.replaying import replay
 from tools.process import ServerProcess, free_port
 from tools.samples import make_png
 

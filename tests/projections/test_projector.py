@@ -16,8 +16,9 @@ from eventstore.commands import (
 )
 from eventstore.log import EventLog, open_log
 from eventstore.writer import Writer
-from projections.projector import Projector, ReadModelWriter, replay
+from projections.projector import Projector, ReadModelWriter
 from projections.queries import ReadModel, dump_tables
+from projections.replaying import replay
 from projections.schema import connect, open_read_model
 
 

@@ -22,8 +22,9 @@ from eventstore.commands import (
 )
 from eventstore.log import open_log
 from eventstore.writer import Writer
-from projections.projector import Projector, replay
+from projections.projector import Projector
 from projections.queries import ReadModel, dump_tables
+from projections.replaying import replay
 from projections.schema import connect
 
 LAYERS = st.sampled_from(["", "a", "b/c"])
