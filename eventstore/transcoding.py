@@ -29,17 +29,17 @@ class TopLevelOrjsonTranscoder(Transcoder):
     def encode(self, obj: Any) -> bytes:
         if not isinstance(obj, dict):
             raise TranscodingNotRegisteredError(f"event state must be a dict, not {type(obj)}")
-        state = {key: self._tag(value) for key, value in obj.items()}
+        state = obj
+        for key, value in obj.items():  # inline, no call per field: this runs per event
+            transcoding = self.types.get(type(value))
+            if transcoding is not None:
+                if state is obj:
+                    state = dict(obj)
+                state[key] = {"_type_": transcoding.name, "_data_": transcoding.encode(value)}
         try:
             return orjson.dumps(state)
         except orjson.JSONEncodeError as error:
             raise EncodingError(str(error)) from None
-
-    def _tag(self, value: Any) -> Any:
-        transcoding = self.types.get(type(value))
-        if transcoding is None:
-            return value
-        return {"_type_": transcoding.name, "_data_": transcoding.encode(value)}
 
     def decode(self, data: bytes) -> Any:
         state = orjson.loads(data)
