@@ -21,7 +21,7 @@ from api.parsing import (
     read_json,
 )
 from api.pdfs import PdfInfo, decode_password_header, inspect_pdf, pdf_identifier
-from api.replays import import_commands, refuse, rejections
+from api.replays import import_commands, import_paths, refuse, rejections
 from api.responses import empty_response, json_response
 from api.services import PASSWORD_HEADER, SERVICES, DocumentAccess, Services
 from api.uploads import (
@@ -128,7 +128,7 @@ async def _store_upload(request: web.Request, services: Services, upload: Upload
     if isinstance(outcomes[0], Rejected) and not isinstance(outcomes[0].error,
                                                             NotAppliedError):
         raise ApiError(status_of(outcomes[0].error), str(outcomes[0].error))
-    paths = ["$"] + [f"$.annotations[{i}]" for i in range(len(commands) - 1)]
+    paths = ["$"] + (import_paths(plan) if plan is not None else [])
     problems = rejections(commands, outcomes, paths)
     if problems:
         raise refuse(problems)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -21,6 +22,7 @@ from api.parsing import (
     check_annotation_id,
     normalize_attachment_id,
 )
+from api.sections import plan_sections
 from api.uploads import sniff_content_type
 from api.validation import ContentError, validate_content
 
@@ -29,10 +31,6 @@ COLOR_KEYS = ("color", "strokeColor", "fillColor", "backgroundColor", "fontColor
               "borderColor", "outlineColor")
 TIMESTAMP_KEYS = ("createdAt", "updatedAt")
 TEXT_TYPES = ("pspdfkit/note", "pspdfkit/text", "pspdfkit/comment-marker")
-UNSUPPORTED_SECTIONS = {
-    "comments": "comments", "formFields": "form fields", "formFieldValues": "form field values",
-    "bookmarks": "bookmarks",
-}
 
 
 def canonical_timestamp(value: str) -> str:
@@ -62,8 +60,11 @@ def export_annotation(record: dict[str, Any], annotation_version: int | None = N
 
 
 def export_document(annotations: list[dict[str, Any]],
-                    attachments: dict[str, tuple[str, bytes]]) -> dict[str, Any]:
-    """The document; ``attachments`` maps an id to (content type, bytes)."""
+                    attachments: dict[str, tuple[str, bytes]],
+                    sections: dict[str, list[dict[str, Any]]] | None = None
+                    ) -> dict[str, Any]:
+    """The document; ``attachments`` maps an id to (content type, bytes); ``sections`` holds
+    the comments, bookmarks, form fields and values, already in canonical form."""
     document: dict[str, Any] = {"format": FORMAT}
     if annotations:
         document["annotations"] = annotations
@@ -72,6 +73,7 @@ def export_document(annotations: list[dict[str, Any]],
             key: {"binary": base64.b64encode(data).decode(), "contentType": content_type}
             for key, (content_type, data) in sorted(attachments.items())
         }
+    document.update(sections or {})
     return document
 
 
@@ -92,6 +94,7 @@ class ImportPlan:
 
     annotations: list[tuple[str, dict[str, Any], tuple[str, ...]]] = field(default_factory=list)
     attachments: dict[str, ImportedAttachment] = field(default_factory=dict)
+    sections: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     problems: list[dict[str, str]] = field(default_factory=list)  # make the import fail
     notes: list[dict[str, str]] = field(default_factory=list)  # applied anyway, said aloud
 
@@ -100,8 +103,9 @@ class ImportPlan:
 
 
 def plan_import(document: Any, *, page_count: int | None,
-                pdf_id: dict[str, str] | None) -> ImportPlan:
-    """Check a whole document; any problem means nothing of it is applied."""
+                pdf_id: dict[str, str] | None, layer_ids: Collection[str] = ()) -> ImportPlan:
+    """Check a whole document; any problem means nothing of it is applied. ``layer_ids``
+    are the annotations the layer holds already, which comments may belong to."""
     plan = ImportPlan()
     if not isinstance(document, dict):
         plan.fail("$", "an Instant JSON document must be a JSON object")
@@ -114,10 +118,8 @@ def plan_import(document: Any, *, page_count: int | None,
                                            "so there is nothing to skip; remove this list")
     _plan_attachments(document.get("attachments"), plan)
     _plan_annotations(document.get("annotations"), page_count, plan)
-    for key, what in UNSUPPORTED_SECTIONS.items():
-        if document.get(key):
-            plan.notes.append({"reason": f"{len(document[key])} {what} not imported: annolog "
-                                         "stores annotations and attachments only"})
+    roots = set(layer_ids) | {annotation_id for annotation_id, _, _ in plan.annotations}
+    plan.sections = plan_sections(document, page_count, roots, plan.fail)
     return plan
 
 

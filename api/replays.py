@@ -3,7 +3,7 @@ history, the change feed, and restores (which append events; the log is never re
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -16,6 +16,7 @@ from api.clients import Client
 from api.errors import ApiError, request_id, status_of
 from api.instant_json import (
     ImportPlan,
+    canonical_timestamp,
     export_annotation,
     export_document,
     plan_import,
@@ -28,6 +29,7 @@ from api.parsing import (
 )
 from api.pdfs import pdf_identifier
 from api.responses import json_response
+from api.sections import export_sections
 from api.services import SERVICES, DocumentAccess, Services
 from api.uploads import Budget, check_declared_length, multipart_parts, read_small_part
 from eventstore.blobs import BlobStore
@@ -41,7 +43,9 @@ from eventstore.commands import (
     Outcome,
     PutAnnotation,
     Rejected,
+    SetSections,
 )
+from eventstore.domain import DEFAULT_LAYER, SECTIONS
 from eventstore.errors import NotAppliedError
 from projections.queries import ReadModel
 
@@ -86,6 +90,9 @@ def instant_json_of(read_model: ReadModel, blobs: BlobStore, document_id: str, l
     records = (orjson.loads(r) for r in read_model.layer_state(document_id, layer, upto))
     annotations = [export_annotation(r, annotation_version) for r in records
                    if sees is None or sees(r)]
+    sections = export_sections(read_model.sections(document_id, layer, upto),
+                               canonical_timestamp,
+                               None if sees is None else {a["id"] for a in annotations})
     attachments: dict[str, tuple[str, bytes]] = {}
     for annotation in annotations:
         for attachment_id in attachment_references(annotation):
@@ -93,7 +100,7 @@ def instant_json_of(read_model: ReadModel, blobs: BlobStore, document_id: str, l
             if row is not None and attachment_id not in attachments:
                 attachments[attachment_id] = (row.content_type,
                                               blobs.path(row.sha256).read_bytes())
-    return export_document(annotations, attachments)
+    return export_document(annotations, attachments, sections)
 
 
 async def export_instant_json(request: web.Request) -> web.Response:
@@ -119,12 +126,19 @@ async def _pdf_id(services: Services, access: DocumentAccess) -> dict[str, str] 
                               access.password)
 
 
-async def plan_for(services: Services, access: DocumentAccess, document: Any) -> ImportPlan:
+async def plan_for(services: Services, access: DocumentAccess, document: Any,
+                   layer: str = DEFAULT_LAYER, before: Sequence[Command] = ()) -> ImportPlan:
+    """The import plan of a document for a layer, after the commands ``before``."""
     pdf_id = None
     if isinstance(document, dict) and document.get("pdfId") is not None:
         pdf_id = await _pdf_id(services, access)
+    layer_ids: list[str] = [c.annotation_id for c in before if hasattr(c, "annotation_id")]
+    if isinstance(document, dict) and document.get("comments"):  # they need their roots
+        await services.caught_up()
+        layer_ids += await services.run(services.read_model.live_annotation_ids,
+                                        access.row.document_id, layer)
     return await services.run(plan_import, document, page_count=access.page_count,
-                              pdf_id=pdf_id)
+                              pdf_id=pdf_id, layer_ids=layer_ids)
 
 
 def import_commands(services: Services, plan: ImportPlan, document_id: str, layer: str
@@ -136,10 +150,26 @@ def import_commands(services: Services, plan: ImportPlan, document_id: str, laye
         brought[attachment.attachment_id] = NewAttachment(
             attachment.attachment_id, attachment.content_type, len(attachment.data),
             attachment.sha256)
-    return [PutAnnotation(document_id, layer, annotation_id, content, None, None,
-                          references=references,
-                          attachments=tuple(brought[r] for r in references if r in brought))
-            for annotation_id, content, references in plan.annotations]
+    commands: list[Command] = [
+        PutAnnotation(document_id, layer, annotation_id, content, None, None,
+                      references=references,
+                      attachments=tuple(brought[r] for r in references if r in brought))
+        for annotation_id, content, references in plan.annotations]
+    if plan.sections:
+        commands.append(SetSections(document_id, layer, plan.sections))
+    return commands
+
+
+def import_paths(plan: ImportPlan) -> list[str]:
+    """Where each of ``import_commands``' commands comes from in the document."""
+    return [f"$.annotations[{i}]" for i in range(len(plan.annotations))] + (
+        ["$"] if plan.sections else [])
+
+
+def import_counts(plan: ImportPlan) -> dict[str, int]:
+    """How many records of each kind an applied import brought."""
+    return {"annotations": len(plan.annotations), "attachments": len(plan.attachments),
+            **{name: len(plan.sections.get(name, ())) for name in SECTIONS}}
 
 
 def refuse(problems: list[dict[str, str]]) -> ApiError:
@@ -176,23 +206,21 @@ async def apply_instant_json(request: web.Request) -> web.Response:
     services, access, layer = await _document(request)
     document = await read_instant_json(request, services)
     revision, plan = await apply_plan(request, services, access, layer, document)
-    return json_response({"data": {"annotations": len(plan.annotations),
-                                   "attachments": len(plan.attachments),
-                                   "errors": plan.notes}, "revision": revision},
-                         revision=revision)
+    return json_response({"data": {**import_counts(plan), "errors": plan.notes},
+                          "revision": revision}, revision=revision)
 
 
 async def apply_plan(request: web.Request, services: Services, access: DocumentAccess,
                      layer: str, document: Any, before: list[Command] = ()
                      ) -> tuple[int, ImportPlan]:
     """Apply a whole Instant JSON document (after ``before``) in one transaction."""
-    plan = await plan_for(services, access, document)
+    plan = await plan_for(services, access, document, layer, before)
     if plan.problems:
         raise refuse(plan.problems)
     commands = list(before) + await services.run(
         import_commands, services, plan, access.row.document_id, layer)
     outcomes, revision = await services.write(commands, request_id(request), atomic=True)
-    paths = ["$"] * len(before) + [f"$.annotations[{i}]" for i in range(len(plan.annotations))]
+    paths = ["$"] * len(before) + import_paths(plan)
     problems = rejections(commands, outcomes, paths)
     if problems:
         raise refuse(problems)
@@ -236,6 +264,9 @@ async def create_layer(request: web.Request) -> web.Response:
         records = await services.run(services.read_model.layer_state, document_id, source,
                                      upto)
         copies += [_copy(document_id, name, orjson.loads(r)) for r in records]
+        sections = await services.run(services.read_model.sections, document_id, source, upto)
+        if sections:
+            copies.append(SetSections(document_id, name, sections, replace=True))
     instant = fields.get(INSTANT_JSON_PART)
     if instant is not None:
         revision, plan = await apply_plan(request, services, access, name, instant, copies)
@@ -268,6 +299,7 @@ async def delete_layer(request: web.Request) -> web.Response:
     ids = await services.run(services.read_model.live_annotation_ids, document_id, layer)
     commands: list[Command] = [DeleteAnnotation(document_id, layer, i, missing_ok=True)
                                for i in ids]
+    commands.append(SetSections(document_id, layer, {}, replace=True))
     commands.append(DeleteLayer(document_id, layer))
     revision = await _write_all(request, services, commands)
     return web.Response(status=200, headers={"Annolog-Revision": str(revision)})
@@ -341,9 +373,19 @@ async def restore_layer(request: web.Request) -> web.Response:
     now = await services.run(services.read_model.layer_state, document_id, layer, None)
     commands = revert_commands(document_id, layer, [orjson.loads(r) for r in then],
                                [orjson.loads(r) for r in now])
+    sections_then, sections_now = await services.run(_sections_then_and_now, services.read_model,
+                                                     document_id, layer, upto)
+    if sections_then != sections_now:
+        commands.append(SetSections(document_id, layer, sections_then, replace=True))
     revision = await _write_all(request, services, commands) if commands else 0
     return json_response({"data": {"changed": len(commands)}, "revision": revision or None},
                          revision=revision)
+
+
+def _sections_then_and_now(read_model: ReadModel, document_id: str, layer: str, upto: int
+                           ) -> tuple[dict[str, Any], dict[str, Any]]:
+    return (read_model.sections(document_id, layer, upto),
+            read_model.sections(document_id, layer, None))
 
 
 def revert_commands(document_id: str, layer: str, then: list[dict[str, Any]],

@@ -110,6 +110,18 @@ class DeleteAnnotation:
 
 
 @dataclass(frozen=True)
+class SetSections:
+    """Merge records into a layer's other Instant JSON sections (comments, bookmarks, form
+    fields by ``id``; form field values by ``name``): a known key is replaced, a new one
+    added. With ``replace`` the given sections become the whole content."""
+
+    document_id: str
+    layer: str
+    sections: dict[str, list[dict[str, Any]]]
+    replace: bool = False
+
+
+@dataclass(frozen=True)
 class RevokeToken:
     """Refuse every client JWT carrying this ``jti`` from now on."""
 
@@ -135,7 +147,7 @@ class DeleteDocument:
 
 Command = (CreateAnnotation | UpdateAnnotation | DeleteAnnotation | PutAnnotation
            | CopyAnnotation | CreateLayer | DeleteLayer | UploadDocument | DeleteDocument
-           | RevokeToken)
+           | RevokeToken | SetSections)
 
 
 @dataclass(frozen=True)

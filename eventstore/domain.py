@@ -120,6 +120,39 @@ class Layer(Aggregate):
         """State is set by the events' ``apply``."""
 
 
+@lru_cache(maxsize=4096)
+def sections_stream_id(instance: str, layer: str) -> UUID:
+    return _stream_id("sections", instance, layer)
+
+
+SECTIONS = ("comments", "bookmarks", "formFields", "formFieldValues")
+
+
+class LayerSections(Aggregate):
+    """The Instant JSON sections of a layer besides annotations and attachments (comments,
+    bookmarks, form fields and form field values), held whole in each event: they are few
+    per layer, arrive together in imports, and are read together in exports."""
+
+    class Event(Aggregate.Event):
+        document_id: str
+        instance: str
+        layer: str
+        sections: dict[str, list[dict[str, Any]]]  # only the non-empty ones
+        request_id: str
+
+        def apply(self, aggregate: Any) -> None:
+            carry(self, aggregate)
+
+    class Started(Event, Aggregate.Created):
+        pass
+
+    class Changed(Event):
+        pass
+
+    def __init__(self) -> None:
+        """State is set by the events' ``apply``."""
+
+
 def token_stream_id(jti: str) -> UUID:
     return _stream_id("token", jti)
 
@@ -239,4 +272,5 @@ def aggregate_from_head(event: Aggregate.Event) -> Any:
     return aggregate
 
 
-HEAD_CLASSES = ((Annotation.Event, Annotation), (Document.Event, Document), (Layer.Event, Layer))
+HEAD_CLASSES = ((Annotation.Event, Annotation), (Document.Event, Document), (Layer.Event, Layer),
+                (LayerSections.Event, LayerSections))

@@ -37,21 +37,25 @@ from eventstore.commands import (
     PutAnnotation,
     Rejected,
     RevokeToken,
+    SetSections,
     UpdateAnnotation,
     UploadDocument,
 )
 from eventstore.domain import (
     DEFAULT_LAYER,
+    SECTIONS,
     Annotation,
     Attachment,
     Document,
     Layer,
+    LayerSections,
     Token,
     aggregate_from_head,
     annotation_stream_id,
     attachment_stream_id,
     document_stream_id,
     layer_stream_id,
+    sections_stream_id,
     token_stream_id,
 )
 from eventstore.errors import (
@@ -401,6 +405,46 @@ class Decider:
             aggregate.trigger_event(Layer.Recreated, **fields)
             self._emit(aggregate.collect_events())
 
+    def _set_sections(self, command: SetSections, request_id: str) -> dict[str, Any]:
+        document = self._document(command.document_id)
+        stream_id = sections_stream_id(document.instance, command.layer)
+        head = self._head(stream_id, document.instance)
+        before = {} if head is None else head.sections
+        sections = merge_sections({} if command.replace else before, command.sections)
+        result = {"sections": {name: len(records) for name, records in sections.items()}}
+        if sections == before:
+            return result
+        if sections:
+            self._ensure_layer(document, command.layer)
+        fields = dict(document_id=document.document_id, instance=document.instance,
+                      layer=command.layer, sections=sections, request_id=request_id)
+        if head is None:
+            self._emit(LayerSections._create(LayerSections.Started, id=stream_id,
+                                             **fields).collect_events())
+        else:
+            aggregate = aggregate_from_head(head)
+            aggregate.trigger_event(LayerSections.Changed, **fields)
+            self._emit(aggregate.collect_events())
+        return result
+
+
+SECTION_KEYS = {"comments": "id", "bookmarks": "id", "formFields": "id",
+                "formFieldValues": "name"}
+
+
+def merge_sections(current: dict[str, list[dict[str, Any]]],
+                   changes: dict[str, list[dict[str, Any]]]) -> dict[str, list[dict[str, Any]]]:
+    """Records of ``changes`` replace those of ``current`` with the same key, or are added;
+    empty sections are left out."""
+    merged = {}
+    for name in SECTIONS:
+        key = SECTION_KEYS[name]
+        records = {record.get(key): record for record in current.get(name, ())}
+        records.update((record.get(key), record) for record in changes.get(name, ()))
+        if records:
+            merged[name] = list(records.values())
+    return merged
+
 
 DECISIONS = {
     UploadDocument: "_upload",
@@ -413,6 +457,7 @@ DECISIONS = {
     CreateLayer: "_create_layer",
     DeleteLayer: "_delete_layer",
     RevokeToken: "_revoke_token",
+    SetSections: "_set_sections",
 }
 LAYERED = (CreateAnnotation, CopyAnnotation, PutAnnotation, UpdateAnnotation, DeleteAnnotation)
 

@@ -18,7 +18,7 @@ import orjson
 import sqlite_utils
 from eventsourcing.utils import get_topic
 
-from eventstore.domain import Annotation, Attachment, Document, Layer, Token
+from eventstore.domain import Annotation, Attachment, Document, Layer, LayerSections, Token
 from eventstore.log import EventLog, LoggedEvent
 from projections.schema import open_read_model
 
@@ -51,7 +51,8 @@ def _at(timestamp: Any) -> str:
 TOPICS = {cls: get_topic(cls) for cls in (
     Document.Uploaded, Document.Reuploaded, Document.Deleted, Layer.Created, Layer.Recreated,
     Layer.Deleted, Attachment.Attached, Annotation.Created, Annotation.Updated,
-    Annotation.Recreated, Annotation.Deleted, Token.Revoked)}
+    Annotation.Recreated, Annotation.Deleted, Token.Revoked, LayerSections.Started,
+    LayerSections.Changed)}
 KINDS = {TOPICS[Annotation.Created]: "created", TOPICS[Annotation.Updated]: "updated",
          TOPICS[Annotation.Recreated]: "recreated", TOPICS[Annotation.Deleted]: "deleted"}
 CREATIONS = {TOPICS[Annotation.Created], TOPICS[Annotation.Recreated]}
@@ -131,6 +132,8 @@ class ReadModelWriter:
             TOPICS[Layer.Deleted]: self._layer_deleted,
             TOPICS[Attachment.Attached]: self._attached,
             TOPICS[Token.Revoked]: self._revoked,
+            TOPICS[LayerSections.Started]: self._sections_changed,
+            TOPICS[LayerSections.Changed]: self._sections_changed,
         }
 
     def position(self) -> int:
@@ -217,7 +220,7 @@ class ReadModelWriter:
             self._instances[fields["document_id"]] = (fields["instance"], True)
 
     def _drop_document_contents(self, document_id: str) -> None:
-        for table in ("annotations", "layers", "attachments", "changes"):
+        for table in ("annotations", "layers", "attachments", "changes", "sections"):
             self.db.execute(f"DELETE FROM {table} WHERE document_id = ?", [document_id])
 
     def _layer_created(self, revision: int, version: int, fields: dict[str, Any]) -> None:
@@ -244,6 +247,14 @@ class ReadModelWriter:
             "ON CONFLICT DO NOTHING",
             [fields["document_id"], fields["attachment_id"], fields["sha256"],
              fields["content_type"], fields["byte_size"], _at(fields["timestamp"]), revision])
+
+    def _sections_changed(self, revision: int, version: int, fields: dict[str, Any]) -> None:
+        if self._live_instance(fields["document_id"]) != fields["instance"]:
+            return
+        self.db.execute(
+            "INSERT INTO sections (document_id, layer, revision, sections) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT DO NOTHING", [fields["document_id"], fields["layer"], revision,
+                                       orjson.dumps(fields["sections"]).decode()])
 
     def _revoked(self, revision: int, version: int, fields: dict[str, Any]) -> None:
         self._revocations_touched = True

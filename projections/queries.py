@@ -155,6 +155,16 @@ class ReadModel:
             params).fetchall()
         return [record for record, kind in rows if kind != "deleted"]
 
+    def sections(self, document_id: str, layer: str, upto: int | None = None
+                 ) -> dict[str, list[dict[str, Any]]]:
+        """A layer's comments, bookmarks, form fields and values at revision ``upto``."""
+        bound = "AND revision <= ?" if upto is not None else ""
+        params: list[Any] = [document_id, layer] + ([upto] if upto is not None else [])
+        row = self.db.execute(
+            f"SELECT sections FROM sections WHERE document_id = ? AND layer = ? {bound} "
+            "ORDER BY revision DESC LIMIT 1", params).fetchone()
+        return orjson.loads(row[0]) if row else {}
+
     def history(self, document_id: str, layer: str, annotation_id: str) -> list[dict[str, Any]]:
         return [_change(row) for row in self.db.execute(
             f"SELECT {CHANGE_COLUMNS} FROM changes WHERE document_id = ? AND layer = ? "
@@ -258,5 +268,7 @@ def dump_tables(db: sqlite_utils.Database) -> dict[str, list[dict[str, Any]]]:
         "attachments": list(db.query(
             "SELECT * FROM attachments ORDER BY document_id, attachment_id")),
         "changes": list(db.query("SELECT * FROM changes ORDER BY revision")),
+        "sections": list(db.query("SELECT * FROM sections ORDER BY document_id, layer, "
+                                  "revision")),
         "revoked": list(db.query("SELECT * FROM revoked ORDER BY jti")),
     }

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import sqlite_utils
 
-from eventstore.domain import Attachment, Document, Layer, Token
+from eventstore.domain import Attachment, Document, Layer, LayerSections, Token
 from eventstore.log import EventLog, LoggedEvent
 from projections.projector import CREATIONS, KINDS, POSITION, ReadModelWriter, _at
 from projections.schema import drop_indexes, ensure_schema, open_read_model
@@ -30,7 +30,8 @@ REPLAY_BATCH = 20_000  # events per transaction of a replay done in Python
 CHUNK = 100_000  # revisions per INSERT ... SELECT, for progress reports
 PARALLEL_FROM = 200_000  # revisions; a shorter log is decoded by one thread
 OTHER_KINDS = (Document.Uploaded, Document.Reuploaded, Document.Deleted, Layer.Created,
-               Layer.Recreated, Layer.Deleted, Attachment.Attached, Token.Revoked)
+               Layer.Recreated, Layer.Deleted, Attachment.Attached, Token.Revoked,
+               LayerSections.Started, LayerSections.Changed)
 
 # The timestamp is stored tagged, as an ISO text in UTC (``…+00:00``); written as ``_at``
 # writes it. Any other offset goes through ``_at`` itself.

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import sqlite_utils
 
-SCHEMA_VERSION = 4  # bump to force a rebuild of existing read models at start-up
+SCHEMA_VERSION = 5  # bump to force a rebuild of existing read models at start-up
 
 
 def connect(path: Path | str, *, readonly: bool = False) -> sqlite_utils.Database:
@@ -60,6 +60,10 @@ def ensure_schema(db: sqlite_utils.Database) -> None:
     db["changes"].create_index(["document_id", "layer", "annotation_id", "revision"],
                                if_not_exists=True, index_name="changes_by_annotation")
     db["changes"].create_index(["at"], if_not_exists=True, index_name="changes_by_time")
+    # Every version of a layer's other Instant JSON sections, for exports at any revision.
+    db["sections"].create({
+        "document_id": str, "layer": str, "revision": int, "sections": str,
+    }, pk=("document_id", "layer", "revision"), if_not_exists=True)
     db["revoked"].create({"jti": str, "expires": int, "revision": int}, pk="jti",
                          if_not_exists=True)
     db["positions"].create({"name": str, "revision": int}, pk="name", if_not_exists=True)
@@ -100,5 +104,5 @@ def open_read_model(path: Path) -> sqlite_utils.Database:
     return db
 
 
-TABLES = ("documents", "layers", "annotations", "attachments", "changes", "revoked",
-          "positions")
+TABLES = ("documents", "layers", "annotations", "attachments", "changes", "sections",
+          "revoked", "positions")

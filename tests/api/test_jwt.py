@@ -233,6 +233,25 @@ async def test_view_filters_every_read(client, scope):
     assert {orjson.loads(c)["id"] for c in changes} == COVERED[scope]
 
 
+@pytest.mark.parametrize("scope", list(GRANTS))
+async def test_an_export_holds_only_the_comments_of_annotations_the_caller_sees(client, scope):
+    await seed(client, RECORDS)
+    comments = [{"v": 2, "type": "pspdfkit/comment", "id": f"on-{r['id']}", "rootId": r["id"],
+                 "text": {"format": "plain", "value": "c"}} for r in RECORDS]
+    form = aiohttp.FormData()
+    form.add_field("instant.json", orjson.dumps({
+        "format": "https://pspdfkit.com/instant-json/v1", "comments": comments}),
+        filename="instant.json", content_type="application/json")
+    response = await client.post(f"/api/documents/{DOC}/apply_instant_json", headers=AUTH,
+                                 data=form)
+    assert response.status == 200, await response.text()
+    headers = bearer(user_id="alice",
+                     collaboration_permissions=[GRANTS[scope].format(action="view")])
+    exported = await (await client.get(f"/api/documents/{DOC}/document.json",
+                                       headers=headers)).json()
+    assert {c["rootId"] for c in exported["comments"]} == COVERED[scope]
+
+
 @pytest.mark.parametrize("action", ["edit", "delete"])
 @pytest.mark.parametrize("scope", list(GRANTS))
 async def test_edit_and_delete_are_checked_per_record(client, action, scope):

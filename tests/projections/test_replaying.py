@@ -16,6 +16,7 @@ from eventstore.commands import (
     DeleteLayer,
     NewAttachment,
     RevokeToken,
+    SetSections,
     UpdateAnnotation,
     UploadDocument,
 )
@@ -47,13 +48,17 @@ def log(tmp_path: Path) -> EventLog:
         [CreateAnnotation("d", "L", "p", {"pageIndex": 1, "imageAttachmentId": "ab" * 32},
                           None, "v", references=("ab" * 32,),
                           attachments=(NewAttachment("ab" * 32, "image/png", 3),))],
-        [DeleteLayer("d", "L")],
+        [SetSections("d", "L", {"bookmarks": [{"id": "b", "action": {"type": "goTo"}}]})],
+        [SetSections("d", "L", {}, replace=True), DeleteLayer("d", "L")],
         [CreateLayer("d", "L")],
         [RevokeToken("jti-1", 2_000_000_000)],
         [UploadDocument("r", None, "00", 1, False, PAGES)],
         [CreateAnnotation("r", "", "old", {"pageIndex": 0}, None, "u")],
+        [SetSections("r", "", {"formFieldValues": [{"name": "n", "value": "old"}]})],
         [UploadDocument("r", "again", "11", 2, False, PAGES, overwrite=True)],
         [CreateAnnotation("r", "", "new", {"pageIndex": 0}, None, "u")],
+        [SetSections("r", "", {"comments": [{"id": "c", "rootId": "new"}]})],
+        [SetSections("r", "", {"comments": [{"id": "c", "rootId": "new", "x": 1}]})],
         [UploadDocument("gone", None, "00", 1, False, PAGES)],
         [CreateAnnotation("gone", "", "z", {"pageIndex": 0}, None, None)],
         [DeleteDocument("gone")],
@@ -93,11 +98,12 @@ def test_the_sql_replay_gives_the_rows_of_the_python_replay(log, tmp_path):
     assert replay(log, tmp_path / "sql.sqlite") == log.max_revision()
     expected = tables(tmp_path / "python.sqlite")
     assert expected["annotations"] and expected["changes"] and expected["documents"]
+    assert len(expected["sections"]) == 4  # two on "L", and the new instance's of "r"
     assert tables(tmp_path / "sql.sqlite") == expected
     assert indexes(tmp_path / "sql.sqlite") == indexes(tmp_path / "python.sqlite")
 
 
-@pytest.mark.parametrize("upto", [1, 5, 9, 14, 19])
+@pytest.mark.parametrize("upto", [1, 5, 9, 12, 14, 19, 22])
 def test_the_sql_replay_stops_at_the_same_revision(log, tmp_path, upto):
     python_replay(log, tmp_path / "python.sqlite", upto)
     assert replay(log, tmp_path / "sql.sqlite", upto) == upto
