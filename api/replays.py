@@ -261,12 +261,8 @@ async def create_layer(request: web.Request) -> web.Response:
     document_id = access.row.document_id
     copies: list[Command] = [CreateLayer(document_id, name)]
     if source is not None:
-        records = await services.run(services.read_model.layer_state, document_id, source,
-                                     upto)
-        copies += [_copy(document_id, name, orjson.loads(r)) for r in records]
-        sections = await services.run(services.read_model.sections, document_id, source, upto)
-        if sections:
-            copies.append(SetSections(document_id, name, sections, replace=True))
+        copies = await services.run(layer_copy_commands, services.read_model, document_id,
+                                    source, name, upto)
     instant = fields.get(INSTANT_JSON_PART)
     if instant is not None:
         revision, plan = await apply_plan(request, services, access, name, instant, copies)
@@ -275,6 +271,19 @@ async def create_layer(request: web.Request) -> web.Response:
         revision, notes = await _write_all(request, services, copies), []
     return json_response({"data": {"name": name, "errors": notes}, "revision": revision},
                          revision=revision)
+
+
+def layer_copy_commands(read_model: ReadModel, document_id: str, source: str, name: str,
+                        upto: int | None) -> list[Command]:
+    """Commands creating layer ``name`` as a copy of ``source`` at revision ``upto`` (now
+    when None): its records, with their creators, and its other sections (blocking)."""
+    records = read_model.layer_state(document_id, source, upto)
+    commands: list[Command] = [CreateLayer(document_id, name)]
+    commands += [_copy(document_id, name, orjson.loads(r)) for r in records]
+    sections = read_model.sections(document_id, source, upto)
+    if sections:
+        commands.append(SetSections(document_id, name, sections, replace=True))
+    return commands
 
 
 def _copy(document_id: str, layer: str, record: dict[str, Any]) -> CopyAnnotation:

@@ -198,7 +198,8 @@ def snapshot(data_dir: Path, document: str, source: str, name: str, revision: in
              at: str | None) -> int:
     """Create layer ``name`` as a copy of ``source`` at a revision (the server must be
     stopped: an embedded log has one writer)."""
-    from eventstore.commands import CopyAnnotation, CreateLayer, Rejected
+    from api.replays import layer_copy_commands
+    from eventstore.commands import Rejected
     from eventstore.errors import NotAppliedError
     from eventstore.writer import Writer
 
@@ -209,10 +210,7 @@ def snapshot(data_dir: Path, document: str, source: str, name: str, revision: in
         if read_model.document(document) is None:
             raise AuditError(f"document {document!r} does not exist")
         upto = revision_of(read_model, revision, at)
-        records = [orjson.loads(r) for r in read_model.layer_state(document, source, upto)]
-        commands = [CreateLayer(document, name)] + [
-            CopyAnnotation(document, name, r["id"], r["content"], r["group"], r["createdBy"],
-                           r["updatedBy"]) for r in records]
+        commands = layer_copy_commands(read_model, document, source, name, upto)
         writer = Writer(log)
         writer.start()
         try:
