@@ -116,9 +116,10 @@ REFERENCE_KEYS = ("imageAttachmentId", "mediaAttachmentId", "widgetAttachmentId"
 
 def attachment_references(content: dict[str, Any]) -> tuple[str, ...]:
     """The attachment ids a record's content names (image, stamp, media, widget)."""
-    return tuple(dict.fromkeys(
-        normalize_attachment_id(content[key])
-        for key in REFERENCE_KEYS if isinstance(content.get(key), str)))
+    named = [value for value in map(content.get, REFERENCE_KEYS) if isinstance(value, str)]
+    if not named:  # most records: no generator, no dict
+        return ()
+    return tuple(dict.fromkeys(normalize_attachment_id(value) for value in named))
 
 
 def normalize_attachment_id(value: str) -> str:

@@ -11,6 +11,7 @@ read of stream heads instead of replaying every stream.
 from __future__ import annotations
 
 from functools import lru_cache
+from hashlib import sha1
 from typing import Any
 from uuid import NAMESPACE_URL, UUID, uuid5
 
@@ -20,9 +21,23 @@ NAMESPACE = uuid5(NAMESPACE_URL, "urn:annolog")
 DEFAULT_LAYER = ""
 
 
-def _stream_id(kind: str, *parts: str) -> UUID:
-    # Length prefixes keep the key unambiguous whatever characters client-chosen parts hold.
-    return uuid5(NAMESPACE, kind + "".join(f"|{len(p)}:{p}" for p in parts))
+class StreamId(UUID):
+    """A stream's UUID with its hash computed once: the writer looks each stream id up in
+    dicts some twenty times per command, and ``UUID.__hash__`` is Python code."""
+
+    __slots__ = ("_hash",)
+
+    def __hash__(self) -> int:
+        return self._hash
+
+
+def _stream_id(kind: str, *parts: str) -> StreamId:
+    """``uuid5(NAMESPACE, name)``, as a ``StreamId``. Length prefixes keep the name
+    unambiguous whatever characters client-chosen parts hold."""
+    name = kind + "".join(f"|{len(p)}:{p}" for p in parts)
+    stream_id = StreamId(bytes=sha1(NAMESPACE.bytes + name.encode()).digest()[:16], version=5)
+    object.__setattr__(stream_id, "_hash", hash(stream_id.int))
+    return stream_id
 
 
 @lru_cache(maxsize=4096)

@@ -374,6 +374,8 @@ class Decider:
 
     def _ensure_attachments(self, document: Any, command: Any) -> None:
         """Every referenced attachment is sent now or already held; record the new ones."""
+        if not command.references:
+            return
         sent = {a.attachment_id: a for a in command.attachments}
         missing = [a for a in command.references if a not in sent and self._head(
             attachment_stream_id(document.instance, a), document.instance) is None]

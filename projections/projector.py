@@ -45,6 +45,9 @@ def _at(timestamp: Any) -> str:
         if text.endswith("+00:00"):
             return text[:19] + (text[19:26] if text[19:20] == "." else ".000000") + "Z"
         timestamp = datetime.fromisoformat(text)
+    text = timestamp.isoformat(timespec="microseconds")  # far cheaper than strftime
+    if text.endswith("+00:00"):
+        return text[:-6] + "Z"
     return timestamp.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 

@@ -59,6 +59,17 @@ def test_stream_ids_are_deterministic_and_distinct_by_kind():
     assert layer_stream_id("x", "y") != annotation_stream_id("x", "y", "")
 
 
+def test_stream_ids_are_the_uuid5_of_their_name_and_hash_like_uuids():
+    # stored logs hold these ids: the fast construction must give exactly uuid5's value
+    from uuid import NAMESPACE_URL, UUID, uuid5
+    namespace = uuid5(NAMESPACE_URL, "urn:annolog")
+    stream_id = annotation_stream_id("i", "L", "é/1")
+    assert stream_id == uuid5(namespace, "annotation|1:i|1:L|3:é/1")
+    plain = UUID(stream_id.hex)
+    assert hash(stream_id) == hash(plain) and {plain: 1}[stream_id] == 1
+    assert stream_id.version == 5
+
+
 def test_the_transcoder_leaves_nested_tagged_shapes_alone():
     transcoder = TopLevelOrjsonTranscoder()
     tagged = {"_type_": "uuid_hex", "_data_": "0" * 32}
