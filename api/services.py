@@ -21,6 +21,7 @@ from api.settings import Settings
 from eventstore.blobs import BlobStore
 from eventstore.commands import Accepted, Command, Outcome
 from eventstore.log import DataDirLock, EventLog, open_log
+from eventstore.postgres_store import HeadsPostgresRecorder, LogListener
 from eventstore.writer import Writer
 from projections.projector import Projector
 from projections.queries import DocumentRow, ReadModel
@@ -162,14 +163,19 @@ async def services_context(app: web.Application) -> AsyncIterator[None]:
     # than the projector's small batches; otherwise this catches up what the log added.
     await loop.run_in_executor(None, replay, event_log, read_model_path, None,
                                progress_logger(event_log.max_revision()))
-    # With PostgreSQL other processes append too: follow the shared log closely.
+    # With PostgreSQL other processes append too: their commits wake the projector (LISTEN),
+    # and it polls often as well, in case notifications are lost.
     projector = Projector(event_log, read_model_path,
                           on_advance=waiter.advanced,
-                          poll_seconds=0.05 if settings.database_url else 1.0)
+                          poll_seconds=0.25 if settings.database_url else 1.0)
     position = await loop.run_in_executor(None, projector.catch_up)
     waiter.position = position
     log.info("read model at revision %d", position)
     projector.start()
+    listener = None
+    if isinstance(event_log.recorder, HeadsPostgresRecorder):
+        listener = LogListener(event_log.recorder, projector.poke)
+        listener.start()
     writer = Writer(event_log, on_commit=projector.offer)
     writer.start()
     executor = ThreadPoolExecutor(4, thread_name_prefix="annolog-read")
@@ -181,6 +187,8 @@ async def services_context(app: web.Application) -> AsyncIterator[None]:
         yield
     finally:
         writer.stop()
+        if listener is not None:
+            listener.stop()
         projector.stop()
         executor.shutdown(wait=True)
         event_log.close()

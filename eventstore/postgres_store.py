@@ -3,10 +3,13 @@ SQLite recorder offers the writer and the projector, in PostgreSQL's SQL."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import logging
+import threading
+from collections.abc import Callable, Sequence
 from typing import Any
 from uuid import UUID
 
+import psycopg
 from eventsourcing.persistence import Notification, StoredEvent
 from eventsourcing.postgres import PostgresApplicationRecorder, PostgresFactory
 from psycopg.sql import SQL, Identifier
@@ -57,3 +60,45 @@ class HeadsPostgresRecorder(PostgresApplicationRecorder):
 
 class HeadsPostgresFactory(PostgresFactory):
     application_recorder_class = HeadsPostgresRecorder
+
+
+log = logging.getLogger(__name__)
+
+
+class LogListener:
+    """Calls ``on_commit`` whenever any process commits to the shared log: the library's
+    recorder NOTIFYs its channel inside every insert transaction, and this thread LISTENs on
+    its own connection. The projector keeps polling too, so a lost connection (or a pooler
+    that drops LISTEN) only slows following down."""
+
+    def __init__(self, recorder: HeadsPostgresRecorder, on_commit: Callable[[], None]) -> None:
+        self.recorder = recorder
+        self.on_commit = on_commit
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="annolog-listen", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self._listen()
+            except psycopg.Error as error:
+                log.warning("listening for commits failed (%s); following by polling until "
+                            "it reconnects", error)
+                self._stop.wait(1.0)
+
+    def _listen(self) -> None:
+        options = dict(self.recorder.datastore.pool.kwargs)
+        options.pop("row_factory", None)
+        with psycopg.connect(**options, autocommit=True) as conn:
+            conn.execute(SQL("LISTEN {0}").format(Identifier(self.recorder.channel_name)))
+            while not self._stop.is_set():
+                # A short timeout, so that stop() is seen promptly.
+                for _ in conn.notifies(timeout=0.5, stop_after=1):
+                    self.on_commit()

@@ -346,6 +346,10 @@ class Projector:
                 self._offered_events += len(committed)
         self._wake.set()
 
+    def poke(self) -> None:
+        """Look at the log now: another process has committed to it."""
+        self._wake.set()
+
     def stop(self) -> None:
         self._stop.set()
         self._wake.set()
