@@ -100,5 +100,5 @@ class LogListener:
             conn.execute(SQL("LISTEN {0}").format(Identifier(self.recorder.channel_name)))
             while not self._stop.is_set():
                 # A short timeout, so that stop() is seen promptly.
-                for _ in conn.notifies(timeout=0.5, stop_after=1):
+                for _ in conn.notifies(timeout=0.1, stop_after=1):
                     self.on_commit()
