@@ -309,12 +309,19 @@ class Projector:
         self._offered: deque[list[LoggedEvent]] = deque()
         self._offered_events = 0
         self._lock = threading.Lock()
+        # The log may hold events not handed over: set by other processes' commits (poke),
+        # the poll, dropped or gapped hand-overs; cleared when the log is read.
+        self._unread = True
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="annolog-projector", daemon=True)
 
     def catch_up(self) -> int:
         """Apply everything the log holds now (blocking); returns the new position."""
+        self._unread = True
+        return self._follow()
+
+    def _follow(self) -> int:
         while batch := self._next_batch():
             self.position = self.writer.apply(batch)
             if self.on_advance is not None:
@@ -323,7 +330,8 @@ class Projector:
 
     def _next_batch(self) -> list[Fact] | list[LoggedEvent]:
         """The writer's handed-over events when they follow the position exactly (no read
-        back and decode); otherwise the log itself, which is always right."""
+        back and decode); otherwise the log itself, which is always right, when it may
+        hold more (after its own writes alone, this process does not ask the log again)."""
         with self._lock:
             while self._offered:
                 batch = [e for e in self._offered.popleft() if e.revision > self.position]
@@ -333,7 +341,14 @@ class Projector:
                 if batch:  # a gap: drop the hand-overs, the log will serve them
                     self._offered.clear()
                     self._offered_events = 0
-        return self.log.read_facts(self.position, BATCH, raw_timestamps=True)
+                    self._unread = True
+            if not self._unread:
+                return []
+            self._unread = False
+        batch = self.log.read_facts(self.position, BATCH, raw_timestamps=True)
+        if len(batch) == BATCH:  # a full page: more may follow
+            self._unread = True
+        return batch
 
     def start(self) -> None:
         self._thread.start()
@@ -344,10 +359,13 @@ class Projector:
             if self._offered_events + len(committed) <= MAX_OFFERED:
                 self._offered.append(committed)
                 self._offered_events += len(committed)
+            else:  # too much held already: the log will serve these
+                self._unread = True
         self._wake.set()
 
     def poke(self) -> None:
         """Look at the log now: another process has committed to it."""
+        self._unread = True
         self._wake.set()
 
     def stop(self) -> None:
@@ -359,10 +377,12 @@ class Projector:
 
     def _run(self) -> None:
         while not self._stop.is_set():
-            self._wake.wait(self.poll_seconds)
+            if not self._wake.wait(self.poll_seconds):
+                self._unread = True  # the poll, in case a commit went unannounced
             self._wake.clear()
             try:
-                self.catch_up()
+                self._follow()
             except Exception:  # a disk problem; the position is intact, so retry later
                 log.exception("projector failed at revision %d; retrying", self.position)
+                self._unread = True  # hand-overs taken for the failed batch are gone
                 self._stop.wait(self.poll_seconds)

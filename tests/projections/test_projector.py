@@ -130,3 +130,22 @@ def test_handed_over_events_that_follow_the_position_are_applied_without_the_log
     assert projector.catch_up() == events[-1].revision
     assert len(reads) == 1  # only the final "anything more?" look
     projector.stop()
+
+
+def test_following_its_own_writes_the_projector_reads_the_log_only_when_told(log, tmp_path):
+    projector = Projector(log, tmp_path / "read.sqlite")
+    reads = []
+    real_log = projector.log
+    projector.log = type("CountingLog", (), {"read_facts": lambda self, *a, **k: (
+        reads.append(a), real_log.read_facts(*a, **k))[1]})()
+    assert projector.catch_up() == log.max_revision() and len(reads) == 1
+    writer = Writer(log, on_commit=projector.offer)  # this process's own writes
+    writer.start()
+    writer.execute([CreateAnnotation("d", "", "new", {"pageIndex": 0}, None, "u")])
+    writer.stop()
+    assert projector._follow() == log.max_revision()
+    assert len(reads) == 1  # handed over: no look at the log
+    projector.poke()  # another process committed
+    projector._follow()
+    assert len(reads) == 2
+    projector.stop()
