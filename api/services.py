@@ -61,6 +61,7 @@ class Services:
     documents_generation: int = -1
     revoked: frozenset[str] = frozenset()
     revoked_generation: int = -1
+    listener: LogListener | None = None  # with PostgreSQL: other processes' news
 
     async def run(self, function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """Run blocking work (read-model queries, fsync, PDF parsing) off the event loop."""
@@ -182,7 +183,7 @@ async def services_context(app: web.Application) -> AsyncIterator[None]:
     read_model = ReadModel(projector.path)
     gc.freeze()  # start-up objects live forever: keep them out of every collection
     app[SERVICES] = Services(settings, event_log, writer, projector, read_model, waiter, blobs,
-                             executor)
+                             executor, listener=listener)
     try:
         yield
     finally:

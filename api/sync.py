@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -121,10 +122,8 @@ class LayerFeed:
     pulling: bool = False
     again: bool = False
 
-    def presence(self) -> None:
-        clients = [{"clientId": s.client_id, "userId": s.user_id} for s in self.live]
-        for subscriber in self.live:
-            subscriber.push({"type": "clients", "clients": clients})
+    def local_clients(self) -> list[dict[str, Any]]:
+        return [{"clientId": s.client_id, "userId": s.user_id} for s in self.live]
 
 
 class Hub:
@@ -133,8 +132,10 @@ class Hub:
     def __init__(self, services: Services) -> None:
         self.services = services
         self.feeds: dict[tuple[str, str], LayerFeed] = {}
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._tasks: set[asyncio.Task[Any]] = set()
         services.waiter.listeners.append(self.advanced)
+        listener = services.listener
+        self.presence = Presence(self, listener) if listener is not None else None
 
     def feed(self, document_id: str, layer: str) -> LayerFeed:
         key = (document_id, layer)
@@ -142,12 +143,29 @@ class Hub:
             self.feeds[key] = LayerFeed(document_id, layer, self.services.waiter.position)
         return self.feeds[key]
 
+    def spawn(self, work: Any) -> None:
+        task = asyncio.get_running_loop().create_task(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
     def advanced(self, position: int) -> None:
         for feed in self.feeds.values():
             if feed.live:
-                task = asyncio.get_running_loop().create_task(self.pull(feed))
-                self._tasks.add(task)
-                task.add_done_callback(self._tasks.discard)
+                self.spawn(self.pull(feed))
+
+    def show_clients(self, feed: LayerFeed) -> None:
+        """Tell the feed's clients who is connected: here, and on the cluster's other
+        processes."""
+        clients = feed.local_clients()
+        if self.presence is not None:
+            clients += self.presence.elsewhere(feed)
+        for subscriber in feed.live:
+            subscriber.push({"type": "clients", "clients": clients})
+
+    def clients_changed(self, feed: LayerFeed, *, first: bool = False) -> None:
+        self.show_clients(feed)
+        if self.presence is not None:
+            self.presence.announce(feed, ask=first)
 
     async def pull(self, feed: LayerFeed) -> None:
         """Read the feed's new changes once and hand them to every live client."""
@@ -187,12 +205,106 @@ class Hub:
             if len(changes) < PAGE and subscriber.cursor >= feed.cursor:
                 feed.live.add(subscriber)  # no await since the check: nothing slips between
                 subscriber.push({"type": "caught_up", "revision": subscriber.cursor})
-                feed.presence()
+                self.clients_changed(feed, first=len(feed.live) == 1)
                 return
 
     def leave(self, feed: LayerFeed, subscriber: Subscriber) -> None:
-        feed.live.discard(subscriber)
-        feed.presence()
+        if subscriber in feed.live:
+            feed.live.discard(subscriber)
+            self.clients_changed(feed)
+
+
+class Presence:
+    """The clients connected to the cluster's other processes, per layer, learnt from their
+    announcements on the PostgreSQL presence channel.
+
+    A process announces a layer's clients whenever they change, again every ``HEARTBEAT``
+    seconds, and at once when another process asks (it does on its first client of a
+    layer). What a process has not repeated for ``EXPIRY`` seconds (it died) is forgotten.
+    A long list goes in parts, as NOTIFY payloads are limited."""
+
+    HEARTBEAT = 10.0
+    EXPIRY = 30.0
+    PART = 60  # clients per message: well under the payload limit with long user ids
+
+    def __init__(self, hub: Hub, listener: Any) -> None:
+        self.hub = hub
+        self.channel = listener.presence
+        self.process = str(ULID())
+        # (document, layer) -> process -> (expires at, clients)
+        self.remote: dict[tuple[str, str], dict[str, tuple[float, list[dict[str, Any]]]]] = {}
+        self._parts: dict[tuple[str, str, str, int], dict[int, list[dict[str, Any]]]] = {}
+        self._sequence = 0
+        loop = asyncio.get_running_loop()
+        listener.on_presence = lambda payload: loop.call_soon_threadsafe(self.received,
+                                                                         payload)
+
+    def elsewhere(self, feed: LayerFeed) -> list[dict[str, Any]]:
+        now = time.monotonic()
+        return [client for expires, clients in
+                self.remote.get((feed.document_id, feed.layer), {}).values()
+                if expires > now for client in clients]
+
+    def announce(self, feed: LayerFeed, *, ask: bool = False) -> None:
+        clients = feed.local_clients()
+        self._sequence += 1
+        chunks = [clients[i:i + self.PART] for i in range(0, len(clients), self.PART)] or [[]]
+        for index, chunk in enumerate(chunks):
+            message = {"process": self.process, "document": feed.document_id,
+                       "layer": feed.layer, "sequence": self._sequence, "part": index,
+                       "parts": len(chunks), "clients": chunk, "ask": ask}
+            self.hub.spawn(self._publish(orjson.dumps(message).decode()))
+
+    async def _publish(self, payload: str) -> None:
+        try:
+            await self.hub.services.run(self.channel.publish, payload)
+        except Exception:  # the database is away: the next heartbeat tries again
+            log.warning("could not announce presence", exc_info=True)
+
+    def received(self, payload: str) -> None:
+        """A message of another process (this runs on the event loop)."""
+        try:
+            message = orjson.loads(payload)
+            process, key = message["process"], (message["document"], message["layer"])
+            parts, part, sequence = message["parts"], message["part"], message["sequence"]
+        except (orjson.JSONDecodeError, KeyError, TypeError):
+            log.warning("ignored a malformed presence message")
+            return
+        if process == self.process:
+            return
+        pending = self._parts.setdefault((process, *key, sequence), {})
+        pending[part] = message["clients"]
+        if len(pending) < parts:
+            return
+        del self._parts[(process, *key, sequence)]
+        clients = [client for index in sorted(pending) for client in pending[index]]
+        others = self.remote.setdefault(key, {})
+        if clients:
+            others[process] = (time.monotonic() + self.EXPIRY, clients)
+        else:
+            others.pop(process, None)
+        feed = self.hub.feeds.get(key)
+        if feed is not None and feed.live:
+            self.hub.show_clients(feed)
+            if message.get("ask"):
+                self.announce(feed)
+
+    async def heartbeat(self) -> None:
+        """Repeat this process's clients, and forget processes that went quiet."""
+        while True:
+            await asyncio.sleep(self.HEARTBEAT)
+            now = time.monotonic()
+            for key, others in self.remote.items():
+                expired = [p for p, (expires, _) in others.items() if expires <= now]
+                for process in expired:
+                    del others[process]
+                feed = self.hub.feeds.get(key)
+                if expired and feed is not None and feed.live:
+                    self.hub.show_clients(feed)
+            self._parts.clear()  # parts of a message never completed
+            for feed in list(self.hub.feeds.values()):
+                if feed.live:
+                    self.announce(feed)
 
 
 HUB = web.AppKey("hub", Hub)
@@ -200,8 +312,14 @@ HUB = web.AppKey("hub", Hub)
 
 async def hub_context(app: web.Application) -> AsyncIterator[None]:
     """The hub of this process; after the services, which it follows."""
-    app[HUB] = Hub(app[SERVICES])
+    hub = app[HUB] = Hub(app[SERVICES])
+    heartbeat = (asyncio.get_running_loop().create_task(hub.presence.heartbeat())
+                 if hub.presence is not None else None)
     yield
+    if heartbeat is not None:
+        heartbeat.cancel()
+    if hub.presence is not None:
+        hub.services.listener.on_presence = None
 
 
 async def sync_layer(request: web.Request) -> web.WebSocketResponse:

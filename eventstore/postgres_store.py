@@ -65,15 +65,36 @@ class HeadsPostgresFactory(PostgresFactory):
 log = logging.getLogger(__name__)
 
 
+class PresenceChannel:
+    """Who is connected where, told to every process of a cluster with NOTIFY: short-lived
+    news that has no place in the log. One channel per schema, so clusters sharing a
+    database do not hear each other."""
+
+    MAX_PAYLOAD = 7900  # PostgreSQL refuses NOTIFY payloads of 8,000 bytes and more
+
+    def __init__(self, recorder: HeadsPostgresRecorder) -> None:
+        self.recorder = recorder
+        self.name = f"annolog_presence_{recorder.datastore.schema}"[:63]
+
+    def publish(self, payload: str) -> None:
+        if len(payload.encode()) > self.MAX_PAYLOAD:
+            raise ValueError(f"a presence message is limited to {self.MAX_PAYLOAD} bytes")
+        with self.recorder.datastore.get_connection() as conn:
+            conn.execute("SELECT pg_notify(%s, %s)", [self.name, payload])
+
+
 class LogListener:
     """Calls ``on_commit`` whenever any process commits to the shared log: the library's
     recorder NOTIFYs its channel inside every insert transaction, and this thread LISTENs on
     its own connection. The projector keeps polling too, so a lost connection (or a pooler
-    that drops LISTEN) only slows following down."""
+    that drops LISTEN) only slows following down. Messages on the presence channel go to
+    ``on_presence`` (set it once the receiver exists)."""
 
     def __init__(self, recorder: HeadsPostgresRecorder, on_commit: Callable[[], None]) -> None:
         self.recorder = recorder
         self.on_commit = on_commit
+        self.presence = PresenceChannel(recorder)
+        self.on_presence: Callable[[str], None] | None = None
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="annolog-listen", daemon=True)
 
@@ -98,7 +119,11 @@ class LogListener:
         options.pop("row_factory", None)
         with psycopg.connect(**options, autocommit=True) as conn:
             conn.execute(SQL("LISTEN {0}").format(Identifier(self.recorder.channel_name)))
+            conn.execute(SQL("LISTEN {0}").format(Identifier(self.presence.name)))
             while not self._stop.is_set():
                 # A short timeout, so that stop() is seen promptly.
-                for _ in conn.notifies(timeout=0.1, stop_after=1):
-                    self.on_commit()
+                for notify in conn.notifies(timeout=0.1, stop_after=1):
+                    if notify.channel != self.presence.name:
+                        self.on_commit()
+                    elif self.on_presence is not None:
+                        self.on_presence(notify.payload)

@@ -11,8 +11,9 @@ import pytest
 
 from api.app import create_app
 from api.settings import Settings
+from api.sync import HUB, LayerFeed, Presence
 from tests.api.test_jwt import PUBLIC, token
-from tests.conftest import AUTH, make_pdf, note
+from tests.conftest import AUTH, TOKEN, make_pdf, note, postgres_schema
 
 
 class SyncClient:
@@ -230,3 +231,60 @@ async def test_a_slow_client_is_dropped_with_where_to_resume(jwt_client):
     assert len(received) + len(again.revisions) == 50
     await again.ws.close()
     await task
+
+
+async def test_clients_connected_to_other_processes_are_listed(aiohttp_client, tmp_path):
+    """Two processes (apps) on one PostgreSQL log: each lists the other's clients, learns
+    of a departure at once, and forgets a process that went quiet."""
+    with postgres_schema() as url:
+        def app(name: str) -> Any:
+            return aiohttp_client(create_app(Settings(data_dir=tmp_path / name,
+                                                      api_token=TOKEN, database_url=url)))
+        apps = [await app("a")]
+        response = await apps[0].post("/api/documents", data=make_pdf(), headers={
+            **AUTH, "Content-Type": "application/pdf"})
+        document = (await response.json())["data"]["document_id"]
+        a, a_task = await connect(apps[0], document)
+        apps.append(await app("b"))  # started after a's announcement: it must ask
+        await apps[1].get(f"/api/documents/{document}/properties", headers={
+            **AUTH, "Annolog-Min-Revision": str((await response.json())["revision"])})
+        b, b_task = await connect(apps[1], document)
+        # well before a heartbeat: b asked, a answered
+        await until(lambda: b.presence and len(b.presence[-1]) == 2, timeout=3)
+        await until(lambda: a.presence and len(a.presence[-1]) == 2, timeout=3)
+        assert {c["clientId"] for c in a.presence[-1]} == {c["clientId"] for c in b.presence[-1]}
+        c, c_task = await connect(apps[1], document)
+        await until(lambda: len(a.presence[-1]) == 3, timeout=3)
+        await c.ws.close()
+        await until(lambda: len(a.presence[-1]) == 2, timeout=3)
+        hub_a = apps[0].server.app[HUB]
+        hub_a.presence.remote.clear()  # as if b had gone quiet and expired
+        hub_a.show_clients(hub_a.feeds[(document, "")])
+        await until(lambda: len(a.presence[-1]) == 1)
+        for sync in (a, b):
+            await sync.ws.close()
+        await asyncio.gather(a_task, b_task, c_task)
+
+
+@pytest.mark.parametrize("count", [1, 150])
+async def test_a_long_presence_list_goes_in_parts(aiohttp_client, tmp_path, count):
+    with postgres_schema() as url:
+        app = await aiohttp_client(create_app(Settings(
+            data_dir=tmp_path / "a", api_token=TOKEN,
+            database_url=url)))
+        presence = app.server.app[HUB].presence
+        sent: list[str] = []
+        presence.channel = type("Channel", (), {"publish": lambda self, p: sent.append(p)})()
+        feed = LayerFeed("d", "", 0)
+        feed.local_clients = lambda: [{"clientId": f"{i:026d}", "userId": "u" * 40}
+                                      for i in range(count)]
+        presence.announce(feed)
+        await until(lambda: len(sent) == (count + presence.PART - 1) // presence.PART)
+        assert all(len(p.encode()) < 7900 for p in sent)
+        receiving = Presence.__new__(Presence)
+        receiving.process, receiving.remote, receiving._parts = "other", {}, {}
+        receiving.hub = type("NoHub", (), {"feeds": {}})()
+        for payload in reversed(sent):  # parts may arrive in any order
+            receiving.received(payload)
+        [(_, clients)] = receiving.remote[("d", "")].values()
+        assert len(clients) == count
