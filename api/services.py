@@ -177,6 +177,10 @@ async def services_context(app: web.Application) -> AsyncIterator[None]:
     if isinstance(event_log.recorder, HeadsPostgresRecorder):
         listener = LogListener(event_log.recorder, projector.poke)
         listener.start()
+        # Serve once other processes can be heard (presence questions need the answers);
+        # if the database refuses LISTEN, start anyway and follow by polling.
+        if not await loop.run_in_executor(None, listener.listening.wait, 10.0):
+            log.warning("not yet listening for other processes' commits; following by polling")
     writer = Writer(event_log, on_commit=projector.offer)
     writer.start()
     executor = ThreadPoolExecutor(4, thread_name_prefix="annolog-read")

@@ -95,6 +95,7 @@ class LogListener:
         self.on_commit = on_commit
         self.presence = PresenceChannel(recorder)
         self.on_presence: Callable[[str], None] | None = None
+        self.listening = threading.Event()  # set once LISTEN is in force
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="annolog-listen", daemon=True)
 
@@ -110,6 +111,7 @@ class LogListener:
             try:
                 self._listen()
             except psycopg.Error as error:
+                self.listening.clear()
                 log.warning("listening for commits failed (%s); following by polling until "
                             "it reconnects", error)
                 self._stop.wait(1.0)
@@ -120,6 +122,7 @@ class LogListener:
         with psycopg.connect(**options, autocommit=True) as conn:
             conn.execute(SQL("LISTEN {0}").format(Identifier(self.recorder.channel_name)))
             conn.execute(SQL("LISTEN {0}").format(Identifier(self.presence.name)))
+            self.listening.set()
             while not self._stop.is_set():
                 # A short timeout, so that stop() is seen promptly.
                 for notify in conn.notifies(timeout=0.1, stop_after=1):
