@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 from pathlib import Path
 
 import sqlite_utils
+
+log = logging.getLogger(__name__)
 
 SCHEMA_VERSION = 5  # bump to force a rebuild of existing read models at start-up
 
@@ -92,12 +95,16 @@ def reset(path: Path) -> None:
 
 
 def open_read_model(path: Path) -> sqlite_utils.Database:
-    """Open (creating or migrating) the read model for the projector."""
+    """Open (creating or migrating) the read model for the projector. One that is not a
+    database at all (a file torn or overwritten) is dropped: the log rebuilds it."""
     if path.exists():
-        db = connect(path)
-        if schema_version(db) == SCHEMA_VERSION:
-            return db
-        db.conn.close()
+        try:
+            db = connect(path)
+            if schema_version(db) == SCHEMA_VERSION:
+                return db
+            db.conn.close()
+        except sqlite3.DatabaseError as error:
+            log.warning("the read model %s cannot be read (%s); rebuilding it", path, error)
         reset(path)
     db = connect(path)
     ensure_schema(db)

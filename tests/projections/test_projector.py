@@ -149,3 +149,12 @@ def test_following_its_own_writes_the_projector_reads_the_log_only_when_told(log
     projector._follow()
     assert len(reads) == 2
     projector.stop()
+
+
+def test_a_read_model_that_is_not_a_database_is_rebuilt(log, tmp_path):
+    path = tmp_path / "read.sqlite"
+    path.write_bytes(b"this is not a database, just some bytes" * 200)
+    projector = Projector(log, path)
+    assert projector.catch_up() == log.max_revision()
+    assert ReadModel(path).live_annotation_ids("d", "") == ["a0", "a1", "a3", "a4"]
+    projector.stop()
