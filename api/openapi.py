@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
 STATUS_TEXT = {
@@ -76,7 +77,7 @@ def build_openapi(routes: list[Any]) -> dict[str, Any]:
         paths.setdefault(route.path, {})[route.method.lower()] = _operation(route)
     return {
         "openapi": "3.1.0",
-        "info": {"title": "annolog", "version": "0.1.0",
+        "info": {"title": "annolog", "version": _version(),
                  "description": "Event-sourced annotation persistence speaking the Document "
                                 "Engine annotation API. Every write answers with the "
                                 "revision it was saved at (Annolog-Revision header)."},
@@ -85,3 +86,10 @@ def build_openapi(routes: list[Any]) -> dict[str, Any]:
             "description": 'Token token="<API_AUTH_TOKEN>"'}}},
         "paths": paths,
     }
+
+
+def _version() -> str:
+    try:
+        return version("annolog")
+    except PackageNotFoundError:  # run from a checkout that was never installed
+        return "0+unknown"
