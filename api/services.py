@@ -20,7 +20,7 @@ from api.pdfs import decode_password_header, pages_with_password
 from api.settings import Settings
 from eventstore.blobs import BlobStore
 from eventstore.commands import Accepted, Command, Outcome
-from eventstore.log import DataDirLock, EventLog, open_log
+from eventstore.log import Checkpointer, DataDirLock, EventLog, open_log
 from eventstore.postgres_store import HeadsPostgresRecorder, LogListener
 from eventstore.writer import Writer
 from projections.projector import Projector
@@ -152,7 +152,8 @@ async def services_context(app: web.Application) -> AsyncIterator[None]:
     """Open the data directory, catch the read model up, then start writing and following."""
     settings = app[SETTINGS]
     lock = DataDirLock(settings.data_dir)
-    event_log = open_log(settings.data_dir, settings.database_url)
+    event_log = open_log(settings.data_dir, settings.database_url,
+                         background_checkpoints=True)
     blobs = BlobStore(settings.blobs_path)
     # A shared blob directory may hold other processes' uploads in flight: spare young ones.
     shared = settings.database_url is not None or settings.blob_dir is not None
@@ -168,7 +169,12 @@ async def services_context(app: web.Application) -> AsyncIterator[None]:
     # and it polls often as well, in case notifications are lost.
     projector = Projector(event_log, read_model_path,
                           on_advance=waiter.advanced,
-                          poll_seconds=0.25 if settings.database_url else 1.0)
+                          poll_seconds=0.25 if settings.database_url else 1.0,
+                          background_checkpoints=True)
+    # No commit of the writer or the projector pays for a checkpoint: a thread does them.
+    source = event_log.sqlite_source()
+    checkpointer = Checkpointer([read_model_path] + ([source[0]] if source else []))
+    checkpointer.start()
     position = await loop.run_in_executor(None, projector.catch_up)
     waiter.position = position
     log.info("read model at revision %d", position)
@@ -195,6 +201,7 @@ async def services_context(app: web.Application) -> AsyncIterator[None]:
         if listener is not None:
             listener.stop()
         projector.stop()
+        checkpointer.stop()
         executor.shutdown(wait=True)
         event_log.close()
         lock.release()

@@ -6,7 +6,10 @@ The application's notification id is the global, gap-free, strictly increasing *
 from __future__ import annotations
 
 import fcntl
+import logging
 import os
+import sqlite3
+import threading
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -37,12 +40,17 @@ from eventsourcing.utils import get_topic
 from eventstore.errors import DataDirLockedError
 from eventstore.transcoding import TopLevelOrjsonTranscoder
 
+BACKGROUND_CHECKPOINTS = "ANNOLOG_BACKGROUND_CHECKPOINTS"
 CACHE_KIB = 65_536  # page cache per log connection
 HEADS_CHUNK = 500  # SQLite's default limit on bound parameters is far above this
+
+log = logging.getLogger(__name__)
 
 
 class DurableSQLiteConnectionPool(SQLiteConnectionPool):
     """Every connection commits with ``synchronous=FULL``: a 200 means the events are on disk."""
+
+    autocheckpoint = True  # off when a Checkpointer thread does the checkpoints
 
     def _create_connection(self) -> SQLiteConnection:
         connection = super()._create_connection()
@@ -50,7 +58,51 @@ class DurableSQLiteConnectionPool(SQLiteConnectionPool):
         # Stream ids are random, so the primary-key index is written all over: keep it in
         # memory (the default 2 MB cache made writes slow down as the log grew)
         connection._sqlite_conn.execute(f"PRAGMA cache_size=-{CACHE_KIB}")
+        if not self.autocheckpoint:
+            connection._sqlite_conn.execute("PRAGMA wal_autocheckpoint=0")
         return connection
+
+
+class Checkpointer:
+    """Copies WAL pages back into the database files from a thread of its own.
+
+    Left to itself SQLite checkpoints inside the commit that takes the WAL past 1,000 pages,
+    so that commit, and every request waiting on it, pays for copying and syncing megabytes:
+    the slowest writes of the benchmark. PASSIVE checkpoints never wait for, nor block, the
+    writer or the readers; files whose connections turned autocheckpointing off rely on it.
+    """
+
+    def __init__(self, paths: Sequence[Path], interval: float = 0.5) -> None:
+        self.paths = list(paths)
+        self.interval = interval
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="annolog-checkpoint",
+                                        daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        connections = [sqlite3.connect(path, isolation_level=None) for path in self.paths]
+        try:
+            while not self._stop.wait(self.interval):
+                self.checkpoint(connections)
+            self.checkpoint(connections)
+        finally:
+            for connection in connections:
+                connection.close()
+
+    @staticmethod
+    def checkpoint(connections: Sequence[sqlite3.Connection]) -> None:
+        for connection in connections:
+            try:
+                connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+            except sqlite3.Error:  # busy or gone for a moment: the next round catches up
+                log.warning("checkpoint failed; retrying", exc_info=True)
 
 
 class HeadsSQLiteRecorder(SQLiteApplicationRecorder):
@@ -137,6 +189,7 @@ class DurableSQLiteFactory(SQLiteFactory):
         self.datastore.pool = DurableSQLiteConnectionPool(
             db_name=old.db_name, lock_timeout=old.lock_timeout
         )
+        self.datastore.pool.autocheckpoint = self.env.get(BACKGROUND_CHECKPOINTS) != "1"
 
 
 @dataclass(frozen=True)
@@ -225,9 +278,11 @@ class EventLog(Application[UUID]):
         return Path(recorder.datastore.pool.db_name), recorder.events_table_name
 
 
-def open_log(data_dir: Path, database_url: str | None = None) -> EventLog:
+def open_log(data_dir: Path, database_url: str | None = None, *,
+             background_checkpoints: bool = False) -> EventLog:
     """The embedded log, ``events.sqlite`` (WAL, synchronous=FULL) under ``data_dir``; or,
-    with ``database_url``, the shared log on PostgreSQL."""
+    with ``database_url``, the shared log on PostgreSQL. With ``background_checkpoints``
+    the embedded log's connections leave checkpoints to a ``Checkpointer``."""
     if database_url:
         log = _open_shared(postgres_env(database_url))
         check_synchronous_commit(log)
@@ -237,6 +292,7 @@ def open_log(data_dir: Path, database_url: str | None = None) -> EventLog:
         "PERSISTENCE_MODULE": f"{DurableSQLiteFactory.__module__}:DurableSQLiteFactory",
         "SQLITE_DBNAME": str(data_dir / "events.sqlite"),
         "SQLITE_LOCK_TIMEOUT": "30",
+        BACKGROUND_CHECKPOINTS: "1" if background_checkpoints else "0",
     })
 
 

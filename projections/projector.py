@@ -299,12 +299,14 @@ class Projector:
 
     def __init__(self, log: EventLog, path: Path,
                  on_advance: Callable[[int], None] | None = None,
-                 poll_seconds: float = 1.0) -> None:
+                 poll_seconds: float = 1.0, background_checkpoints: bool = False) -> None:
         self.log = log
         self.path = path
         self.on_advance = on_advance
         self.poll_seconds = poll_seconds
         self.writer = ReadModelWriter(open_read_model(path))
+        if background_checkpoints:  # a Checkpointer thread does them
+            self.writer.db.execute("PRAGMA wal_autocheckpoint=0")
         self.position = self.writer.position()
         self._offered: deque[list[LoggedEvent]] = deque()
         self._offered_events = 0

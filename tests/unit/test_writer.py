@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 from pathlib import Path
 
@@ -207,3 +208,25 @@ def test_attachments_are_recorded_once_per_document_and_must_be_sent_or_held(wri
     [other] = writer.execute([CreateAnnotation("other", "", "x", {}, None, None,
                                                references=("f" * 64,))])
     assert isinstance(other.error, AttachmentNotFoundError)
+
+
+@pytest.mark.parametrize("background", [False, True])
+def test_with_background_checkpoints_no_commit_checkpoints(tmp_path, background):
+    from eventstore.log import Checkpointer
+    log = open_log(tmp_path, background_checkpoints=background)
+    writer = Writer(log)
+    writer.start()
+    writer.execute([UploadDocument("d", None, "00", 1, False, None)])
+    text = "x" * 2000
+    for start in range(0, 3000, 500):  # some 6 MB of WAL: past the 1,000-page mark
+        writer.execute([CreateAnnotation("d", "", f"a{i}", {"t": text}, None, None)
+                        for i in range(start, start + 500)])
+    writer.stop()
+    path, _ = log.sqlite_source()
+    # SQLite's own checkpoints copy the WAL into the database file only without
+    assert (path.stat().st_size < 1_000_000) == background
+    connection = sqlite3.connect(path, isolation_level=None)
+    Checkpointer.checkpoint([connection])
+    assert path.stat().st_size > 5_000_000  # the checkpointer copied everything back
+    connection.close()
+    log.close()
