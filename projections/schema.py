@@ -61,8 +61,7 @@ def ensure_schema(db: sqlite_utils.Database) -> None:
     }, pk="revision", if_not_exists=True)
     db["changes"].create_index(["document_id", "layer", "revision"], if_not_exists=True,
                                index_name="changes_by_layer")
-    db["changes"].create_index(["document_id", "layer", "annotation_id", "revision"],
-                               if_not_exists=True, index_name="changes_by_annotation")
+    index_changes_by_annotation(db)
     db["changes"].create_index(["at"], if_not_exists=True, index_name="changes_by_time")
     # Every version of a layer's other Instant JSON sections, for exports at any revision.
     db["sections"].create({
@@ -72,6 +71,11 @@ def ensure_schema(db: sqlite_utils.Database) -> None:
                          if_not_exists=True)
     db["positions"].create({"name": str, "revision": int}, pk="name", if_not_exists=True)
     db["meta"].create({"key": str, "value": str}, pk="key", if_not_exists=True)
+
+
+def index_changes_by_annotation(db: sqlite_utils.Database) -> None:
+    db["changes"].create_index(["document_id", "layer", "annotation_id", "revision"],
+                               if_not_exists=True, index_name="changes_by_annotation")
 
 
 def drop_indexes(db: sqlite_utils.Database) -> None:
