@@ -361,8 +361,9 @@ async def _send(subscriber: Subscriber) -> None:
             return
         revision, frame = await subscriber.queue.get()
         try:
-            await asyncio.wait_for(subscriber.ws.send_frame(frame, WSMsgType.TEXT),
-                                   SEND_TIMEOUT)
+            # asyncio.timeout, not wait_for: no task per frame (20,000 frames/s in the bench)
+            async with asyncio.timeout(SEND_TIMEOUT):
+                await subscriber.ws.send_frame(frame, WSMsgType.TEXT)
         except TimeoutError:  # the client stopped reading: drop it now
             subscriber.closing = True
             await subscriber.close_behind()
