@@ -250,13 +250,13 @@ async def test_clients_connected_to_other_processes_are_listed(aiohttp_client, t
             **AUTH, "Annolog-Min-Revision": str((await response.json())["revision"])})
         b, b_task = await connect(apps[1], document)
         # well before a heartbeat: b asked, a answered
-        await until(lambda: b.presence and len(b.presence[-1]) == 2, timeout=3)
-        await until(lambda: a.presence and len(a.presence[-1]) == 2, timeout=3)
+        await until(lambda: b.presence and len(b.presence[-1]) == 2, timeout=5)
+        await until(lambda: a.presence and len(a.presence[-1]) == 2, timeout=5)
         assert {c["clientId"] for c in a.presence[-1]} == {c["clientId"] for c in b.presence[-1]}
         c, c_task = await connect(apps[1], document)
-        await until(lambda: len(a.presence[-1]) == 3, timeout=3)
+        await until(lambda: len(a.presence[-1]) == 3, timeout=5)
         await c.ws.close()
-        await until(lambda: len(a.presence[-1]) == 2, timeout=3)
+        await until(lambda: len(a.presence[-1]) == 2, timeout=5)
         hub_a = apps[0].server.app[HUB]
         hub_a.presence.remote.clear()  # as if b had gone quiet and expired
         hub_a.show_clients(hub_a.feeds[(document, "")])
