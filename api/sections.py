@@ -17,13 +17,12 @@ from ulid import ULID
 
 from api.parsing import check_annotation_id
 from api.validation import ContentError
-from eventstore.domain import SECTIONS
+from eventstore.domain import SECTION_KEYS, SECTIONS
 
 FORM_FIELD_KINDS = ("text", "checkbox", "radio", "combobox", "listbox", "button", "signature",
                     "unknown")
 FORM_FIELD_FLAGS = ("readOnly", "required", "noExport")
 TIMESTAMP_KEYS = ("createdAt", "updatedAt")
-KEYS = {"comments": "id", "bookmarks": "id", "formFields": "id", "formFieldValues": "name"}
 
 
 def _expect(condition: bool, message: str) -> None:
@@ -172,9 +171,10 @@ def plan_sections(document: dict[str, Any], page_count: int | None, roots: Colle
             except ContentError as error:
                 fail(path, str(error))
                 continue
-            key = checked[KEYS[name]]
+            key = checked[SECTION_KEYS[name]]
             if key in seen:
-                fail(path, f"{KEYS[name]} {key!r} appears more than once in '{name}'")
+                fail(path, f"{SECTION_KEYS[name]} {key!r} appears more than once in "
+                           f"'{name}'")
                 continue
             seen.add(key)
             sections.setdefault(name, []).append(checked)

@@ -141,6 +141,9 @@ def sections_stream_id(instance: str, layer: str) -> UUID:
 
 
 SECTIONS = ("comments", "bookmarks", "formFields", "formFieldValues")
+# what identifies a record within its section: a later record with the same key replaces it
+SECTION_KEYS = {"comments": "id", "bookmarks": "id", "formFields": "id",
+                "formFieldValues": "name"}
 
 
 class LayerSections(Aggregate):

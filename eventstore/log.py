@@ -9,7 +9,6 @@ import fcntl
 import logging
 import os
 import sqlite3
-import threading
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -37,6 +36,7 @@ from eventsourcing.sqlite import (
 )
 from eventsourcing.utils import get_topic
 
+from eventstore.background import BackgroundThread
 from eventstore.errors import DataDirLockedError
 from eventstore.transcoding import TopLevelOrjsonTranscoder
 
@@ -63,7 +63,7 @@ class DurableSQLiteConnectionPool(SQLiteConnectionPool):
         return connection
 
 
-class Checkpointer:
+class Checkpointer(BackgroundThread):
     """Copies WAL pages back into the database files from a thread of its own.
 
     Left to itself SQLite checkpoints inside the commit that takes the WAL past 1,000 pages,
@@ -73,18 +73,9 @@ class Checkpointer:
     """
 
     def __init__(self, paths: Sequence[Path], interval: float = 0.5) -> None:
+        super().__init__("annolog-checkpoint")
         self.paths = list(paths)
         self.interval = interval
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="annolog-checkpoint",
-                                        daemon=True)
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._thread.join()
 
     def _run(self) -> None:
         connections = [sqlite3.connect(path, isolation_level=None) for path in self.paths]
@@ -260,6 +251,8 @@ class EventLog(Application[UUID]):
                  kinds: Sequence[type] = ()) -> Iterator[LoggedEvent]:
         while batch := self.read(after, page, upto, kinds):
             yield from batch
+            if len(batch) < page:  # the last page: asking again would scan the log again
+                return
             after = batch[-1].revision
 
     def stream(self, stream_id: UUID) -> list[LoggedEvent]:

@@ -14,6 +14,8 @@ from eventsourcing.persistence import Notification, StoredEvent
 from eventsourcing.postgres import PostgresApplicationRecorder, PostgresFactory
 from psycopg.sql import SQL, Identifier
 
+from eventstore.background import BackgroundThread
+
 
 class HeadsPostgresRecorder(PostgresApplicationRecorder):
     def _table(self) -> Any:
@@ -83,7 +85,7 @@ class PresenceChannel:
             conn.execute("SELECT pg_notify(%s, %s)", [self.name, payload])
 
 
-class LogListener:
+class LogListener(BackgroundThread):
     """Calls ``on_commit`` whenever any process commits to the shared log: the library's
     recorder NOTIFYs its channel inside every insert transaction, and this thread LISTENs on
     its own connection. The projector keeps polling too, so a lost connection (or a pooler
@@ -91,20 +93,12 @@ class LogListener:
     ``on_presence`` (set it once the receiver exists)."""
 
     def __init__(self, recorder: HeadsPostgresRecorder, on_commit: Callable[[], None]) -> None:
+        super().__init__("annolog-listen")
         self.recorder = recorder
         self.on_commit = on_commit
         self.presence = PresenceChannel(recorder)
         self.on_presence: Callable[[str], None] | None = None
         self.listening = threading.Event()  # set once LISTEN is in force
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="annolog-listen", daemon=True)
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._thread.join()
 
     def _run(self) -> None:
         while not self._stop.is_set():

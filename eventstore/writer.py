@@ -43,6 +43,7 @@ from eventstore.commands import (
 )
 from eventstore.domain import (
     DEFAULT_LAYER,
+    SECTION_KEYS,
     SECTIONS,
     Annotation,
     Attachment,
@@ -428,10 +429,6 @@ class Decider:
             aggregate.trigger_event(LayerSections.Changed, **fields)
             self._emit(aggregate.collect_events())
         return result
-
-
-SECTION_KEYS = {"comments": "id", "bookmarks": "id", "formFields": "id",
-                "formFieldValues": "name"}
 
 
 def merge_sections(current: dict[str, list[dict[str, Any]]],

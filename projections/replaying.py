@@ -22,7 +22,7 @@ from pathlib import Path
 import sqlite_utils
 
 from eventstore.domain import Attachment, Document, Layer, LayerSections, Token
-from eventstore.log import EventLog, LoggedEvent
+from eventstore.log import EventLog
 from projections.projector import CREATIONS, KINDS, POSITION, ReadModelWriter, _at
 from projections.schema import (
     drop_indexes,
@@ -187,8 +187,7 @@ def sql_replay(log: EventLog, db: sqlite_utils.Database, upto: int,
             child = _start_decoding(part, log_path, table, split, upto)
         with db.atomic():
             writer = ReadModelWriter(db)
-            for page in _pages(log, upto):
-                writer.apply(page)
+            writer.apply(log.read_all(upto=upto, kinds=OTHER_KINDS))
             statement = INSERT_CHANGES.format(table=table)
             for start in range(0, split, CHUNK):
                 conn.execute(statement, [start, min(split, start + CHUNK)])
@@ -259,13 +258,3 @@ for start in range(int(after), int(upto), int(chunk)):
 conn.execute("COMMIT")
 conn.close()
 """
-
-
-def _pages(log: EventLog, upto: int, page: int = 1000) -> Iterator[list[LoggedEvent]]:
-    after = 0
-    while batch := log.read(after, page, upto, kinds=OTHER_KINDS):
-        yield batch
-        if len(batch) < page:  # the last page: asking again would scan the log again
-            return
-        after = batch[-1].revision
-

@@ -3,7 +3,6 @@ the log and to a plain model of the expected state; revisions strictly increase.
 
 from __future__ import annotations
 
-import shutil
 import tempfile
 from pathlib import Path
 
@@ -23,9 +22,8 @@ from eventstore.commands import (
 from eventstore.log import open_log
 from eventstore.writer import Writer
 from projections.projector import Projector
-from projections.queries import ReadModel, dump_tables
-from projections.replaying import replay
-from projections.schema import connect
+from projections.queries import ReadModel
+from tests.properties.machines import check_replay_and_close
 
 LAYERS = st.sampled_from(["", "a", "b/c"])
 IDS = st.sampled_from(["x", "y", "z", "01BS98XZSCFV5QARF948FZWNG5"])
@@ -111,14 +109,7 @@ class LogMachine(RuleBasedStateMachine):
         assert actual == self.expected
 
     def teardown(self):
-        rebuilt = self.dir / "rebuilt.sqlite"
-        replay(self.log, rebuilt)
-        assert dump_tables(connect(rebuilt)) == dump_tables(connect(self.dir / "read.sqlite"))
-        self.writer.stop()
-        self.projector.stop()
-        self.read.close()
-        self.log.close()
-        shutil.rmtree(self.dir, ignore_errors=True)
+        check_replay_and_close(self)
 
 
 LogMachine.TestCase.settings = settings(max_examples=60, stateful_step_count=25,

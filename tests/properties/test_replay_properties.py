@@ -5,7 +5,6 @@ move, and a replay of the log equals the live read model."""
 from __future__ import annotations
 
 import copy
-import shutil
 import tempfile
 from pathlib import Path
 
@@ -29,9 +28,8 @@ from eventstore.commands import (
 from eventstore.log import open_log
 from eventstore.writer import Writer
 from projections.projector import Projector
-from projections.queries import ReadModel, dump_tables
-from projections.replaying import replay
-from projections.schema import connect
+from projections.queries import ReadModel
+from tests.properties.machines import check_replay_and_close
 
 LAYERS = st.sampled_from(["", "a"])
 IDS = st.sampled_from(["x", "y", "z"])
@@ -130,14 +128,7 @@ class TimeTravel(RuleBasedStateMachine):
             assert self.export(name) == self.expected(records)
 
     def teardown(self):
-        rebuilt = self.dir / "rebuilt.sqlite"
-        replay(self.log, rebuilt)
-        assert dump_tables(connect(rebuilt)) == dump_tables(connect(self.dir / "read.sqlite"))
-        self.writer.stop()
-        self.projector.stop()
-        self.read.close()
-        self.log.close()
-        shutil.rmtree(self.dir, ignore_errors=True)
+        check_replay_and_close(self)
 
 
 TimeTravel.TestCase.settings = settings(max_examples=60, stateful_step_count=20,
