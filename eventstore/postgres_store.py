@@ -10,14 +10,33 @@ from typing import Any
 from uuid import UUID
 
 import psycopg
-from eventsourcing.persistence import Notification, StoredEvent
+from eventsourcing.persistence import InterfaceError, Notification, OperationalError, StoredEvent
 from eventsourcing.postgres import PostgresApplicationRecorder, PostgresFactory
+from eventsourcing.utils import retry
 from psycopg.sql import SQL, Identifier
 
 from eventstore.background import BackgroundThread
 
 
 class HeadsPostgresRecorder(PostgresApplicationRecorder):
+    # psycopg's pipeline can stop sending a large message half-way: its send loop leaves
+    # when no command is left even if libpq still holds unsent bytes, and then both sides
+    # wait on each other for ever (PostgreSQL logs "incomplete message from client"). Seen
+    # with psycopg 3.3.9 about half the time from ~5 MB up. Batches above this size are sent
+    # without the pipeline, whose few saved round trips matter only for small batches.
+    PIPELINE_MAX_BYTES = 16_384
+
+    @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
+    def insert_events(self, stored_events: Sequence[StoredEvent], **kwargs: Any
+                      ) -> Sequence[int] | None:
+        if sum(len(e.state) for e in stored_events) <= self.PIPELINE_MAX_BYTES:
+            return super().insert_events(stored_events, **kwargs)
+        with self.datastore.get_connection() as conn, conn.transaction(), \
+                conn.cursor() as cursor:
+            # The library's own statements: table lock, NOTIFY, one INSERT of them all.
+            self._insert_stored_events(cursor, stored_events, **kwargs)
+            return self._fetch_ids_after_insert_events(cursor, stored_events, **kwargs)
+
     def _table(self) -> Any:
         return SQL("{schema}.{table}").format(schema=Identifier(self.datastore.schema),
                                               table=Identifier(self.events_table_name))

@@ -1,0 +1,74 @@
+"""The PostgreSQL recorder's insert of large batches (needs PostgreSQL, like the API tests)."""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from collections.abc import Sequence
+
+import psycopg
+import pytest
+from eventsourcing.persistence import IntegrityError, StoredEvent
+
+from eventstore.log import EventLog, open_log
+from tests.conftest import POSTGRES_URL, postgres_schema
+
+
+def _events(count: int, size: int) -> list[StoredEvent]:
+    return [StoredEvent(uuid.uuid4(), 1, "bench:Event", bytes([i % 251]) * size)
+            for i in range(count)]
+
+
+def _insert_or_fail(log: EventLog, events: Sequence[StoredEvent]) -> Sequence[int]:
+    """The insert in a thread, so a wire deadlock fails the test instead of hanging it."""
+    outcome: dict[str, object] = {}
+
+    def run() -> None:
+        try:
+            outcome["ids"] = log.recorder.insert_events(events)
+        except Exception as error:  # handed to the test thread
+            outcome["error"] = error
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    thread.join(60)
+    if thread.is_alive():
+        _end_stuck_inserts(log)
+        pytest.fail("the insert did not finish within 60 s")
+    if "error" in outcome:
+        raise outcome["error"]  # type: ignore[misc]
+    return outcome["ids"]  # type: ignore[return-value]
+
+
+def _end_stuck_inserts(log: EventLog) -> None:
+    """Ends the stalled server session, whose table lock would block the schema's drop."""
+    with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:  # type: ignore[arg-type]
+        conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                     "WHERE pid <> pg_backend_pid() AND query LIKE %s",
+                     [f"%{log.recorder.datastore.schema}%"])
+
+
+def test_batches_of_several_megabytes_are_stored_whole():
+    # 5 MB in one transaction stalled psycopg's pipeline about half the time.
+    with postgres_schema() as url:
+        log = open_log(None, url)  # type: ignore[arg-type]
+        stored = 0
+        for _ in range(3):
+            events = _events(5_000, 1_000)
+            ids = _insert_or_fail(log, events)
+            assert list(ids) == list(range(stored + 1, stored + 5_001))
+            stored += 5_000
+        back = log.recorder.select_notifications(start=stored - 4_999, limit=5_000)
+        assert [n.state for n in back] == [e.state for e in events]
+
+
+def test_a_large_batch_that_loses_a_race_stores_nothing():
+    with postgres_schema() as url:
+        log = open_log(None, url)  # type: ignore[arg-type]
+        taken = _events(1, 100)
+        _insert_or_fail(log, taken)
+        batch = _events(2_000, 1_000) + taken  # the last one clashes on (stream, version)
+        with pytest.raises(IntegrityError):
+            _insert_or_fail(log, batch)
+        assert log.recorder.max_notification_id() == 1
+        assert len(log.recorder.select_notifications(start=1, limit=10)) == 1
