@@ -11,64 +11,94 @@ from uuid import UUID
 
 import psycopg
 from eventsourcing.persistence import InterfaceError, Notification, OperationalError, StoredEvent
-from eventsourcing.postgres import PostgresApplicationRecorder, PostgresFactory
+from eventsourcing.postgres import (
+    PostgresApplicationRecorder,
+    PostgresDatastore,
+    PostgresFactory,
+)
 from eventsourcing.utils import retry
 from psycopg.sql import SQL, Identifier
 
 from eventstore.background import BackgroundThread
 
+MAX_BIGINT = 2**63 - 1
+
 
 class HeadsPostgresRecorder(PostgresApplicationRecorder):
-    # psycopg's pipeline can stop sending a large message half-way: its send loop leaves
-    # when no command is left even if libpq still holds unsent bytes, and then both sides
-    # wait on each other for ever (PostgreSQL logs "incomplete message from client"). Seen
-    # with psycopg 3.3.9 about half the time from ~5 MB up. Batches above this size are sent
-    # without the pipeline, whose few saved round trips matter only for small batches.
-    PIPELINE_MAX_BYTES = 16_384
+    def __init__(self, datastore: PostgresDatastore, **kwargs: Any) -> None:
+        super().__init__(datastore, **kwargs)
+        schema = Identifier(datastore.schema)
+        function = SQL("{schema}.{name}").format(
+            schema=schema, name=Identifier(f"annolog_append_{datastore.originator_id_type}"))
+        # The library's insert, as one statement that takes the table lock, NOTIFYs and
+        # inserts on the server. Its own transaction (BEGIN, lock, NOTIFY, INSERT, COMMIT)
+        # holds the lock over two round trips and the writer thread's wait for the GIL in
+        # between, and every other process's commit queues behind that lock. The library's
+        # optional function (POSTGRES_ENABLE_DB_FUNCTIONS) takes no lock, so a follower
+        # could pass over an id that commits later.
+        self.sql_create_statements.append(SQL(
+            "CREATE OR REPLACE FUNCTION {function}(events {schema}.{event}[]) "
+            "RETURNS SETOF bigint LANGUAGE plpgsql AS $BODY$ BEGIN "
+            "SET LOCAL lock_timeout = '{lock_timeout}s'; "
+            "LOCK TABLE {schema}.{table} IN EXCLUSIVE MODE; "
+            "NOTIFY {channel}; "
+            "RETURN QUERY INSERT INTO {schema}.{table} "
+            "(originator_id, originator_version, topic, state) "
+            "SELECT originator_id, originator_version, topic, state FROM unnest(events) "
+            "RETURNING notification_id; "
+            "END; $BODY$").format(
+                function=function, schema=schema,
+                event=Identifier(self.stored_event_type_name),
+                lock_timeout=datastore.lock_timeout, table=Identifier(self.events_table_name),
+                channel=Identifier(self.channel_name)))
+        self.sql_append = SQL("SELECT id FROM {function}(%s) AS appended(id)").format(
+            function=function)
+        self.sql_select_raw = SQL(
+            "SELECT notification_id, originator_version, topic, state FROM {table} "
+            "WHERE notification_id > %s AND notification_id <= %s "
+            "ORDER BY notification_id LIMIT %s").format(table=self._table())
+        self.sql_select_heads = SQL(
+            "SELECT DISTINCT ON (originator_id) originator_id, originator_version, topic, "
+            "state FROM {table} WHERE originator_id = ANY(%s) "
+            "ORDER BY originator_id, originator_version DESC").format(table=self._table())
 
     @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
     def insert_events(self, stored_events: Sequence[StoredEvent], **kwargs: Any
                       ) -> Sequence[int] | None:
-        if sum(len(e.state) for e in stored_events) <= self.PIPELINE_MAX_BYTES:
-            return super().insert_events(stored_events, **kwargs)
-        with self.datastore.get_connection() as conn, conn.transaction(), \
-                conn.cursor() as cursor:
-            # The library's own statements: table lock, NOTIFY, one INSERT of them all.
-            self._insert_stored_events(cursor, stored_events, **kwargs)
-            return self._fetch_ids_after_insert_events(cursor, stored_events, **kwargs)
+        """One round trip, in autocommit; the ids come back in the order of the events.
+        Not the library's pipeline either: it could stall half-way through sending a
+        multi-megabyte batch and wait for ever (psycopg 3.3.9)."""
+        rows = [self.construct_pg_stored_event(e.originator_id, e.originator_version,
+                                               e.topic, e.state) for e in stored_events]
+        with self.datastore.get_connection() as conn, conn.cursor() as cursor:
+            cursor.execute(self.sql_append, (rows,), prepare=True)
+            return [row["id"] for row in cursor.fetchall()]
 
     def _table(self) -> Any:
         return SQL("{schema}.{table}").format(schema=Identifier(self.datastore.schema),
                                               table=Identifier(self.events_table_name))
 
-    def _rows(self, statement: Any, params: list[Any]) -> list[dict[str, Any]]:
+    def _rows(self, statement: Any, params: list[Any], prepare: bool | None = None
+              ) -> list[dict[str, Any]]:
         with self.datastore.get_connection() as conn, conn.cursor() as cursor:
-            cursor.execute(statement, params)
+            cursor.execute(statement, params, prepare=prepare)
             return cursor.fetchall()
 
     def select_heads(self, originator_ids: Sequence[UUID]) -> list[StoredEvent]:
-        """The last stored event of each stream, in one query."""
-        rows = self._rows(SQL(
-            "SELECT DISTINCT ON (originator_id) originator_id, originator_version, topic, "
-            "state FROM {table} WHERE originator_id = ANY(%s) "
-            "ORDER BY originator_id, originator_version DESC").format(table=self._table()),
-            [list(originator_ids)])
+        """The last stored event of each stream, in one query (prepared: the writer asks
+        for every batch that touches streams it has not cached)."""
+        rows = self._rows(self.sql_select_heads, [list(originator_ids)], prepare=True)
         return [StoredEvent(originator_id=r["originator_id"],
                             originator_version=r["originator_version"], topic=r["topic"],
                             state=bytes(r["state"])) for r in rows]
 
     def select_raw(self, after: int, limit: int, upto: int | None
                    ) -> list[tuple[int, int, str, bytes]]:
-        statement = SQL("SELECT notification_id, originator_version, topic, state FROM {table} "
-                        "WHERE notification_id > %s").format(table=self._table())
-        params: list[Any] = [after]
-        if upto is not None:
-            statement += SQL(" AND notification_id <= %s")
-            params.append(upto)
-        statement += SQL(" ORDER BY notification_id LIMIT %s")
-        params.append(limit)
+        """Followers call this for every commit they hear of, so it is prepared: planned
+        once per connection, not once per call."""
+        params = [after, MAX_BIGINT if upto is None else upto, limit]
         return [(r["notification_id"], r["originator_version"], r["topic"], bytes(r["state"]))
-                for r in self._rows(statement, params)]
+                for r in self._rows(self.sql_select_raw, params, prepare=True)]
 
     def select_stream(self, originator_id: UUID) -> list[Notification]:
         rows = self._rows(SQL("SELECT * FROM {table} WHERE originator_id = %s "

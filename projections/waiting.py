@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import heapq
 import itertools
+import threading
 from collections.abc import Callable
 
 
@@ -16,11 +17,24 @@ class RevisionWaiter:
         self.position = position
         self._waiting: list[tuple[int, int, asyncio.Future[None]]] = []
         self._counter = itertools.count()
-        self.listeners: list[Callable[[int], None]] = []  # told of every advance, on the loop
+        self.listeners: list[Callable[[int], None]] = []  # told of advances, on the loop
+        self._announced: int | None = None  # an advance the loop has not taken yet
+        self._lock = threading.Lock()
 
     def advanced(self, position: int) -> None:
-        """Called from the projector thread."""
-        self.loop.call_soon_threadsafe(self._release, position)
+        """Called from the projector thread. Advances the loop has not taken yet are merged:
+        waking the loop per projected batch cost more than the batches under load."""
+        with self._lock:
+            waking = self._announced is None
+            self._announced = max(position, self._announced or 0)
+        if waking:
+            self.loop.call_soon_threadsafe(self._take_announced)
+
+    def _take_announced(self) -> None:
+        with self._lock:
+            position, self._announced = self._announced, None
+        if position is not None:
+            self._release(position)
 
     def _release(self, position: int) -> None:
         self.position = max(self.position, position)

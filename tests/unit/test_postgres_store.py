@@ -72,3 +72,24 @@ def test_a_large_batch_that_loses_a_race_stores_nothing():
             _insert_or_fail(log, batch)
         assert log.recorder.max_notification_id() == 1
         assert len(log.recorder.select_notifications(start=1, limit=10)) == 1
+
+
+def test_an_append_waits_for_the_table_lock_so_ids_commit_in_order():
+    # Followers read past the highest id they saw; an id that committed after a higher one
+    # would be skipped for ever. The append takes the table's lock, so it queues instead.
+    with postgres_schema() as url:
+        log = open_log(None, url)  # type: ignore[arg-type]
+        recorder = log.recorder
+        table = f'"{recorder.datastore.schema}"."{recorder.events_table_name}"'
+        with psycopg.connect(POSTGRES_URL) as holder:  # type: ignore[arg-type]
+            # ROW SHARE blocks the EXCLUSIVE lock, but not a plain INSERT.
+            holder.execute(f"LOCK TABLE {table} IN ROW SHARE MODE")
+            appended: list[Sequence[int]] = []
+            thread = threading.Thread(
+                target=lambda: appended.append(recorder.insert_events(_events(1, 10))))
+            thread.start()
+            thread.join(1.0)
+            assert thread.is_alive() and not appended  # queued behind the lock
+            holder.rollback()
+        thread.join(30)
+        assert appended == [[1]]
