@@ -1,5 +1,6 @@
-"""The log on PostgreSQL (eventsourcing's persistence, psycopg 3): the same reads the
-SQLite recorder offers the writer and the projector, in PostgreSQL's SQL."""
+"""The log on PostgreSQL (eventsourcing's persistence, psycopg 3): the library's tables and
+pool, an append in one statement, and the same reads the SQLite recorder offers the writer
+and the projector, in PostgreSQL's SQL."""
 
 from __future__ import annotations
 
@@ -135,9 +136,9 @@ class PresenceChannel:
 
 
 class LogListener(BackgroundThread):
-    """Calls ``on_commit`` whenever any process commits to the shared log: the library's
-    recorder NOTIFYs its channel inside every insert transaction, and this thread LISTENs on
-    its own connection. The projector keeps polling too, so a lost connection (or a pooler
+    """Calls ``on_commit`` whenever any process commits to the shared log: every append
+    NOTIFYs the recorder's channel inside its transaction, and this thread LISTENs on its
+    own connection. The projector keeps polling too, so a lost connection (or a pooler
     that drops LISTEN) only slows following down. Messages on the presence channel go to
     ``on_presence`` (set it once the receiver exists)."""
 
