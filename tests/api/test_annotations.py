@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 from typing import Any
 
@@ -227,6 +228,23 @@ async def test_json_list_is_capped_at_1000_and_ndjson_streams_all(client, docume
     assert [r["id"] for r in records] == [f"{i:05}" for i in range(1001)]
     page_one = await ndjson(client, f"{base}/pages/1/annotations")
     assert len(page_one) == 500 and all(r["content"]["pageIndex"] == 1 for r in page_one)
+
+
+async def test_a_bulk_of_several_megabytes_is_stored_whole(client, document):
+    # One transaction of about 6 MB of events: psycopg's pipeline once stalled on such a
+    # batch and the request never came back.
+    base = f"/api/documents/{document}"
+    items = [{"id": f"big{i:04}", "content": note(text=f"{i:04}" + "x" * 2_000)}
+             for i in range(2_500)]
+    async with asyncio.timeout(120):
+        response = await client.post(f"{base}/annotations", headers=AUTH,
+                                     data=io.BytesIO(orjson.dumps({"annotations": items})))
+        assert response.status == 200, await response.text()
+        created = await response.json()
+    assert created["result"] == "success" and len(created["data"]) == 2_500
+    records = await ndjson(client, f"{base}/annotations")
+    assert [r["content"]["text"]["value"][:4] for r in records] == [f"{i:04}" for i in
+                                                                    range(2_500)]
 
 
 async def test_json_list_of_a_small_layer_is_not_truncated(client, document):
