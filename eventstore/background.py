@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import threading
+from abc import ABC, abstractmethod
 
 
-class BackgroundThread:
+class BackgroundThread(ABC):
     """Runs ``_run`` in a daemon thread; ``_run`` watches ``self._stop`` and returns soon
     after ``stop()`` sets it."""
 
@@ -20,5 +21,6 @@ class BackgroundThread:
         self._stop.set()
         self._thread.join()
 
+    @abstractmethod
     def _run(self) -> None:
-        raise NotImplementedError
+        """The thread's work: each worker class says what it is."""

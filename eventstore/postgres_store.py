@@ -29,6 +29,8 @@ class HeadsPostgresRecorder(PostgresApplicationRecorder):
     def __init__(self, datastore: PostgresDatastore, **kwargs: Any) -> None:
         super().__init__(datastore, **kwargs)
         schema = Identifier(datastore.schema)
+        self.table = SQL("{schema}.{table}").format(schema=schema,
+                                                    table=Identifier(self.events_table_name))
         function = SQL("{schema}.{name}").format(
             schema=schema, name=Identifier(f"annolog_append_{datastore.originator_id_type}"))
         # The library's insert, as one statement that takes the table lock, NOTIFYs and
@@ -41,27 +43,27 @@ class HeadsPostgresRecorder(PostgresApplicationRecorder):
             "CREATE OR REPLACE FUNCTION {function}(events {schema}.{event}[]) "
             "RETURNS SETOF bigint LANGUAGE plpgsql AS $BODY$ BEGIN "
             "SET LOCAL lock_timeout = '{lock_timeout}s'; "
-            "LOCK TABLE {schema}.{table} IN EXCLUSIVE MODE; "
+            "LOCK TABLE {table} IN EXCLUSIVE MODE; "
             "NOTIFY {channel}; "
-            "RETURN QUERY INSERT INTO {schema}.{table} "
+            "RETURN QUERY INSERT INTO {table} "
             "(originator_id, originator_version, topic, state) "
             "SELECT originator_id, originator_version, topic, state FROM unnest(events) "
             "RETURNING notification_id; "
             "END; $BODY$").format(
                 function=function, schema=schema,
                 event=Identifier(self.stored_event_type_name),
-                lock_timeout=datastore.lock_timeout, table=Identifier(self.events_table_name),
+                lock_timeout=datastore.lock_timeout, table=self.table,
                 channel=Identifier(self.channel_name)))
         self.sql_append = SQL("SELECT id FROM {function}(%s) AS appended(id)").format(
             function=function)
         self.sql_select_raw = SQL(
             "SELECT notification_id, originator_version, topic, state FROM {table} "
             "WHERE notification_id > %s AND notification_id <= %s "
-            "ORDER BY notification_id LIMIT %s").format(table=self._table())
+            "ORDER BY notification_id LIMIT %s").format(table=self.table)
         self.sql_select_heads = SQL(
             "SELECT DISTINCT ON (originator_id) originator_id, originator_version, topic, "
             "state FROM {table} WHERE originator_id = ANY(%s) "
-            "ORDER BY originator_id, originator_version DESC").format(table=self._table())
+            "ORDER BY originator_id, originator_version DESC").format(table=self.table)
 
     @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
     def insert_events(self, stored_events: Sequence[StoredEvent], **kwargs: Any
@@ -74,10 +76,6 @@ class HeadsPostgresRecorder(PostgresApplicationRecorder):
         with self.datastore.get_connection() as conn, conn.cursor() as cursor:
             cursor.execute(self.sql_append, (rows,), prepare=True)
             return [row["id"] for row in cursor.fetchall()]
-
-    def _table(self) -> Any:
-        return SQL("{schema}.{table}").format(schema=Identifier(self.datastore.schema),
-                                              table=Identifier(self.events_table_name))
 
     def _rows(self, statement: Any, params: list[Any], prepare: bool | None = None
               ) -> list[dict[str, Any]]:
@@ -103,7 +101,7 @@ class HeadsPostgresRecorder(PostgresApplicationRecorder):
 
     def select_stream(self, originator_id: UUID) -> list[Notification]:
         rows = self._rows(SQL("SELECT * FROM {table} WHERE originator_id = %s "
-                              "ORDER BY originator_version").format(table=self._table()),
+                              "ORDER BY originator_version").format(table=self.table),
                           [originator_id])
         return [Notification(id=r["notification_id"], originator_id=r["originator_id"],
                              originator_version=r["originator_version"], topic=r["topic"],
