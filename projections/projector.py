@@ -286,6 +286,14 @@ class ReadModelWriter:
         user = fields["created_by"] if topic in CREATIONS else fields["updated_by"]
         changes.append((revision, *key, version, KINDS[topic], at, user, record))
 
+    def insert_changes(self, facts: Iterable[Fact]) -> None:
+        """Only the ``changes`` rows of annotation events: a bulk replay derives the
+        ``annotations`` rows from all of them at the end."""
+        changes: list[tuple] = []
+        for revision, version, topic, fields in facts:
+            self._fold({}, changes, revision, version, topic, fields)
+        self.db.conn.executemany(INSERT_CHANGE, changes)
+
     def _flush(self, pending: dict[tuple[str, str, str], tuple], changes: list[tuple]) -> None:
         if pending:
             self.db.conn.executemany(UPSERT_ANNOTATION, pending.values())

@@ -8,6 +8,10 @@ of an older instance are ignored. So documents, layers, attachments and revocati
 events) go first through ``ReadModelWriter`` in log order; then every annotation event of a
 live instance becomes a ``changes`` row; then each annotation's row is its last change, with
 its creation taken from its latest creation (or, lacking one, its first event).
+
+SQLite's JSON functions end a text value at U+0000, so events holding one are decoded by
+Python (``ReadModelWriter.insert_changes``) and records holding one have their text columns
+read by Python too: any string the log holds comes back exact.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import orjson
 import sqlite_utils
 
 from eventstore.domain import Attachment, Document, Layer, LayerSections, Token
@@ -50,6 +55,10 @@ CHANGE_COLUMNS = ("revision, document_id, layer, annotation_id, version, kind, a
 SELECTED = ", ".join(AT if column == "at" else f"e.{column}"
                      for column in CHANGE_COLUMNS.split(", "))
 
+# SQLite's JSON functions cut text at U+0000 (a key "k\\u0000one" came back as "k"), so
+# the events that hold one are left to Python, which decodes them exactly.
+HAS_NUL = "instr(CAST(state AS TEXT), '\\u0000') > 0"
+ANNOTATION_TOPICS = ", ".join(f"'{t}'" for t in KINDS)
 KIND_CASES = " ".join(f"WHEN '{topic}' THEN '{kind}'" for topic, kind in KINDS.items())
 # One row per annotation event of revisions ? < r <= ?: the changes row (with the stored
 # timestamp text as ``at``), and its instance. Plain SQL, so that a child process can run it.
@@ -72,8 +81,12 @@ FROM (SELECT rowid AS revision, originator_version AS version, topic, s,
              json_extract(s, '$.timestamp._data_') AS t
       FROM (SELECT rowid, originator_version, topic, CAST(state AS TEXT) AS s
             FROM log.{{table}}
-            WHERE rowid > ? AND rowid <= ?
-              AND topic IN ({', '.join(f"'{t}'" for t in KINDS)}))) AS e
+            WHERE rowid > ? AND rowid <= ? AND topic IN ({ANNOTATION_TOPICS})
+              AND NOT {HAS_NUL})) AS e
+"""
+SELECT_WITH_NUL = f"""
+SELECT rowid, originator_version, topic, state FROM log.{{table}}
+WHERE rowid <= ? AND topic IN ({ANNOTATION_TOPICS}) AND {HAS_NUL} ORDER BY rowid
 """
 LIVE = "d.document_id = e.document_id AND d.instance = e.instance AND d.deleted = 0"
 
@@ -92,12 +105,19 @@ SELECT {SELECTED} FROM part.pending AS e
 JOIN documents AS d ON {LIVE} ORDER BY e.rowid
 """  # rowid order is revision order (the child inserts in log order) and needs no sort
 
-INSERT_ANNOTATIONS = """
+
+def _record_text(key: str) -> str:
+    """A text field of ``c.record``; a record holding U+0000 is read by Python."""
+    return (f"CASE WHEN instr(c.record, '\\u0000') > 0 THEN annolog_field(c.record, '{key}') "
+            f"ELSE json_extract(c.record, '$.{key}') END")
+
+
+INSERT_ANNOTATIONS = f"""
 INSERT INTO annotations (document_id, layer, id, page_index, group_name, created_by,
     updated_by, record, version, revision, created_revision, created_at, updated_at, deleted)
 SELECT c.document_id, c.layer, c.annotation_id, json_extract(c.record, '$.content.pageIndex'),
-    json_extract(c.record, '$.group'), json_extract(c.record, '$.createdBy'),
-    json_extract(c.record, '$.updatedBy'), c.record, c.version, c.revision, k.revision, k.at,
+    {_record_text('group')}, {_record_text('createdBy')}, {_record_text('updatedBy')},
+    c.record, c.version, c.revision, k.revision, k.at,
     c.at, c.kind = 'deleted'
 FROM (SELECT max(revision) AS last,
              coalesce(max(CASE WHEN kind IN ('created', 'recreated') THEN revision END),
@@ -174,7 +194,7 @@ def sql_replay(log: EventLog, db: sqlite_utils.Database, upto: int,
         return False
     log_path, table = source
     conn = db.conn
-    _register_at(conn)
+    _register_functions(conn)
     split = upto // 2 if upto >= PARALLEL_FROM else upto
     part = Path(conn.execute("PRAGMA database_list").fetchone()[2] + ".part")
     if split < upto:
@@ -198,6 +218,9 @@ def sql_replay(log: EventLog, db: sqlite_utils.Database, upto: int,
                 conn.execute(INSERT_FROM_PENDING)
                 if progress is not None:
                     progress(upto)
+            writer.insert_changes(
+                (revision, version, topic, orjson.loads(state)) for revision, version, topic,
+                state in conn.execute(SELECT_WITH_NUL.format(table=table), [upto]))
             index_changes_by_annotation(db)  # needed anyway; the GROUP BY then needs no sort
             conn.execute(INSERT_ANNOTATIONS)
             conn.execute("INSERT INTO positions (name, revision) VALUES (?, ?) "
@@ -214,8 +237,10 @@ def sql_replay(log: EventLog, db: sqlite_utils.Database, upto: int,
     return True
 
 
-def _register_at(conn: sqlite3.Connection) -> None:
+def _register_functions(conn: sqlite3.Connection) -> None:
     conn.create_function("annolog_at", 1, lambda text: _at({"_data_": text}),
+                         deterministic=True)
+    conn.create_function("annolog_field", 2, lambda record, key: orjson.loads(record)[key],
                          deterministic=True)
 
 

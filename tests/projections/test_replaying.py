@@ -142,3 +142,23 @@ def test_a_failing_decoding_process_fails_the_replay_and_leaves_no_scratch_file(
     assert not Path(f"{tmp_path / 'sql.sqlite'}.part").exists()
     assert connect(tmp_path / "sql.sqlite").execute(
         "SELECT COUNT(*) FROM changes").fetchone()[0] == 0
+
+
+def test_strings_holding_nul_replay_exactly(tmp_path):
+    """Regression: SQLite's JSON functions cut text at U+0000, so the SQL replay merged
+    ``k``, ``k\\0one`` and ``k\\0two`` into one record and moved layer ``L\\0evil`` to ``L``."""
+    log = open_log(tmp_path / "log")
+    writer = Writer(log)
+    writer.start()
+    writer.execute([UploadDocument("d", None, "00", 1, False, PAGES)])
+    writer.execute([CreateAnnotation("d", "", i, {"pageIndex": 0, "t": i}, "g\0h", "u\0v")
+                    for i in ("k", "k\0one", "k\0two")])
+    writer.execute([CreateAnnotation("d", "L\0evil", "x", {"pageIndex": 0}, None, None)])
+    writer.execute([UpdateAnnotation("d", "", "k\0one", {"pageIndex": 1, "t": "a\0b"}, None)])
+    writer.stop()
+    python_replay(log, tmp_path / "python.sqlite")
+    replay(log, tmp_path / "sql.sqlite")
+    expected = tables(tmp_path / "python.sqlite")
+    assert {(r[1], r[2]) for r in expected["annotations"]} == {
+        ("", "k"), ("", "k\0one"), ("", "k\0two"), ("L\0evil", "x")}
+    assert tables(tmp_path / "sql.sqlite") == expected
