@@ -22,13 +22,12 @@ class Orphan:
 
 def referenced_blobs(log: EventLog, progress: bool = False) -> set[str]:
     """Every SHA-256 an event names: uploaded PDFs and attachments, deleted documents too
-    (the log keeps their history, so their bytes stay replayable)."""
+    (the log keeps their history, so their bytes stay replayable). An attachment is named
+    by its ``sha256``: its ``attachment_id`` is any key an Instant JSON import chose."""
     kinds = (Document.Uploaded, Document.Reuploaded, Attachment.Attached)
     referenced: set[str] = set()
     for count, logged in enumerate(log.read_all(kinds=kinds), 1):
-        event = logged.event
-        referenced.add(event.attachment_id if isinstance(event, Attachment.Attached)
-                       else event.sha256)
+        referenced.add(logged.event.sha256)  # an attachment's id is not always its hash
         if progress and count % 10_000 == 0:
             print(f"\rscanned {count:,} events", end="", file=sys.stderr)
     if progress:
