@@ -44,9 +44,12 @@ NDJSON_PAGE = 1000
 NDJSON = "application/x-ndjson"
 
 
-async def _document(request: web.Request) -> tuple[Services, DocumentAccess, str]:
+async def _document(request: web.Request, *, creating: bool = False
+                    ) -> tuple[Services, DocumentAccess, str]:
+    """The services, the document (404, or 403 for a protected PDF without its password)
+    and the layer of the path; ``creating`` routes may create the layer (see layer_name)."""
     services = request.app[SERVICES]
-    layer = layer_name(request)
+    layer = layer_name(request, creating=creating)
     access = await services.document_access(request, request.match_info["document_id"])
     return services, access, layer
 
@@ -171,7 +174,7 @@ def _update_command(document_id: str, layer: str, item: AnnotationInput,
 
 
 async def create_annotations(request: web.Request) -> web.Response:
-    services, access, layer = await _document(request)
+    services, access, layer = await _document(request, creating=True)
     async with annotation_request(request, services) as sent:
         body = json_object(sent.body)
         if "annotations" not in body:

@@ -16,6 +16,7 @@ from api.parsing import (
     attachment_references,
     json_object,
     layer_name,
+    name_problem,
     normalize_attachment_id,
     parse_json_bytes,
     read_json,
@@ -104,6 +105,9 @@ def _document_id(upload: Upload) -> str:
     document_id = upload.fields.get("document_id") or str(ULID())
     if not DOCUMENT_ID.fullmatch(document_id):
         raise ApiError(422, "'document_id' must be 1 to 256 characters with no '/' or spaces")
+    problem = name_problem(document_id)
+    if problem is not None:
+        raise ApiError(422, f"'document_id' {document_id!r} cannot be used: {problem}")
     return document_id
 
 

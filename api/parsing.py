@@ -19,6 +19,13 @@ from eventstore.domain import DEFAULT_LAYER
 SHA256_HEX = re.compile(r"[0-9a-fA-F]{64}")
 MAX_ID_LENGTH = 256
 MAX_LAYER_NAME = 256
+# What a new document id, layer name or annotation id may not hold: control characters
+# (U+0000-U+001F, U+007F-U+009F), which logs, terminals and SQL text functions mangle, the
+# URL path separators '/' and '\' (WHATWG URL parsers read '\' as '/'), and surrogates,
+# which UTF-8 cannot carry. "." and ".." are dot segments: URL normalisation removes them,
+# so no URL could ever address such a name.
+UNSAFE_IN_NAMES = re.compile(r"[\x00-\x1f\x7f-\x9f/\\\ud800-\udfff]")
+DOT_SEGMENTS = (".", "..")
 RELAXED_JSON_LIMIT = 1024 * 1024  # the json5 fallback is pure Python: keep it for small bodies
 
 
@@ -67,27 +74,54 @@ def json_object(body: Any) -> dict[str, Any]:
     return body
 
 
-def layer_name(request: web.Request) -> str:
+def name_problem(value: str) -> str | None:
+    """Why ``value`` cannot name a new document, layer or annotation; None when it can.
+    Unusual but harmless Unicode (accents, scripts, emoji, spaces) is welcome."""
+    if value in DOT_SEGMENTS:
+        return f"{value!r} is a URL dot segment, which no URL can address"
+    unsafe = UNSAFE_IN_NAMES.search(value)
+    if unsafe is not None:
+        character = unsafe.group()
+        what = "a path separator" if character in "/\\" else (
+            "a surrogate" if "\ud800" <= character <= "\udfff" else "a control character")
+        return f"it holds {what} ({character!r}, U+{ord(character):04X}) at position " \
+               f"{unsafe.start()}"
+    return None
+
+
+def layer_name(request: web.Request, *, creating: bool = False) -> str:
+    """The layer of the path; ``creating`` routes may bring a new layer into being, so its
+    name must be one a URL can address (a name stored before the rules came stays
+    readable and deletable)."""
     name = request.match_info.get("layer_name", DEFAULT_LAYER)
     if "layer_name" in request.match_info:
-        check_layer_name(name)
+        check_layer_name(name, new=creating)
     return name
 
 
-def check_layer_name(name: str) -> None:
+def check_layer_name(name: str, *, new: bool = True) -> None:
     if not name:
         raise ApiError(400, "a layer name may not be empty")
     if "*" in name:
         raise ApiError(400, f"layer name {name!r} may not contain '*'")
     if len(name) > MAX_LAYER_NAME:
         raise ApiError(400, f"a layer name may have at most {MAX_LAYER_NAME} characters")
+    problem = name_problem(name) if new else None
+    if problem is not None:
+        raise ApiError(400, f"layer name {name!r} cannot be used: {problem}")
 
 
-def check_annotation_id(value: Any) -> str:
+def check_annotation_id(value: Any, *, new: bool = True) -> str:
+    """A new record's id must be addressable by URL; an id that only names a record to
+    change or delete need only be a string (records stored before the rules stay
+    reachable)."""
     if not isinstance(value, str) or not value:
         raise ContentError("'id' must be a non-empty string")
     if len(value) > MAX_ID_LENGTH:
         raise ContentError(f"'id' may have at most {MAX_ID_LENGTH} characters")
+    problem = name_problem(value) if new else None
+    if problem is not None:
+        raise ContentError(f"'id' {value!r} cannot be used: {problem}")
     return value
 
 
@@ -140,7 +174,7 @@ def parse_item(item: Any, *, page_count: int | None, id_required: bool,
                                f"{path_id!r}")
         annotation_id = path_id
     elif "id" in item and item["id"] is not None:
-        annotation_id = check_annotation_id(item["id"])
+        annotation_id = check_annotation_id(item["id"], new=not id_required)
     elif id_required:
         raise ContentError("'id' is required to update an annotation")
     else:
@@ -219,7 +253,7 @@ def parse_delete_ids(body: Any, max_batch: int) -> list[str] | None:
         raise ApiError(413, f"{len(ids)} ids in one request; the limit is {max_batch}")
     for value in ids:
         try:
-            check_annotation_id(value)
+            check_annotation_id(value, new=False)
         except ContentError:
             raise ApiError(422, f"'annotationIds' holds {value!r}, which is not a non-empty "
                                 "string id") from None

@@ -203,7 +203,7 @@ async def read_instant_json(request: web.Request, services: Services) -> Any:
 
 
 async def apply_instant_json(request: web.Request) -> web.Response:
-    services, access, layer = await _document(request)
+    services, access, layer = await _document(request, creating=True)
     document = await read_instant_json(request, services)
     revision, plan = await apply_plan(request, services, access, layer, document)
     return json_response({"data": {**import_counts(plan), "errors": plan.notes},

@@ -26,7 +26,14 @@ from api.annotations import _document, as_client
 from api.auth import client_of
 from api.clients import Client
 from api.errors import ApiError, request_id
-from api.parsing import check_annotation_id, json_object, parse_delete_ids, parse_item, read_json
+from api.parsing import (
+    check_annotation_id,
+    check_layer_name,
+    json_object,
+    parse_delete_ids,
+    parse_item,
+    read_json,
+)
 from api.responses import json_response
 from api.services import SERVICES, Services
 from api.validation import ContentError
@@ -428,13 +435,15 @@ def _command(change: Any, document_id: str, layer: str, client: Client | None) -
         raise ContentError("each change must be an object")
     op = change.get("op")
     if op == "delete":
-        annotation_id = check_annotation_id(change.get("id"))
+        annotation_id = check_annotation_id(change.get("id"), new=False)
         base = change.get("baseVersion")
         return DeleteAnnotation(document_id, layer, annotation_id,
                                 guard=client.delete_guard() if client else None,
                                 base_version=base if type(base) is int else None)
     if op not in ("create", "update"):
         raise ContentError("'op' must be create, update or delete")
+    if op == "create" and layer:
+        check_layer_name(layer)  # a create may bring the layer into being
     item = parse_item(change, page_count=None, id_required=op == "update")
     if client is not None:
         item = as_client(client, item, creating=op == "create")
