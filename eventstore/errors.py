@@ -67,5 +67,9 @@ class LogUnavailableError(DomainError):
     """Raised when the event log could not be written; nothing of the batch was stored."""
 
 
+class AppendOutcomeUnknownError(LogUnavailableError):
+    """Raised when an append failed and the log could not say whether it was stored."""
+
+
 class DataDirLockedError(DomainError):
     """Raised when another process already serves the same embedded data directory."""

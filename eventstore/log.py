@@ -1,6 +1,7 @@
 """The append-only log: an ``eventsourcing`` application on a durable SQLite file.
 
-The application's notification id is the global, gap-free, strictly increasing *revision*.
+The application's notification id is the global, strictly increasing *revision* (gap-free in
+the embedded log; on PostgreSQL a rolled-back insert leaves its numbers unused).
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ from eventsourcing.sqlite import (
 from eventsourcing.utils import get_topic
 
 from eventstore.background import BackgroundThread
-from eventstore.errors import DataDirLockedError
+from eventstore.errors import AppendOutcomeUnknownError, DataDirLockedError
 from eventstore.transcoding import TopLevelOrjsonTranscoder
 
 BACKGROUND_CHECKPOINTS = "ANNOLOG_BACKGROUND_CHECKPOINTS"
@@ -158,6 +159,22 @@ class HeadsSQLiteRecorder(SQLiteApplicationRecorder):
             cursor.execute(statement, params)
             return [tuple(row) for row in cursor.fetchall()]
 
+    def revisions_of(self, stored_events: Sequence[StoredEvent]) -> list[int] | None:
+        """The revisions of exactly these events (same stream, version and bytes) when the
+        log holds all of them; None when it does not."""
+        found: dict[tuple[str, int], tuple[int, bytes]] = {}
+        for start in range(0, len(stored_events), HEADS_CHUNK):
+            chunk = stored_events[start:start + HEADS_CHUNK]
+            pairs = ",".join("(?, ?)" for _ in chunk)
+            params = [v for s in chunk for v in (s.originator_id.hex, s.originator_version)]
+            with self.datastore.transaction(commit=False) as cursor:
+                cursor.execute(f"SELECT rowid, originator_id, originator_version, state FROM "
+                               f"{self.events_table_name} WHERE (originator_id, "
+                               f"originator_version) IN (VALUES {pairs})", params)
+                found.update(((row[1], row[2]), (row[0], bytes(row[3])))
+                             for row in cursor.fetchall())
+        return matching_revisions(stored_events, found, lambda s: s.originator_id.hex)
+
     def select_stream(self, originator_id: UUID) -> list[Notification]:
         """Every event of one stream, with its notification id (revision)."""
         with self.datastore.transaction(commit=False) as cursor:
@@ -168,6 +185,21 @@ class HeadsSQLiteRecorder(SQLiteApplicationRecorder):
                                  originator_version=row["originator_version"],
                                  topic=row["topic"], state=row["state"])
                     for row in cursor.fetchall()]
+
+
+def matching_revisions(stored_events: Sequence[StoredEvent],
+                       found: dict[tuple[Any, int], tuple[int, bytes]],
+                       key: Any) -> list[int] | None:
+    """Revisions of ``stored_events`` from rows ``found`` by (stream, version), or None unless
+    every event is there with its very bytes (each event holds its request id and time, so
+    another writer's event in the same place differs)."""
+    revisions = []
+    for stored in stored_events:
+        row = found.get((key(stored), stored.originator_version))
+        if row is None or row[1] != stored.state:
+            return None
+        revisions.append(row[0])
+    return revisions
 
 
 class DurableSQLiteFactory(SQLiteFactory):
@@ -221,7 +253,25 @@ class EventLog(Application[UUID]):
         insert.
         """
         to_stored_event = self.mapper.to_stored_event
-        return self.recorder.insert_events([to_stored_event(e) for e in events])
+        stored = [to_stored_event(e) for e in events]
+        try:
+            return self.recorder.insert_events(stored)
+        except Exception as error:
+            # The insert may have committed and lost only its acknowledgement (a connection
+            # cut after COMMIT; a retry that then met its own rows as a "conflict"). Deciding
+            # the commands again would store them twice, so ask the log first.
+            try:
+                revisions = self.recorder.revisions_of(stored)
+            except Exception as lookup_error:
+                raise AppendOutcomeUnknownError(
+                    f"the append failed ({type(error).__name__}: {error}) and the log could "
+                    f"not be asked whether it was stored ({lookup_error})") from error
+            if revisions is None:
+                raise
+            log.warning("an append reported %s: %s, but its %d events are in the log at "
+                        "revisions %d..%d; answering with those", type(error).__name__,
+                        error, len(revisions), revisions[0], revisions[-1])
+            return revisions
 
     def read(self, after: int = 0, limit: int = 1000, upto: int | None = None,
              kinds: Sequence[type] = ()) -> list[LoggedEvent]:

@@ -61,6 +61,7 @@ from eventstore.domain import (
 )
 from eventstore.errors import (
     AnnotationExistsError,
+    AppendOutcomeUnknownError,
     AnnotationNotFoundError,
     AttachmentNotFoundError,
     ConflictError,
@@ -549,6 +550,15 @@ class Writer:
             [request] = live
             request.future.set_result([_unstorable(error)] * len(request.commands))
             return
+        except AppendOutcomeUnknownError as error:
+            log.exception("append failed and its outcome is unknown; %d requests answered "
+                          "with 503", len(live))
+            failure = LogUnavailableError(
+                f"the event log failed while saving this request and could not be asked "
+                f"whether it was stored ({error}); read the records before writing again")
+            for request in live:
+                request.future.set_exception(failure)
+            return
         except Exception as error:  # even alone, the append failed: nothing was stored
             log.exception("append failed; %d requests rejected", len(live))
             failure = LogUnavailableError(
@@ -578,6 +588,9 @@ class Writer:
             conflict = ConflictError("another writer changed these records at the same "
                                      "time, twice in a row; nothing was saved, try again")
             return [[Rejected(conflict)] * len(batch[0].commands)]
+        except AppendOutcomeUnknownError:
+            self.cache.clear()
+            raise  # deciding again could store the batch twice
         except Exception:
             self.cache.clear()
             if len(batch) > 1:

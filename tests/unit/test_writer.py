@@ -7,6 +7,7 @@ import threading
 from pathlib import Path
 
 import pytest
+from eventsourcing.persistence import OperationalError
 
 from eventstore.commands import (
     Accepted,
@@ -230,3 +231,50 @@ def test_with_background_checkpoints_no_commit_checkpoints(tmp_path, background)
     assert path.stat().st_size > 5_000_000  # the checkpointer copied everything back
     connection.close()
     log.close()
+
+
+def lose_acknowledgements(log: EventLog, monkeypatch, times: int = 1) -> list[int]:
+    """The recorder commits, then fails as if the answer were lost on the way back."""
+    insert, lost = log.recorder.insert_events, []
+
+    def committed_but_unacknowledged(stored_events, **kwargs):
+        revisions = insert(stored_events, **kwargs)
+        if len(lost) < times:
+            lost.extend(revisions)
+            raise OperationalError("disk I/O error (injected after COMMIT)")
+        return revisions
+
+    monkeypatch.setattr(log.recorder, "insert_events", committed_but_unacknowledged)
+    return lost
+
+
+def test_an_append_whose_acknowledgement_was_lost_is_answered_from_the_log(
+        writer, log, monkeypatch):
+    """Regression (issue 12): the writer took a committed batch for a failed one and decided
+    it again: updates were stored twice and a create was answered 409."""
+    writer.execute([create("a")])
+    lost = lose_acknowledgements(log, monkeypatch)
+    before = len(kinds(log))
+    first = writer.submit([UpdateAnnotation("d", "", "a", {"n": 2}, "bob")], "r1")
+    second = writer.submit([create("b")], "r2")
+    [updated], [created] = first.result(), second.result()
+    assert isinstance(updated, Accepted) and isinstance(created, Accepted)
+    assert updated.revision in lost and updated.version == 2
+    stored = {(type(e.event).__qualname__, e.event.annotation_id): e.revision
+              for e in list(log.read_all())[before:]}
+    assert stored == {("Annotation.Updated", "a"): updated.revision,
+                      ("Annotation.Created", "b"): created.revision}
+
+
+def test_an_append_whose_outcome_cannot_be_learnt_is_not_decided_again(
+        writer, log, monkeypatch):
+    lose_acknowledgements(log, monkeypatch)
+
+    def unreachable(stored_events):
+        raise OperationalError("unable to open database file")
+
+    monkeypatch.setattr(log.recorder, "revisions_of", unreachable)
+    before = len(kinds(log))
+    with pytest.raises(LogUnavailableError, match="could not be asked"):
+        writer.execute([create("a"), create("b")])
+    assert kinds(log)[before:] == ["Annotation.Created", "Annotation.Created"]  # once
