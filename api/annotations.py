@@ -23,6 +23,7 @@ from api.parsing import (
     parse_delete_ids,
     parse_item,
     read_json,
+    whole_number,
 )
 from api.responses import empty_response, json_response
 from api.services import SERVICES, DocumentAccess, Services
@@ -315,9 +316,10 @@ async def list_page_annotations(request: web.Request) -> web.StreamResponse:
     services, access, layer = await _document(request)
     raw = request.match_info["page_index"]
     page_count = access.page_count
-    if not raw.isdigit() or (page_count is not None and int(raw) >= page_count):
+    page_index = whole_number(raw, "'page_index'", status=404)
+    if page_count is not None and page_index >= page_count:
         raise ApiError(404, "Parameter 'page_index' is invalid or out of bounds.")
-    return await _respond_with_records(request, services, access, layer, page_index=int(raw))
+    return await _respond_with_records(request, services, access, layer, page_index=page_index)
 
 
 def wants_ndjson(request: web.Request) -> bool:

@@ -20,6 +20,7 @@ from api.parsing import (
     normalize_attachment_id,
     parse_json_bytes,
     read_json,
+    whole_number,
 )
 from api.pdfs import PdfInfo, decode_password_header, inspect_pdf, pdf_identifier
 from api.replays import import_commands, import_paths, refuse, rejections
@@ -174,11 +175,8 @@ def _properties(row: DocumentRow) -> dict[str, Any]:
 
 
 def _list_params(query: Any) -> dict[str, Any]:
-    try:
-        page_size = int(query.get("page_size", "10"))
-    except ValueError:
-        raise ApiError(400, "'page_size' must be a whole number") from None
-    if not 1 <= page_size <= 1000:
+    page_size = whole_number(query.get("page_size", "10"), "'page_size'", maximum=1000)
+    if page_size < 1:
         raise ApiError(400, "'page_size' must be from 1 to 1000")
     order_by = query.get("order_by", "created_at")
     if order_by not in ("created_at", "title"):

@@ -260,12 +260,24 @@ def parse_delete_ids(body: Any, max_batch: int) -> list[str] | None:
     return list(dict.fromkeys(ids))
 
 
+MAX_WHOLE = 2**63 - 1  # what SQLite and PostgreSQL integers hold
+ASCII_DIGITS = re.compile(r"[0-9]{1,19}")
+
+
+def whole_number(value: Any, what: str, *, status: int = 400, maximum: int = MAX_WHOLE
+                 ) -> int:
+    """A whole number of 0 or more from a query, header, path or JSON value; refused (400 by
+    default) before any work starts, so no stream ever fails half-way on one."""
+    text = str(value) if type(value) is int else value
+    if not isinstance(text, str) or not ASCII_DIGITS.fullmatch(text) or int(text) > maximum:
+        raise ApiError(status, f"{what} must be a whole number from 0 to {maximum}, not "
+                               f"{str(value)[:40]!r}")
+    return int(text)
+
+
 def if_match(header: str | None) -> int | None:
     """The version named by an ``If-Match`` header (``"3"``, ``W/"3"`` or ``3``)."""
     if header is None:
         return None
-    value = header.strip().removeprefix("W/").strip('"')
-    if not value.isdigit():
-        raise ApiError(400, f"If-Match must name a record version, such as \"3\", not "
-                            f"{header!r}")
-    return int(value)
+    return whole_number(header.strip().removeprefix("W/").strip('"'),
+                        "If-Match (a record version, such as \"3\")")

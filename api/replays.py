@@ -26,6 +26,7 @@ from api.parsing import (
     check_layer_name,
     json_object,
     parse_json_bytes,
+    whole_number,
 )
 from api.pdfs import pdf_identifier
 from api.responses import json_response
@@ -55,29 +56,36 @@ CHANGES_PAGE = 1000
 
 # ---- revisions and times -------------------------------------------------------------------
 
-async def resolve_revision(services: Services, params: Any) -> int | None:
-    """``revision=N`` or ``at=<ISO 8601>`` (extensions) as a revision; None means now."""
+async def resolve_revision(services: Services, params: Any) -> tuple[int | None, int]:
+    """``revision=N`` or ``at=<ISO 8601>`` (extensions), once the read model shows every
+    write committed so far (by any process): (the revision to show, None for now; the
+    log's current revision). A revision inside a write of many events becomes the end of
+    the write before it, so no one is shown a write half applied."""
     revision, at = params.get("revision"), params.get("at")
     if revision not in (None, "") and at not in (None, ""):
         raise ApiError(400, "give either 'revision' or 'at', not both")
     if revision not in (None, ""):
-        if not str(revision).isdigit():
-            raise ApiError(400, "'revision' must be a whole number of 0 or more")
-        current = services.writer.last_revision
-        if int(revision) > current:
-            raise ApiError(400, f"revision {revision} is beyond the log's current revision "
-                                f"{current}")
-        return int(revision)
-    if at not in (None, ""):
-        try:
-            moment = datetime.fromisoformat(str(at).replace("Z", "+00:00"))
-        except ValueError:
-            raise ApiError(400, f"'at' must be an ISO 8601 time, not {at!r}") from None
-        if moment.tzinfo is None:
-            moment = moment.replace(tzinfo=UTC)
-        stamp = moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-        return await services.run(services.read_model.revision_at, stamp)
-    return None
+        asked = whole_number(revision, "'revision'")
+    elif at not in (None, ""):
+        asked = await services.run(services.read_model.revision_at, _utc_stamp(at))
+    else:
+        return None, await services.caught_up()
+    current = await services.caught_up()
+    if asked > current:
+        raise ApiError(400, f"revision {asked} is beyond the log's current revision "
+                            f"{current}")
+    return await services.run(services.log.whole_revision, asked), current
+
+
+def _utc_stamp(at: Any) -> str:
+    """An ISO 8601 time as the read model's ``at`` columns write it."""
+    try:
+        moment = datetime.fromisoformat(str(at).replace("Z", "+00:00"))
+    except ValueError:
+        raise ApiError(400, f"'at' must be an ISO 8601 time, not {str(at)[:40]!r}") from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 # ---- export --------------------------------------------------------------------------------
@@ -105,8 +113,7 @@ def instant_json_of(read_model: ReadModel, blobs: BlobStore, document_id: str, l
 
 async def export_instant_json(request: web.Request) -> web.Response:
     services, access, layer = await _document(request)
-    await services.caught_up()
-    upto = await resolve_revision(services, request.query)
+    upto, current = await resolve_revision(services, request.query)
     version = request.query.get("annotation_version")
     client = client_of(request)
     document = await services.run(instant_json_of, services.read_model, services.blobs,
@@ -114,8 +121,7 @@ async def export_instant_json(request: web.Request) -> web.Response:
                                   2 if version == "2" else None,
                                   client.sees if client else None)
     response = json_response(document)
-    response.headers["Annolog-Revision"] = str(upto if upto is not None
-                                               else services.writer.last_revision)
+    response.headers["Annolog-Revision"] = str(upto if upto is not None else current)
     return response
 
 
@@ -256,8 +262,7 @@ async def create_layer(request: web.Request) -> web.Response:
     source = fields.get("source_layer_name")
     if source is not None and not isinstance(source, str):
         raise ApiError(400, "'source_layer_name' must be a string")
-    await services.caught_up()
-    upto = await resolve_revision(services, fields)
+    upto, _ = await resolve_revision(services, fields)
     document_id = access.row.document_id
     copies: list[Command] = [CreateLayer(document_id, name)]
     if source is not None:
@@ -334,12 +339,9 @@ def _visible(client: Client | None, changes: list[dict[str, Any]]) -> list[dict[
 
 async def layer_changes(request: web.Request) -> web.StreamResponse:
     services, access, layer = await _document(request)
-    since = request.query.get("since", "0")
-    if not since.isdigit():
-        raise ApiError(400, "'since' must be a revision: a whole number of 0 or more")
+    after = whole_number(request.query.get("since", "0"), "'since' (a revision)")
     response = web.StreamResponse(headers={"Content-Type": NDJSON})
     await response.prepare(request)
-    after = int(since)
     client = client_of(request)
     while changes := await services.run(services.read_model.changes_page,
                                         access.row.document_id, layer, after, CHANGES_PAGE):
@@ -373,8 +375,7 @@ async def restore_layer(request: web.Request) -> web.Response:
     """Revert a layer to its state at a revision (or time) by appending the differences."""
     services, access, layer = await _document(request)
     body = json_object(parse_json_bytes(await request.read()))
-    await services.caught_up()
-    upto = await resolve_revision(services, body)
+    upto, _ = await resolve_revision(services, body)
     if upto is None:
         raise ApiError(400, "give the 'revision' or 'at' to restore the layer to")
     document_id = access.row.document_id

@@ -12,6 +12,7 @@ from api import annotations, documents, replays, sync
 from api.auth import client_of
 from api.errors import ApiError
 from api.openapi import build_openapi
+from api.parsing import whole_number
 from api.services import SERVICES
 
 DOC = "/api/documents/{document_id}"
@@ -172,10 +173,9 @@ async def min_revision_middleware(request: web.Request, handler: Any
     ``?min_revision=N``) waits until this process's read model holds revision N."""
     wanted = request.headers.get(MIN_REVISION_HEADER) or request.query.get("min_revision")
     if wanted is not None:
-        if not wanted.isdigit():
-            raise ApiError(400, f"{MIN_REVISION_HEADER} must be a revision number")
+        revision = whole_number(wanted, MIN_REVISION_HEADER)
         services = request.app[SERVICES]
-        if not await services.waiter.wait_for(int(wanted), services.settings.write_timeout):
+        if not await services.waiter.wait_for(revision, services.settings.write_timeout):
             raise ApiError(503, f"this process's read model is at revision "
                                 f"{services.waiter.position}, behind {wanted}; retry")
     return await handler(request)

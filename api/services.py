@@ -101,10 +101,14 @@ class Services:
             self.revoked_generation = generation
         return jti is not None and jti in self.revoked
 
-    async def caught_up(self) -> None:
-        """Wait until the read model shows every write committed so far (by any process)."""
+    async def caught_up(self) -> int:
+        """Wait until the read model shows every write committed so far (by any process);
+        returns that revision. The log, not this process's writer, knows the latest."""
         latest = await self.run(self.log.max_revision)
-        await self.waiter.wait_for(latest, self.settings.write_timeout)
+        if not await self.waiter.wait_for(latest, self.settings.write_timeout):
+            raise ApiError(503, f"this process's read model is at revision "
+                                f"{self.waiter.position}, behind the log's {latest}; retry")
+        return latest
 
     async def document_access(self, request: web.Request, document_id: str) -> DocumentAccess:
         """The document, or 404; for a protected PDF the password header must open it (403)."""

@@ -33,6 +33,7 @@ from api.parsing import (
     parse_delete_ids,
     parse_item,
     read_json,
+    whole_number,
 )
 from api.responses import json_response
 from api.services import SERVICES, Services
@@ -331,14 +332,13 @@ async def hub_context(app: web.Application) -> AsyncIterator[None]:
 
 async def sync_layer(request: web.Request) -> web.WebSocketResponse:
     services, access, layer = await _document(request)
-    since = request.query.get("revision", "0")
-    if not since.isdigit():
-        raise ApiError(400, "'revision' must be the last revision the client has (0 for all)")
+    since = whole_number(request.query.get("revision", "0"),
+                         "'revision' (the last revision the client has, 0 for all)")
     ws = web.WebSocketResponse(heartbeat=30)
     await ws.prepare(request)
     hub = request.app[HUB]
     feed = hub.feed(access.row.document_id, layer)
-    subscriber = Subscriber(ws, client_of(request), int(since),
+    subscriber = Subscriber(ws, client_of(request), since,
                             asyncio.Queue(services.settings.sync_queue_size))
     await subscriber.deliver({"type": "hello", "clientId": subscriber.client_id})
     loop = asyncio.get_running_loop()

@@ -44,6 +44,7 @@ from eventstore.transcoding import TopLevelOrjsonTranscoder
 BACKGROUND_CHECKPOINTS = "ANNOLOG_BACKGROUND_CHECKPOINTS"
 CACHE_KIB = 65_536  # page cache per log connection
 HEADS_CHUNK = 500  # SQLite's default limit on bound parameters is far above this
+WALK_PAGE = 4096  # events read at a time when looking for the edges of a write
 
 log = logging.getLogger(__name__)
 
@@ -304,6 +305,41 @@ class EventLog(Application[UUID]):
             if len(batch) < page:  # the last page: asking again would scan the log again
                 return
             after = batch[-1].revision
+
+    def whole_revision(self, revision: int) -> int:
+        """The last revision at or before ``revision`` that ends a write. Revisions count
+        events, so one inside a write of many events would show it half applied, a state
+        no client ever saw. A write's events are contiguous and carry its request id (the
+        few that carry none, such as a layer or an attachment coming into being, sit
+        before its first record), so a revision is inside a write when the request ids on
+        either side of it agree; the write then starts after the last event of another
+        request."""
+        following = self._next_request_id(revision)
+        if following is None:
+            return revision
+        upto = revision
+        while upto > 0:
+            after = max(0, upto - WALK_PAGE)
+            for fact in reversed(self.read_facts(after, upto - after, upto,
+                                                 raw_timestamps=True)):
+                request_id = fact[3].get("request_id")
+                if request_id is None:
+                    continue
+                if request_id != following:
+                    return fact[0]
+                following = request_id
+            upto = after
+        return 0
+
+    def _next_request_id(self, revision: int) -> str | None:
+        """The request id of the first event after ``revision`` that carries one."""
+        after = revision
+        while facts := self.read_facts(after, WALK_PAGE // 16, raw_timestamps=True):
+            for fact in facts:
+                if fact[3].get("request_id") is not None:
+                    return fact[3]["request_id"]
+            after = facts[-1][0]
+        return None
 
     def stream(self, stream_id: UUID) -> list[LoggedEvent]:
         """Every event of one stream with its revision."""

@@ -514,10 +514,12 @@ class Writer:
         self._queue.put(request)
         return request.future
 
-    def execute(self, commands: Sequence[Command], request_id: str = "cli", *,
+    def execute(self, commands: Sequence[Command], request_id: str | None = None, *,
                 atomic: bool = False) -> list[Outcome]:
-        """Submit and wait: for tools and tests that have no event loop."""
-        return self.submit(commands, request_id, atomic=atomic).result()
+        """Submit and wait: for tools and tests that have no event loop. Each call is a
+        write of its own (a fresh request id: consecutive events sharing one are one write
+        to time travel, see ``EventLog.whole_revision``)."""
+        return self.submit(commands, request_id or str(ULID()), atomic=atomic).result()
 
     def _run(self) -> None:
         while True:

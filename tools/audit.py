@@ -19,6 +19,7 @@ from typing import Any
 
 import orjson
 from tqdm import tqdm
+from ulid import ULID
 
 from eventstore.domain import Annotation, Document, annotation_stream_id
 from eventstore.log import EventLog, LoggedEvent, open_log
@@ -177,6 +178,11 @@ def revision_of(read_model: ReadModel, revision: int | None, at: str | None) -> 
     return read_model.revision_at(moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ"))
 
 
+def whole(log: EventLog, revision: int | None) -> int | None:
+    """A revision inside a write of many events shows the state before that write."""
+    return None if revision is None else log.whole_revision(revision)
+
+
 def export(data_dir: Path, document: str, layer: str, revision: int | None, at: str | None
            ) -> dict[str, Any]:
     """Instant JSON of a layer at a revision or time, from a fresh replay of the log."""
@@ -189,7 +195,7 @@ def export(data_dir: Path, document: str, layer: str, revision: int | None, at: 
         read_model = ReadModel(path)
         if read_model.document(document) is None:
             raise AuditError(f"document {document!r} does not exist")
-        upto = revision_of(read_model, revision, at)
+        upto = whole(log, revision_of(read_model, revision, at))
         blobs = Path(os.environ.get("ANNOLOG_BLOB_DIR") or data_dir / "blobs")
         return instant_json_of(read_model, BlobStore(blobs), document, layer, upto)
 
@@ -209,12 +215,12 @@ def snapshot(data_dir: Path, document: str, source: str, name: str, revision: in
         read_model = ReadModel(projector.path)
         if read_model.document(document) is None:
             raise AuditError(f"document {document!r} does not exist")
-        upto = revision_of(read_model, revision, at)
+        upto = whole(log, revision_of(read_model, revision, at))
         commands = layer_copy_commands(read_model, document, source, name, upto)
         writer = Writer(log)
         writer.start()
         try:
-            outcomes = writer.execute(commands, "annolog-snapshot", atomic=True)
+            outcomes = writer.execute(commands, f"annolog-snapshot-{ULID()}", atomic=True)
         finally:
             writer.stop()
             projector.catch_up()

@@ -432,3 +432,69 @@ async def test_a_layer_restored_to_a_revision_exports_as_it_did_then(client, doc
     history = (await (await client.get(
         f"/api/documents/{document}/layers/l/annotations/b/history", headers=AUTH)).json())
     assert [c["kind"] for c in history["data"]] == ["created", "deleted", "recreated"]
+
+
+async def test_a_revision_inside_a_write_shows_the_state_before_it(client, document):
+    """Regression (issue 12): revisions count events, so the revisions inside an atomic
+    import of 19 records exported 1 to 18 of them, a state no client ever saw."""
+    before = await write(client, "POST", document, [{"id": "first", "content": note()}])
+    response = await apply(client, document, {"format": FORMAT, "annotations": [
+        {**note(text=str(i)), "id": f"i{i}"} for i in range(19)]})
+    after = (await response.json())["revision"]
+    assert after - before >= 19
+    for revision in range(before, after + 1):
+        response = await client.get(f"/api/documents/{document}/document.json", headers=AUTH,
+                                    params={"revision": str(revision)})
+        shown = int(response.headers["Annolog-Revision"])
+        count = len((await response.json()).get("annotations", []))
+        assert (shown, count) == ((after, 20) if revision == after else (before, 1))
+    middle = str((before + after) // 2)
+    response = await client.post(f"/api/documents/{document}/layers", headers=AUTH,
+                                 json={"name": "snap", "source_layer_name": "",
+                                       "revision": middle})
+    assert response.status == 200
+    assert [a["id"] for a in (await export(client, document, "snap"))["annotations"]] == [
+        "first"]
+    response = await client.post(f"/api/documents/{document}/restore", headers=AUTH,
+                                 json={"revision": middle})
+    assert response.status == 200
+    assert [a["id"] for a in (await export(client, document))["annotations"]] == ["first"]
+
+
+@pytest.mark.parametrize("query", ["since=99999999999999999999999", "since=-1", "since=²",
+                                   "since=1.5"])
+async def test_a_bad_change_feed_bound_is_a_400_before_the_stream_starts(
+        client, document, query):
+    """Regression (issue 12): since=99999999999999999999999 started a 200 NDJSON response,
+    then overflowed and wrote a whole HTTP 500 inside the chunked body."""
+    response = await client.get(f"/api/documents/{document}/changes?{query}", headers=AUTH)
+    assert response.status == 400
+    assert "since" in (await response.json())["error"]["reason"]
+
+
+async def test_a_revision_written_by_another_process_is_known_to_every_process(
+        aiohttp_client, tmp_path):
+    """Regression (issue 12): an idle process bounded revisions by its own writer, so a
+    revision another process wrote was "beyond the log" there."""
+    from api.app import create_app
+    from api.settings import Settings
+    from tests.conftest import TOKEN, postgres_schema
+
+    with postgres_schema() as url:
+        a, b = [await aiohttp_client(create_app(Settings(
+            data_dir=tmp_path / name, api_token=TOKEN, database_url=url))) for name in "ab"]
+        document = await new_document(a)
+        revision = await write(a, "POST", document, [{"id": "x", "content": note()}])
+        for params in ({"revision": str(revision)}, {}):
+            response = await b.get(f"/api/documents/{document}/document.json", headers=AUTH,
+                                   params=params)
+            assert response.status == 200, await response.text()
+            assert response.headers["Annolog-Revision"] == str(revision)
+            assert [r["id"] for r in (await response.json())["annotations"]] == ["x"]
+        response = await b.post(f"/api/documents/{document}/layers", headers=AUTH,
+                                json={"name": "s", "source_layer_name": "",
+                                      "revision": revision})
+        assert response.status == 200, await response.text()
+        response = await b.post(f"/api/documents/{document}/restore", headers=AUTH,
+                                json={"revision": revision})
+        assert response.status == 200, await response.text()

@@ -278,3 +278,23 @@ def test_an_append_whose_outcome_cannot_be_learnt_is_not_decided_again(
     with pytest.raises(LogUnavailableError, match="could not be asked"):
         writer.execute([create("a"), create("b")])
     assert kinds(log)[before:] == ["Annotation.Created", "Annotation.Created"]  # once
+
+
+def test_whole_revisions_are_the_ends_of_writes(writer, log):
+    """Revisions count events; the state at a revision inside a write of several events
+    is the state before that write (issue 12)."""
+    ends = [log.max_revision()]
+    requests = [
+        [image("a", "f" * 64, sent=True), create("b", layer="L"), create("c", layer="L")],
+        [create("d")],
+        [UpdateAnnotation("d", "L", "b", {"n": 2}, None), DeleteAnnotation("d", "", "a")],
+    ]
+    for number, commands in enumerate(requests):
+        outcomes = writer.execute(commands, f"request-{number}")
+        ends.append(max(o.revision for o in outcomes))
+    assert ends[1] - ends[0] == 5  # attachment, image, layer, two records
+    expected = {}
+    for previous, end in zip(ends, ends[1:]):
+        expected.update({revision: previous for revision in range(previous, end)})
+        expected[end] = end
+    assert {r: log.whole_revision(r) for r in expected} == expected
