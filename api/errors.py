@@ -105,24 +105,45 @@ async def request_id_middleware(request: web.Request, handler: Handler) -> web.S
 async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     try:
         return await handler(request)
-    except ApiError as error:
+    except Exception as error:
+        if request.writer.output_size > 0:
+            return _break_answer(request, error)
+        return _error_answer(request, error)
+
+
+def _break_answer(request: web.Request, error: Exception) -> web.StreamResponse:
+    """A failure after the answer began (a stream, a socket): a status line now would land
+    inside the body, so the connection is cut instead and the client sees a broken
+    stream, never an error page inside a 200."""
+    if isinstance(error, ConnectionError):
+        log.info("%s %s: the client went away mid-answer", request.method, request.path)
+    else:
+        log.error("%s %s failed mid-answer (request %s); connection cut: %s",
+                  request.method, request.path, request.get(REQUEST_ID), error,
+                  exc_info=error)
+    if request.transport is not None:
+        request.transport.close()
+    return web.Response()  # never sent: aiohttp finds the transport closing
+
+
+def _error_answer(request: web.Request, error: Exception) -> web.StreamResponse:
+    """The error body for an exception raised before any byte of the answer was sent."""
+    if isinstance(error, ApiError):
         if error.text:
             return web.Response(status=error.status, text=error.reason)
         return error_response(error.status, error.reason, error.records, error.current)
-    except PdfPasswordError as error:
+    if isinstance(error, PdfPasswordError):
         return web.Response(status=403, text=str(error))
-    except (DomainError, ContentError, NotAPdfError) as error:
+    if isinstance(error, (DomainError, ContentError, NotAPdfError)):
         return error_response(status_of(error), str(error),
                               current=getattr(error, "current", None))
-    except web.HTTPRequestEntityTooLarge as error:
+    if isinstance(error, web.HTTPRequestEntityTooLarge):
         return error_response(413, f"the request body is larger than the limit: {error.text}")
-    except web.HTTPException as error:
+    if isinstance(error, web.HTTPException):
         if error.status >= 400 and error.content_type != "application/json":
             return error_response(error.status, error.reason)
-        raise
-    except Exception:
-        log.exception("unexpected error in %s %s (request %s)", request.method, request.path,
-                      request.get(REQUEST_ID))
-        return error_response(500, "internal error; the server log has details under request "
-                                   f"id {request.get(REQUEST_ID)}")
-
+        raise error
+    log.error("unexpected error in %s %s (request %s)", request.method, request.path,
+              request.get(REQUEST_ID), exc_info=error)
+    return error_response(500, "internal error; the server log has details under request "
+                               f"id {request.get(REQUEST_ID)}")

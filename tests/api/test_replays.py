@@ -498,3 +498,31 @@ async def test_a_revision_written_by_another_process_is_known_to_every_process(
         response = await b.post(f"/api/documents/{document}/restore", headers=AUTH,
                                 json={"revision": revision})
         assert response.status == 200, await response.text()
+
+
+async def test_a_stream_that_fails_half_way_is_cut_never_given_an_error_page(
+        client, document, monkeypatch):
+    from api import replays
+    from api.services import SERVICES
+
+    await write(client, "POST", document, [{"id": f"a{i}", "content": note()}
+                                           for i in range(5)])
+    read_model = client.server.app[SERVICES].read_model
+    pages, calls = read_model.changes_page, []
+
+    def fail_on_the_second_page(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:
+            raise RuntimeError("disk gone")
+        return pages(*args, **kwargs)
+
+    monkeypatch.setattr(replays, "CHANGES_PAGE", 2)
+    monkeypatch.setattr(read_model, "changes_page", fail_on_the_second_page)
+    response = await client.get(f"/api/documents/{document}/changes", headers=AUTH)
+    assert response.status == 200
+    with pytest.raises(aiohttp.ClientPayloadError):
+        async with asyncio.timeout(10):  # the old answer hung: a 500 page inside the body
+            await response.read()
+    monkeypatch.undo()
+    again = await client.get(f"/api/documents/{document}/changes", headers=AUTH)
+    assert len((await again.read()).splitlines()) == 5
