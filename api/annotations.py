@@ -22,9 +22,9 @@ from api.parsing import (
     parse_batch,
     parse_delete_ids,
     parse_item,
-    read_json,
     whole_number,
 )
+from api.bodies import read_json
 from api.responses import empty_response, json_response
 from api.services import SERVICES, DocumentAccess, Services
 from api.uploads import AnnotationRequest, annotation_request
@@ -253,7 +253,7 @@ async def update_annotation(request: web.Request) -> web.Response:
 
 async def delete_annotations(request: web.Request) -> web.Response:
     services, access, layer = await _document(request)
-    ids = parse_delete_ids(await read_json(request), services.settings.max_batch)
+    ids = parse_delete_ids(await read_json(request, services), services.settings.max_batch)
     document_id = access.row.document_id
     client = client_of(request)
     everything = ids is None

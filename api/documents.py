@@ -18,10 +18,9 @@ from api.parsing import (
     layer_name,
     name_problem,
     normalize_attachment_id,
-    parse_json_bytes,
-    read_json,
     whole_number,
 )
+from api.bodies import body_chunks, parse_json, read_json
 from api.pdfs import PdfInfo, decode_password_header, inspect_pdf, pdf_identifier
 from api.replays import import_commands, import_paths, refuse, rejections
 from api.responses import empty_response, json_response
@@ -32,7 +31,6 @@ from api.uploads import (
     check_declared_length,
     multipart_parts,
     part_chunks,
-    raw_chunks,
     read_small_part,
     receive,
 )
@@ -62,17 +60,18 @@ class Upload:
 
 async def _read_multipart(request: web.Request, services: Services, upload: Upload,
                           budget: Budget) -> None:
-    async for part in multipart_parts(request):
+    async for part in multipart_parts(request, services):
         name = part.name or ""
         if name == "file":
             if upload.file is not None:
                 raise ApiError(422, "send exactly one 'file' part")
             upload.filename = part.filename
-            upload.file = await receive(part_chunks(part), services, budget)
+            upload.file = await receive(part_chunks(part, services), services, budget)
         elif name == "attachment":
-            data = await read_small_part(part, services.settings.max_json_bytes, budget)
+            data = await read_small_part(part, services.settings.max_json_bytes, budget,
+                                         services)
             try:
-                upload.instant_json = parse_json_bytes(data)
+                upload.instant_json = await parse_json(data, services)
             except ApiError:
                 raise ApiError(422, "the 'attachment' part must be an Instant JSON document "
                                     "(XFDF is not supported)") from None
@@ -80,7 +79,7 @@ async def _read_multipart(request: web.Request, services: Services, upload: Uplo
             raise ApiError(422, f"the '{name}' part of document uploads is not supported; "
                                 "upload the PDF itself as the 'file' part")
         else:
-            value = await read_small_part(part, MAX_FIELD_BYTES, budget)
+            value = await read_small_part(part, MAX_FIELD_BYTES, budget, services)
             upload.fields[name] = value.decode("utf-8", errors="replace")
 
 
@@ -93,7 +92,7 @@ async def upload_document(request: web.Request) -> web.Response:
         if request.content_type.startswith("multipart/"):
             await _read_multipart(request, services, upload, budget)
         elif request.content_type in PDF_TYPES:
-            upload.file = await receive(raw_chunks(request), services, budget)
+            upload.file = await receive(body_chunks(request, services), services, budget)
         else:
             raise ApiError(415, "upload the PDF as application/pdf, or as the 'file' part of "
                                 "multipart/form-data")
@@ -268,7 +267,7 @@ async def get_attachment(request: web.Request) -> web.FileResponse:
 async def revoke_tokens(request: web.Request) -> web.Response:
     """Revoke client JWTs by their ``jti``: every token sharing one is refused from now on."""
     services = request.app[SERVICES]
-    body = json_object(await read_json(request))
+    body = json_object(await read_json(request, services))
     tokens = body.get("jwts")
     if not isinstance(tokens, list) or not tokens:
         raise ApiError(422, "'jwts' must be a non-empty list of JWTs")

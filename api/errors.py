@@ -41,11 +41,12 @@ class ApiError(Exception):
 
     def __init__(self, status: int, reason: str, *, text: bool = False,
                  records: list[dict[str, str]] | None = None,
-                 current: dict | None = None) -> None:
+                 current: dict | None = None, close: bool = False) -> None:
         super().__init__(reason)
         self.status = status
         self.reason = reason
         self.text = text
+        self.close = close  # the connection cannot be reused (a body was left half read)
         self.records = records  # per-record reasons, e.g. of a refused Instant JSON import
         self.current = current  # the record as it is now, for a refused stale change
 
@@ -130,8 +131,13 @@ def _error_answer(request: web.Request, error: Exception) -> web.StreamResponse:
     """The error body for an exception raised before any byte of the answer was sent."""
     if isinstance(error, ApiError):
         if error.text:
-            return web.Response(status=error.status, text=error.reason)
-        return error_response(error.status, error.reason, error.records, error.current)
+            response = web.Response(status=error.status, text=error.reason)
+        else:
+            response = error_response(error.status, error.reason, error.records,
+                                      error.current)
+        if error.close:
+            response.force_close()
+        return response
     if isinstance(error, PdfPasswordError):
         return web.Response(status=403, text=str(error))
     if isinstance(error, (DomainError, ContentError, NotAPdfError)):
@@ -143,6 +149,10 @@ def _error_answer(request: web.Request, error: Exception) -> web.StreamResponse:
         if error.status >= 400 and error.content_type != "application/json":
             return error_response(error.status, error.reason)
         raise error
+    if isinstance(error, RecursionError):  # only input nested past every bound gets here
+        log.warning("%s %s: input nested too deeply (request %s)", request.method,
+                    request.path, request.get(REQUEST_ID))
+        return error_response(422, "the request nests objects or arrays too deeply")
     log.error("unexpected error in %s %s (request %s)", request.method, request.path,
               request.get(REQUEST_ID), exc_info=error)
     return error_response(500, "internal error; the server log has details under request "

@@ -1,13 +1,11 @@
-"""Request bodies: JSON (with the seed's relaxed syntax), items of a batch, and names."""
+"""The parts of a request: items of a batch, ids, names and numbers, checked once at the edge."""
 
 from __future__ import annotations
 
-import math
 import re
 from dataclasses import dataclass, field
 from typing import Any
 
-import json5
 import orjson
 from aiohttp import web
 from ulid import ULID
@@ -26,46 +24,6 @@ MAX_LAYER_NAME = 256
 # so no URL could ever address such a name.
 UNSAFE_IN_NAMES = re.compile(r"[\x00-\x1f\x7f-\x9f/\\\ud800-\udfff]")
 DOT_SEGMENTS = (".", "..")
-RELAXED_JSON_LIMIT = 1024 * 1024  # the json5 fallback is pure Python: keep it for small bodies
-
-
-async def read_json(request: web.Request) -> Any:
-    if request.content_type.startswith("multipart/"):
-        raise ApiError(415, "this route takes a JSON body, not multipart/form-data")
-    return parse_json_bytes(await request.read())
-
-
-def parse_json_bytes(body: bytes) -> Any:
-    """Strict JSON first; small bodies may use the relaxed syntax the seed's own examples
-    use (unquoted keys, trailing commas)."""
-    if not body.strip():
-        raise ApiError(422, "the request body is empty; send a JSON object")
-    try:
-        return orjson.loads(body)
-    except orjson.JSONDecodeError as strict_error:
-        if len(body) > RELAXED_JSON_LIMIT:
-            raise ApiError(422, f"the request body is not valid JSON: {strict_error}") from None
-        return _relaxed(body, strict_error)
-
-
-def _relaxed(body: bytes, strict_error: Exception) -> Any:
-    try:
-        value = json5.loads(body.decode("utf-8"))
-    except (ValueError, UnicodeDecodeError):
-        raise ApiError(422, f"the request body is not valid JSON: {strict_error}") from None
-    if _has_non_finite(value):
-        raise ApiError(422, "the request body holds NaN or Infinity, which JSON cannot carry")
-    return value
-
-
-def _has_non_finite(value: Any) -> bool:
-    if isinstance(value, float):
-        return not math.isfinite(value)
-    if isinstance(value, dict):
-        return any(_has_non_finite(v) for v in value.values())
-    if isinstance(value, list):
-        return any(_has_non_finite(v) for v in value)
-    return False
 
 
 def json_object(body: Any) -> dict[str, Any]:

@@ -51,7 +51,7 @@ def _needs_password(path: Path) -> bool:
     except pikepdf.PasswordError:
         return True
     except pikepdf.PdfError as error:
-        raise NotAPdfError(f"the body is not a readable PDF: {error}") from None
+        raise NotAPdfError(f"the body is not a readable PDF: {_reason(error, path)}") from None
     return False
 
 
@@ -63,7 +63,13 @@ def _open(path: Path, password: str | None) -> pikepdf.Pdf:
             "Value for 'pspdfkit-pdf-password' header doesn't match document password."
         ) from None
     except pikepdf.PdfError as error:
-        raise NotAPdfError(f"the body is not a readable PDF: {error}") from None
+        raise NotAPdfError(f"the body is not a readable PDF: {_reason(error, path)}") from None
+
+
+def _reason(error: Exception, path: Path) -> str:
+    """qpdf's message without the file it read: where the server keeps uploads is none of
+    the client's business."""
+    return str(error).replace(str(path), "the PDF").replace(path.name, "the PDF")
 
 
 def _title(pdf: pikepdf.Pdf) -> str | None:

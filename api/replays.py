@@ -25,9 +25,9 @@ from api.parsing import (
     attachment_references,
     check_layer_name,
     json_object,
-    parse_json_bytes,
     whole_number,
 )
+from api.bodies import parse_json, read_body, read_json
 from api.pdfs import pdf_identifier
 from api.responses import json_response
 from api.sections import export_sections
@@ -195,14 +195,15 @@ def rejections(commands: list[Command], outcomes: list[Outcome], paths: list[str
 async def read_instant_json(request: web.Request, services: Services) -> Any:
     """The document from a multipart 'instant.json' part, or from a JSON body."""
     if not request.content_type.startswith("multipart/"):
-        return parse_json_bytes(await request.read())
+        return await parse_json(await read_body(request, services), services)
     budget = Budget(services.settings.max_upload_bytes)
     check_declared_length(request, budget)
     document = None
-    async for part in multipart_parts(request):
-        data = await read_small_part(part, services.settings.max_json_bytes, budget)
+    async for part in multipart_parts(request, services):
+        data = await read_small_part(part, services.settings.max_json_bytes, budget,
+                                     services)
         if part.name == INSTANT_JSON_PART:
-            document = parse_json_bytes(data)
+            document = await parse_json(data, services)
     if document is None:
         raise ApiError(422, "the multipart body has no 'instant.json' part")
     return document
@@ -238,14 +239,15 @@ async def apply_plan(request: web.Request, services: Services, access: DocumentA
 async def _layer_form(request: web.Request, services: Services) -> dict[str, Any]:
     """The fields of a layer creation: a JSON body, or multipart with an instant.json part."""
     if not request.content_type.startswith("multipart/"):
-        return json_object(parse_json_bytes(await request.read()))
+        return json_object(await parse_json(await read_body(request, services), services))
     budget = Budget(services.settings.max_upload_bytes)
     check_declared_length(request, budget)
     fields: dict[str, Any] = {}
-    async for part in multipart_parts(request):
-        data = await read_small_part(part, services.settings.max_json_bytes, budget)
+    async for part in multipart_parts(request, services):
+        data = await read_small_part(part, services.settings.max_json_bytes, budget,
+                                     services)
         if part.name == INSTANT_JSON_PART:
-            fields[INSTANT_JSON_PART] = parse_json_bytes(data)
+            fields[INSTANT_JSON_PART] = await parse_json(data, services)
         elif part.name:
             fields[part.name] = data.decode("utf-8", errors="replace")
     return fields
@@ -374,7 +376,7 @@ async def restore_annotation(request: web.Request) -> web.Response:
 async def restore_layer(request: web.Request) -> web.Response:
     """Revert a layer to its state at a revision (or time) by appending the differences."""
     services, access, layer = await _document(request)
-    body = json_object(parse_json_bytes(await request.read()))
+    body = json_object(await read_json(request, services))
     upto, _ = await resolve_revision(services, body)
     if upto is None:
         raise ApiError(400, "give the 'revision' or 'at' to restore the layer to")

@@ -16,6 +16,7 @@ from aiohttp import web
 
 from api.auth import CLIENT, SETTINGS
 from api.errors import ApiError
+from api.json_worker import JsonWorker
 from api.pdfs import decode_password_header, pages_with_password
 from api.settings import Settings
 from eventstore.blobs import BlobStore
@@ -62,6 +63,7 @@ class Services:
     revoked: frozenset[str] = frozenset()
     revoked_generation: int = -1
     listener: LogListener | None = None  # with PostgreSQL: other processes' news
+    json: JsonWorker = field(default_factory=JsonWorker)  # parses large bodies off the loop
 
     async def run(self, function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """Run blocking work (read-model queries, fsync, PDF parsing) off the event loop."""
@@ -201,6 +203,7 @@ async def services_context(app: web.Application) -> AsyncIterator[None]:
     try:
         yield
     finally:
+        app[SERVICES].json.close()
         writer.stop()
         if listener is not None:
             listener.stop()

@@ -26,6 +26,7 @@ class Settings:
     sync_queue_size: int = 10_000  # messages a sync client may lag before it is dropped
     database_url: str | None = None  # PostgreSQL: the log is shared by several processes
     blob_dir: Path | None = None  # default: <data_dir>/blobs; shared by a cluster
+    body_timeout: float = 30.0  # seconds a request body may send nothing before a 408
 
     @property
     def blobs_path(self) -> Path:
@@ -50,6 +51,7 @@ class Settings:
             database_url=env.get("ANNOLOG_DATABASE_URL") or None,
             sync_queue_size=_int(env, "ANNOLOG_SYNC_QUEUE", 10_000),
             blob_dir=Path(env["ANNOLOG_BLOB_DIR"]) if env.get("ANNOLOG_BLOB_DIR") else None,
+            body_timeout=_int(env, "ANNOLOG_BODY_TIMEOUT", 30),
         )
 
 

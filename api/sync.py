@@ -32,9 +32,9 @@ from api.parsing import (
     json_object,
     parse_delete_ids,
     parse_item,
-    read_json,
     whole_number,
 )
+from api.bodies import read_json
 from api.responses import json_response
 from api.services import SERVICES, Services
 from api.validation import ContentError
@@ -461,7 +461,7 @@ async def confirm(request: web.Request) -> web.Response:
     """Wait (up to ``timeout`` seconds) until every change accepted before this call is
     persisted and projected, then return the annotations' latest persisted state."""
     services, access, layer = await _document(request)
-    body = json_object(await read_json(request))
+    body = json_object(await read_json(request, services))
     ids = parse_delete_ids({"annotationIds": body.get("annotationIds")},
                            services.settings.max_batch)
     if ids is None:

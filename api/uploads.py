@@ -9,17 +9,18 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 
+from api.bodies import parse_json, read_body, within
 from api.errors import ApiError
-from api.parsing import parse_json_bytes
 from api.services import Services
 
 CHUNK = 256 * 1024
@@ -86,13 +87,30 @@ async def receive(chunks: AsyncIterator[bytes], services: Services, budget: Budg
     return Received(path, digest.hexdigest(), size, head)
 
 
-async def raw_chunks(request: web.Request) -> AsyncIterator[bytes]:
-    async for chunk in request.content.iter_chunked(CHUNK):
-        yield chunk
+# What aiohttp's multipart reader raises for a body it cannot read: a bad boundary or part
+# header (HttpProcessingError: InvalidHeader, LineTooLong, ...), an unknown charset or
+# encoding (LookupError, ValueError), a cut-off body (ClientPayloadError).
+MALFORMED = (ValueError, LookupError, AssertionError, aiohttp.ClientPayloadError,
+             HttpProcessingError)
 
 
-async def part_chunks(part: aiohttp.BodyPartReader) -> AsyncIterator[bytes]:
-    while chunk := await part.read_chunk(CHUNK):
+@contextmanager
+def malformed_is_400() -> Iterator[None]:
+    try:
+        yield
+    except MALFORMED as error:
+        raise ApiError(400, f"malformed or truncated multipart body: {error}",
+                       close=True) from None
+
+
+async def part_chunks(part: aiohttp.BodyPartReader, services: Services
+                      ) -> AsyncIterator[bytes]:
+    idle = services.settings.body_timeout
+    while True:
+        with malformed_is_400():
+            chunk = await within(idle, part.read_chunk(CHUNK))
+        if not chunk:
+            return
         yield chunk
 
 
@@ -103,21 +121,27 @@ def check_declared_length(request: web.Request, budget: Budget) -> None:
                             f"({budget.limit} bytes); nothing was stored")
 
 
-async def multipart_parts(request: web.Request) -> AsyncIterator[aiohttp.BodyPartReader]:
+async def multipart_parts(request: web.Request, services: Services
+                          ) -> AsyncIterator[aiohttp.BodyPartReader]:
     """The parts of a multipart body; a malformed or cut-off body is a 400."""
-    try:
+    with malformed_is_400():
         reader = await request.multipart()
-        while (part := await reader.next()) is not None:
-            if not isinstance(part, aiohttp.BodyPartReader):
-                raise ApiError(400, "nested multipart bodies are not supported")
-            yield part
-    except (ValueError, AssertionError, aiohttp.ClientPayloadError) as error:
-        raise ApiError(400, f"malformed or truncated multipart body: {error}") from None
+    while True:
+        with malformed_is_400():
+            part = await within(services.settings.body_timeout, reader.next())
+            if part is not None:
+                part.name  # parses Content-Disposition: a bad one is malformed, not a 500
+        if part is None:
+            return
+        if not isinstance(part, aiohttp.BodyPartReader):
+            raise ApiError(400, "nested multipart bodies are not supported", close=True)
+        yield part
 
 
-async def read_small_part(part: aiohttp.BodyPartReader, limit: int, budget: Budget) -> bytes:
+async def read_small_part(part: aiohttp.BodyPartReader, limit: int, budget: Budget,
+                          services: Services) -> bytes:
     data = bytearray()
-    async for chunk in part_chunks(part):
+    async for chunk in part_chunks(part, services):
         data += chunk
         budget.spend(len(chunk))
         if len(data) > limit:
@@ -142,7 +166,7 @@ async def _receive_attachment_part(part: aiohttp.BodyPartReader, services: Servi
     name = (part.name or "").lower()
     if name in request_body.attachments:
         raise ApiError(422, f"attachment part {name!r} is sent twice")
-    received = await receive(part_chunks(part), services, budget,
+    received = await receive(part_chunks(part, services), services, budget,
                              services.settings.max_attachment_bytes,
                              what=f"attachment part {name[:16]}…")
     request_body.attachments[name] = (received, "")
@@ -168,12 +192,13 @@ async def _read_multipart_request(request: web.Request, services: Services,
     budget = Budget(services.settings.max_upload_bytes)
     check_declared_length(request, budget)
     json_part = None
-    async for part in multipart_parts(request):
+    async for part in multipart_parts(request, services):
         name = part.name or ""
         if name in JSON_PARTS:
             if json_part is not None:
                 raise ApiError(422, "send one 'annotation' part holding the JSON body")
-            json_part = await read_small_part(part, services.settings.max_json_bytes, budget)
+            json_part = await read_small_part(part, services.settings.max_json_bytes, budget,
+                                              services)
         elif ATTACHMENT_NAME.fullmatch(name):
             await _receive_attachment_part(part, services, budget, request_body)
         else:
@@ -183,7 +208,7 @@ async def _read_multipart_request(request: web.Request, services: Services,
     if json_part is None:
         raise ApiError(422, "the multipart body has no 'annotation' part holding the JSON body")
     _verify_attachments(request_body)
-    request_body.body = parse_json_bytes(json_part)
+    request_body.body = await parse_json(json_part, services)
 
 
 @asynccontextmanager
@@ -195,7 +220,8 @@ async def annotation_request(request: web.Request, services: Services
         if request.content_type.startswith("multipart/"):
             await _read_multipart_request(request, services, request_body)
         else:
-            request_body.body = parse_json_bytes(await request.read())
+            request_body.body = await parse_json(await read_body(request, services),
+                                                 services)
         yield request_body
     finally:
         request_body.discard()

@@ -79,6 +79,7 @@ def database_url(request: pytest.FixtureRequest) -> Iterator[str | None]:
 @pytest.fixture
 def settings(tmp_path: Path, database_url: str | None) -> Settings:
     return Settings(data_dir=tmp_path / "data", api_token=TOKEN, max_batch=20_000,
+                    body_timeout=1,
                     database_url=database_url)
 
 

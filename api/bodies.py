@@ -1,0 +1,114 @@
+"""Request bodies: read within limits of size and time, parsed as JSON without stalling the
+event loop (strict JSON first; the seed's relaxed syntax for small bodies only)."""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from collections.abc import AsyncIterator, Awaitable
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import orjson
+import pyjson5
+from aiohttp import web
+
+from api.errors import ApiError
+from api.json_worker import LARGE, assemble
+
+if TYPE_CHECKING:
+    from api.services import Services
+
+T = TypeVar("T")
+# The seed's own examples use unquoted keys and trailing commas; they are tiny. Above this
+# only strict JSON is read (pyjson5 is fast, but a relaxed body is a courtesy, not a format).
+RELAXED_JSON_LIMIT = 64 * 1024
+READ_CHUNK = 256 * 1024
+
+
+async def within(seconds: float, step: Awaitable[T], what: str = "the request body") -> T:
+    """One read of a body: a client that sends nothing for ``seconds`` is answered 408 and
+    its connection closed, so slow senders cannot hold connections and memory."""
+    try:
+        async with asyncio.timeout(seconds):
+            return await step
+    except TimeoutError:
+        raise ApiError(408, f"{what} stopped arriving: nothing for {seconds:g} s "
+                            "(ANNOLOG_BODY_TIMEOUT)", close=True) from None
+
+
+async def read_body(request: web.Request, services: Services, limit: int | None = None
+                    ) -> bytes:
+    """The whole body, at most ``limit`` bytes (ANNOLOG_MAX_JSON_BYTES by default)."""
+    limit = services.settings.max_json_bytes if limit is None else limit
+    if request.content_length is not None and request.content_length > limit:
+        raise _too_large(limit)
+    body = bytearray()
+    async for chunk in body_chunks(request, services):
+        body += chunk
+        if len(body) > limit:
+            raise _too_large(limit)
+    return bytes(body)
+
+
+async def body_chunks(request: web.Request, services: Services) -> AsyncIterator[bytes]:
+    idle = services.settings.body_timeout
+    while chunk := await within(idle, request.content.read(READ_CHUNK)):
+        yield chunk
+
+
+def _too_large(limit: int) -> ApiError:
+    return ApiError(413, f"the request body is larger than {limit} bytes "
+                         "(ANNOLOG_MAX_JSON_BYTES)")
+
+
+async def read_json(request: web.Request, services: Services) -> Any:
+    if request.content_type.startswith("multipart/"):
+        raise ApiError(415, "this route takes a JSON body, not multipart/form-data")
+    return await parse_json(await read_body(request, services), services)
+
+
+async def parse_json(body: bytes, services: Services) -> Any:
+    """A body parsed as JSON: large ones in the child process (see ``json_worker``)."""
+    if len(body) <= LARGE:
+        return parse_json_bytes(body)
+    error, rest, lists = await services.json.split(body)
+    if error is not None:
+        raise ApiError(422, f"the request body is not valid JSON: {error}")
+    return await assemble(rest, lists)
+
+
+def parse_json_bytes(body: bytes) -> Any:
+    """Strict JSON first; small bodies may use the relaxed syntax the seed's own examples
+    use (unquoted keys, trailing commas). Nesting is bounded by both parsers (1,024 and 32
+    levels), so no body can exhaust the stack."""
+    if not body.strip():
+        raise ApiError(422, "the request body is empty; send a JSON object")
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError as strict_error:
+        if len(body) > RELAXED_JSON_LIMIT:
+            raise ApiError(422, f"the request body is not valid JSON: {strict_error}") from None
+        return _relaxed(body, strict_error)
+
+
+def _relaxed(body: bytes, strict_error: Exception) -> Any:
+    try:
+        value = pyjson5.decode_buffer(body)
+    except pyjson5.Json5NestingTooDeep:
+        raise ApiError(422, "the request body nests objects and arrays too deeply for the "
+                            "relaxed syntax (32 levels); send strict JSON") from None
+    except (pyjson5.Json5Exception, ValueError):
+        raise ApiError(422, f"the request body is not valid JSON: {strict_error}") from None
+    if _has_non_finite(value):
+        raise ApiError(422, "the request body holds NaN or Infinity, which JSON cannot carry")
+    return value
+
+
+def _has_non_finite(value: Any) -> bool:
+    if isinstance(value, float):
+        return not math.isfinite(value)
+    if isinstance(value, dict):
+        return any(_has_non_finite(v) for v in value.values())
+    if isinstance(value, list):
+        return any(_has_non_finite(v) for v in value)
+    return False
