@@ -11,16 +11,21 @@ from api.clients import JwtConfig
 from api.errors import error_middleware, request_id_middleware
 from api.routes import client_scope_middleware, min_revision_middleware, setup_routes
 from api.services import services_context
-from api.settings import Settings
+from api.settings import LOOPBACK, Settings
 from api.sync import hub_context
 
 log = logging.getLogger(__name__)
 
 
 def create_app(settings: Settings) -> web.Application:
-    if settings.token_is_default:
+    if settings.token_is_default and settings.host == LOOPBACK:
         log.warning("API_AUTH_TOKEN is not set: the development token 'secret' grants FULL "
-                    "access. Set API_AUTH_TOKEN before exposing this server.")
+                    "access, so the server listens on %s only. Set API_AUTH_TOKEN (and HOST) "
+                    "to serve other machines.", LOOPBACK)
+    elif settings.token_is_default:
+        log.warning("API_AUTH_TOKEN is not set and HOST is %s: ANYONE WHO CAN REACH THIS "
+                    "SERVER HAS FULL ACCESS with the development token 'secret'. Set "
+                    "API_AUTH_TOKEN.", settings.host)
     app = web.Application(
         client_max_size=settings.max_json_bytes,
         middlewares=[request_id_middleware, error_middleware, auth_middleware,

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 DEVELOPMENT_TOKEN = "secret"
+EVERYWHERE = "0.0.0.0"
+LOOPBACK = "127.0.0.1"  # where a server with the well-known development token listens
 
 
 @dataclass(frozen=True)
@@ -14,7 +16,7 @@ class Settings:
     data_dir: Path
     api_token: str
     token_is_default: bool = False
-    host: str = "0.0.0.0"
+    host: str = EVERYWHERE
     port: int = 5000
     max_upload_bytes: int = 1_000_000_000
     max_json_bytes: int = 64 * 1024 * 1024
@@ -27,6 +29,8 @@ class Settings:
     database_url: str | None = None  # PostgreSQL: the log is shared by several processes
     blob_dir: Path | None = None  # default: <data_dir>/blobs; shared by a cluster
     body_timeout: float = 30.0  # seconds a request body may send nothing before a 408
+    header_timeout: float = 15.0  # seconds for a request's headers, and idle keep-alive
+    max_connections: int = 1000  # open at once; one more is answered 503
 
     @property
     def blobs_path(self) -> Path:
@@ -40,7 +44,7 @@ class Settings:
             data_dir=Path(env.get("ANNOLOG_DATA_DIR") or "data"),
             api_token=token or DEVELOPMENT_TOKEN,
             token_is_default=not token,
-            host=env.get("HOST") or "0.0.0.0",
+            host=env.get("HOST") or (EVERYWHERE if token else LOOPBACK),
             port=_int(env, "PORT", 5000),
             max_upload_bytes=_int(env, "MAX_UPLOAD_SIZE_BYTES", 1_000_000_000),
             max_json_bytes=_int(env, "ANNOLOG_MAX_JSON_BYTES", 64 * 1024 * 1024),
@@ -52,6 +56,8 @@ class Settings:
             sync_queue_size=_int(env, "ANNOLOG_SYNC_QUEUE", 10_000),
             blob_dir=Path(env["ANNOLOG_BLOB_DIR"]) if env.get("ANNOLOG_BLOB_DIR") else None,
             body_timeout=_int(env, "ANNOLOG_BODY_TIMEOUT", 30),
+            header_timeout=_int(env, "ANNOLOG_HEADER_TIMEOUT", 15),
+            max_connections=_int(env, "ANNOLOG_MAX_CONNECTIONS", 1000),
         )
 
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
+import errno
 import gc
 import logging
 import sys
@@ -13,8 +15,8 @@ from typing import Any
 
 import orjson
 import uvloop
-from aiohttp import web
 
+from api import serving
 from api.app import create_app
 from api.settings import Settings
 from eventstore.errors import DataDirLockedError
@@ -30,12 +32,18 @@ def serve(args: argparse.Namespace) -> int:
     settings = Settings(**{**settings.__dict__, **overrides})
     logging.getLogger(__name__).info("annolog serving %s on %s:%d", settings.data_dir.resolve(),
                                      settings.host, settings.port)
+    access_log = None if args.quiet else logging.getLogger("access")
     try:
-        web.run_app(create_app(settings), host=settings.host, port=settings.port,
-                    loop=uvloop.new_event_loop(), print=None,
-                    access_log=None if args.quiet else logging.getLogger("access"))
+        with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+            runner.run(serving.serve(create_app(settings), settings, access_log))
     except DataDirLockedError as error:
         print(f"annolog: {error}", file=sys.stderr)
+        return 1
+    except OSError as error:
+        if error.errno != errno.EADDRINUSE:
+            raise
+        print(f"annolog: port {settings.port} on {settings.host} is already in use; stop "
+              "what listens there or choose another (--port or PORT)", file=sys.stderr)
         return 1
     return 0
 
@@ -173,7 +181,8 @@ def build_parser() -> argparse.ArgumentParser:
                                      "environment (PORT, ANNOLOG_DATA_DIR, API_AUTH_TOKEN, "
                                      "MAX_UPLOAD_SIZE_BYTES); options override it.")
     p.add_argument("--port", type=int, help="port to listen on (default: PORT or 5000)")
-    p.add_argument("--host", help="address to bind (default: HOST or 0.0.0.0)")
+    p.add_argument("--host", help="address to bind (default: HOST, else 0.0.0.0, or "
+                                  "127.0.0.1 while API_AUTH_TOKEN is unset)")
     p.add_argument("--data-dir", type=Path, help="data directory (default: ANNOLOG_DATA_DIR "
                                                  "or ./data)")
     p.add_argument("--quiet", action="store_true", help="no access log")

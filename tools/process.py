@@ -23,7 +23,9 @@ def free_port() -> int:
 class ServerProcess:
     """``annolog serve`` on 127.0.0.1 with its own data directory; output goes to a log."""
 
-    def __init__(self, data_dir: Path, port: int, token: str, **env: str) -> None:
+    def __init__(self, data_dir: Path, port: int, token: str, *,
+                 host: str | None = "127.0.0.1", **env: str) -> None:
+        """``host`` None leaves the address to the server's own default."""
         data_dir.mkdir(parents=True, exist_ok=True)
         self.base = f"http://127.0.0.1:{port}"
         self.log_path = data_dir.parent / "serve.log"
@@ -31,7 +33,8 @@ class ServerProcess:
                        "ANNOLOG_DATA_DIR": str(data_dir), "PORT": str(port), **env}
         with open(self.log_path, "ab") as log:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "tools.cli", "serve", "--quiet", "--host", "127.0.0.1"],
+                [sys.executable, "-m", "tools.cli", "serve", "--quiet",
+                 *(["--host", host] if host else [])],
                 env=environment, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
 
     @property
