@@ -56,6 +56,10 @@ class Client:
     password: str | None
     jti: str | None
     collaboration: Collaboration | None
+    expires: int | None = None  # the `exp` claim: refused from exp + LEEWAY_SECONDS on
+
+    def expired(self, now: float) -> bool:
+        return self.expires is not None and now > self.expires + LEEWAY_SECONDS
 
     def sees(self, record: dict[str, Any]) -> bool:
         return self.collaboration is None or self.collaboration.can("view", record)
@@ -144,7 +148,7 @@ def decode_client(token: str, config: JwtConfig | None) -> Client:
         default_group=_claim(claims, "default_group", str),
         creator_name=_claim(claims, "creator_name", str),
         password=_claim(claims, "password", str), jti=_claim(claims, "jti", str),
-        collaboration=collaboration)
+        collaboration=collaboration, expires=_claim(claims, "exp", int))
 
 
 def _verified_claims(token: str, config: JwtConfig, *, verify_exp: bool = True

@@ -24,7 +24,7 @@ from ulid import ULID
 
 from api.annotations import _document, as_client
 from api.auth import client_of
-from api.clients import Client
+from api.clients import LEEWAY_SECONDS, Client
 from api.errors import ApiError, request_id
 from api.parsing import (
     check_annotation_id,
@@ -49,7 +49,10 @@ from eventstore.errors import DomainError
 
 log = logging.getLogger(__name__)
 PAGE = 1000
-BEHIND = 4008  # WebSocket close code: the client fell too far behind
+# WebSocket close codes (the 4000s are the application's)
+TOKEN_EXPIRED = 4001  # the client JWT's exp (plus leeway) passed: reconnect with a fresh one
+TOKEN_REVOKED = 4003  # the client JWT's jti was revoked (POST /api/revoke)
+BEHIND = 4008  # the client fell too far behind
 SEND_TIMEOUT = 10.0
 
 
@@ -76,6 +79,7 @@ class Subscriber:
     client_id: str = field(default_factory=lambda: str(ULID()))
     sent: int = 0  # the last revision actually written to the socket
     closing: bool = False
+    expiry: asyncio.TimerHandle | None = None  # closes the socket when the JWT expires
 
     @property
     def user_id(self) -> str | None:
@@ -120,6 +124,14 @@ class Subscriber:
         await self.ws.close(code=BEHIND, message=f"too far behind; reconnect with revision="
                                                  f"{self.sent}".encode())
 
+    async def close_for_token(self, code: int) -> None:
+        """The JWT no longer admits this client: no further change reaches it, and it is
+        told where to resume once it has a valid token."""
+        self.closing = True
+        reason = "token expired" if code == TOKEN_EXPIRED else "token revoked"
+        await self.ws.close(code=code, message=f"{reason}; reconnect with a valid token and "
+                                               f"revision={self.sent}".encode())
+
 
 @dataclass(eq=False)
 class LayerFeed:
@@ -140,6 +152,8 @@ class Hub:
     def __init__(self, services: Services) -> None:
         self.services = services
         self.feeds: dict[tuple[str, str], LayerFeed] = {}
+        self.subscribers: set[Subscriber] = set()  # every open socket, caught up or not
+        self._revocations_seen = services.projector.writer.revocations_changed
         self._tasks: set[asyncio.Task[Any]] = set()
         services.waiter.listeners.append(self.advanced)
         listener = services.listener
@@ -160,6 +174,30 @@ class Hub:
         for feed in self.feeds.values():
             if feed.live:
                 self.spawn(self.pull(feed))
+        revocations = self.services.projector.writer.revocations_changed
+        if revocations != self._revocations_seen:  # a revocation reached the read model
+            self._revocations_seen = revocations
+            self.spawn(self.close_revoked())
+
+    async def close_revoked(self) -> None:
+        """Close the sockets of revoked JWTs: the log tells every process of a cluster."""
+        for subscriber in list(self.subscribers):
+            client = subscriber.client
+            if client is not None and await self.services.is_revoked(client.jti):
+                await subscriber.close_for_token(TOKEN_REVOKED)
+
+    def open(self, subscriber: Subscriber) -> None:
+        self.subscribers.add(subscriber)
+        client = subscriber.client
+        if client is not None and client.expires is not None:
+            delay = client.expires + LEEWAY_SECONDS - time.time()
+            subscriber.expiry = asyncio.get_running_loop().call_later(
+                max(0.0, delay), lambda: self.spawn(subscriber.close_for_token(TOKEN_EXPIRED)))
+
+    def closed(self, subscriber: Subscriber) -> None:
+        self.subscribers.discard(subscriber)
+        if subscriber.expiry is not None:
+            subscriber.expiry.cancel()
 
     def show_clients(self, feed: LayerFeed) -> None:
         """Tell the feed's clients who is connected: here, and on the cluster's other
@@ -341,6 +379,7 @@ async def sync_layer(request: web.Request) -> web.WebSocketResponse:
     subscriber = Subscriber(ws, client_of(request), since,
                             asyncio.Queue(services.settings.sync_queue_size))
     await subscriber.deliver({"type": "hello", "clientId": subscriber.client_id})
+    hub.open(subscriber)
     loop = asyncio.get_running_loop()
     sender = loop.create_task(_send(subscriber))
     joining = loop.create_task(hub.join(feed, subscriber))
@@ -355,6 +394,7 @@ async def sync_layer(request: web.Request) -> web.WebSocketResponse:
     finally:
         joining.cancel()
         hub.leave(feed, subscriber)
+        hub.closed(subscriber)
         sender.cancel()
     return ws
 
@@ -397,10 +437,13 @@ async def _receive(request: web.Request, services: Services, document_id: str, l
         subscriber.push({"type": "error", "reason": str(error)})
         return
     client = subscriber.client
-    if client is not None and "write" not in client.permissions:
+    refusal = await _token_refusal(services, client) if client is not None else None
+    if refusal is None and client is not None and "write" not in client.permissions:
+        refusal = "the JWT lacks the 'write' permission"
+    if refusal is not None:
         for change in message["changes"]:
             subscriber.push({"type": "rejected", "changeId": _change_id(change),
-                             "reason": "the JWT lacks the 'write' permission"})
+                             "reason": refusal})
         return
     commands: list[tuple[Any, Command]] = []
     for change in message["changes"]:
@@ -424,6 +467,16 @@ async def _receive(request: web.Request, services: Services, document_id: str, l
             if getattr(outcome.error, "current", None) is not None:
                 rejection["current"] = outcome.error.current
             subscriber.push(rejection)
+
+
+async def _token_refusal(services: Services, client: Client) -> str | None:
+    """Why a socket's JWT may no longer write, checked per message: the socket closes as
+    soon as its token is revoked or expires, and nothing it sends meanwhile is stored."""
+    if client.expired(time.time()):
+        return "the JWT has expired; reconnect with a fresh one"
+    if await services.is_revoked(client.jti):
+        return "the JWT has been revoked"
+    return None
 
 
 def _change_id(change: Any) -> Any:

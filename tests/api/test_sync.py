@@ -288,3 +288,81 @@ async def test_a_long_presence_list_goes_in_parts(aiohttp_client, tmp_path, coun
             receiving.received(payload)
         [(_, clients)] = receiving.remote[("d", "")].values()
         assert len(clients) == count
+
+
+async def test_a_revoked_token_closes_its_open_sockets_at_once(jwt_client):
+    """Regression (issue 12): an open socket kept receiving and storing changes after its
+    JWT was revoked, while plain HTTP refused the same token."""
+    document = await doc_id(jwt_client)
+    revoked = token(document_id=document, jti="gone")
+    sync, task = await connect(jwt_client, document,
+                               headers={"Authorization": f"Bearer {revoked}"})
+    other, other_task = await connect(jwt_client, document, headers={
+        "Authorization": "Bearer " + token(document_id=document, jti="kept")})
+    response = await jwt_client.post("/api/revoke", headers=AUTH, json={"jwts": [revoked]})
+    assert response.status == 200
+    await asyncio.wait_for(task, 10)
+    assert sync.ws.close_code == 4003
+    await jwt_client.post(f"/api/documents/{document}/annotations", headers=AUTH,
+                          json={"annotations": [{"id": "after", "content": note()}]})
+    await until(lambda: "after" in other.state)  # the other token's socket lives on
+    assert "after" not in sync.state
+    await other.ws.close()
+    await other_task
+
+
+async def test_an_expiring_token_closes_its_socket_and_may_not_write_meanwhile(
+        jwt_client, monkeypatch):
+    from api import clients, sync as sync_module
+    monkeypatch.setattr(clients, "LEEWAY_SECONDS", 0)
+    monkeypatch.setattr(sync_module, "LEEWAY_SECONDS", 0)
+    document = await doc_id(jwt_client)
+    short = {"Authorization": "Bearer " + token(document_id=document,
+                                                 exp=int(time.time()) + 2)}
+    closing, task = await connect(jwt_client, document, headers=short)
+    await asyncio.wait_for(task, 10)
+    assert closing.ws.close_code == 4001
+    # While a socket outlives its token (between expiry and its close), nothing it sends
+    # is stored.
+    monkeypatch.setattr(sync_module.Hub, "open", lambda hub, subscriber: None)
+    lingering, task = await connect(jwt_client, document, headers={
+        "Authorization": "Bearer " + token(document_id=document, exp=int(time.time()) + 1)})
+    await asyncio.sleep(2.1)
+    await lingering.send({"changeId": "late", "op": "create", "id": "late",
+                          "content": note()})
+    await until(lambda: "late" in lingering.replies)
+    assert lingering.replies["late"]["type"] == "rejected"
+    assert "expired" in lingering.replies["late"]["reason"]
+    assert "late" not in await server_state(jwt_client, document)
+    await lingering.ws.close()
+    await task
+
+
+async def test_a_revocation_closes_sockets_on_every_process_of_a_cluster(tmp_path):
+    from aiohttp.test_utils import TestClient, TestServer
+
+    with postgres_schema() as url:
+        clients = []
+        for name in "ab":
+            settings = Settings(data_dir=tmp_path / name, api_token=TOKEN, database_url=url,
+                                jwt_public_key=PUBLIC.decode(), jwt_algorithm="ES256")
+            clients.append(TestClient(TestServer(create_app(settings))))
+            await clients[-1].start_server()
+        a, b = clients
+        try:
+            response = await a.post("/api/documents", data=make_pdf(), headers={
+                **AUTH, "Content-Type": "application/pdf"})
+            body = await response.json()
+            document = body["data"]["document_id"]
+            await b.get(f"/api/documents/{document}/properties", headers={
+                **AUTH, "Annolog-Min-Revision": str(body["revision"])})
+            revoked = token(document_id=document, jti="cluster")
+            sync, task = await connect(b, document,
+                                       headers={"Authorization": f"Bearer {revoked}"})
+            assert (await a.post("/api/revoke", headers=AUTH,
+                                 json={"jwts": [revoked]})).status == 200
+            await asyncio.wait_for(task, 10)
+            assert sync.ws.close_code == 4003
+        finally:
+            for client in clients:
+                await client.close()
