@@ -16,7 +16,7 @@ from typing import Any
 from ulid import ULID
 
 from api.parsing import check_annotation_id
-from api.validation import ContentError
+from api.validation import ContentError, validate_action
 from eventstore.domain import SECTION_KEYS, SECTIONS
 
 FORM_FIELD_KINDS = ("text", "checkbox", "radio", "combobox", "listbox", "button", "signature",
@@ -104,6 +104,7 @@ def check_bookmark(record: Any, page_count: int | None, roots: Collection[str]
     _expect(isinstance(action, dict) and isinstance(action.get("type"), str),
             "'action' must be an action object with a 'type', e.g. "
             "{\"type\": \"goTo\", \"pageIndex\": 1}")
+    validate_action(action)
     if action["type"] == "goTo":
         _expect(_is_index(action.get("pageIndex"), page_count),
                 "a goTo action's 'pageIndex' must be a page of this document")

@@ -1,6 +1,8 @@
-"""Validation of annotation ``content`` by the rules the real Web SDK engine enforces
-(``shared/reference/instant-json.md``). Each check names the field and what is expected, so a
-person can fix the record. Unknown keys are kept: newer clients must lose nothing.
+"""Validation of annotation ``content`` by the rules the real Web SDK engine enforces (the
+team's Instant JSON reference, checked against ``@nutrient-sdk/node``). The engine refuses a
+whole document for one bad record, so one stored here would make a layer unloadable for every
+client. Each check names the field and what is expected, so a person can fix the record.
+Unknown keys are kept: newer clients must lose nothing.
 """
 
 from __future__ import annotations
@@ -170,11 +172,105 @@ def _lines(value: Any) -> None:
         raise ContentError("'intensities' must have the same shape as 'points'")
 
 
-def _action(value: Any) -> None:
+MAX_ACTION_DEPTH = 16  # subactions within subactions; real documents use one or two
+
+
+def _index(value: Any) -> None:
+    if type(value) is not int or value < 0:
+        raise ContentError("must be an integer of 0 or more")
+
+
+def _annotation_reference(value: Any) -> None:
+    if not (isinstance(value, dict) and (isinstance(value.get("fieldName"), str)
+                                         or type(value.get("pdfObjectId")) is int)):
+        raise ContentError("must be {\"fieldName\": string} or {\"pdfObjectId\": integer}")
+
+
+def _nullable(check: Callable[[Any], None]) -> Callable[[Any], None]:
+    return lambda value: None if value is None else check(value)
+
+
+# What each action type needs, as the engine checks it: key -> (check, what it is).
+ACTION_KEYS: dict[str, dict[str, tuple[Callable[[Any], None], str]]] = {
+    "uri": {"uri": (_string, "the address to open, a string")},
+    "goTo": {"pageIndex": (_index, "the page to show, an integer of 0 or more")},
+    "javaScript": {"script": (_string, "the script, a string")},
+    "launch": {"filePath": (_string, "the file to open, a string")},
+    "named": {"action": (_string, "the named action, a string such as 'NextPage'")},
+    "submitForm": {"uri": (_string, "where to submit, a string")},
+    "hide": {"hide": (_boolean, "true to hide, false to show"),
+             "annotationReferences": (_list_of(_annotation_reference, "references"),
+                                      "the fields to hide or show")},
+    "goToEmbedded": {}, "goToRemote": {}, "resetForm": {},
+}
+# Optional keys whose type the engine checks when they are there.
+ACTION_OPTIONAL: dict[str, dict[str, Callable[[Any], None]]] = {
+    "resetForm": {"fields": _nullable(_list_of(_annotation_reference, "references")),
+                  "flags": _nullable(_string)},
+    "submitForm": {"fields": _nullable(_list_of(_string, "field names")),
+                   "flags": _nullable(_list_of(_string, "flags"))},
+    "goToEmbedded": {"newWindow": _boolean, "relativePath": _string, "filePath": _string},
+    "goToRemote": {"relativePath": _string, "filePath": _string,
+                   "namedDestination": _string},
+}
+
+
+def _action(value: Any, depth: int = 0) -> None:
     _object(value)
-    _one_of(ACTION_TYPES, "action type")(value.get("type"))
-    if "subactions" in value:
-        _list_of(_action, "actions")(value["subactions"])
+    kind = value.get("type")
+    _one_of(ACTION_TYPES, "action type")(kind)
+    for key, (check, what) in ACTION_KEYS[kind].items():
+        if key not in value or value[key] is None:
+            raise ContentError(f"of type {kind!r} needs '{key}': {what}")
+        _checked(key, value[key], check, f"of type {kind!r}: ")
+    for key, check in ACTION_OPTIONAL.get(kind, {}).items():
+        if key in value:
+            _checked(key, value[key], check, f"of type {kind!r}: ")
+    if kind in ("goToEmbedded", "goToRemote") and not any(
+            isinstance(value.get(key), str) for key in ("relativePath", "filePath")):
+        raise ContentError(f"of type {kind!r} needs 'relativePath' (or 'filePath'): the "
+                           "document to open, a string")
+    if value.get("subactions") is not None:
+        if depth >= MAX_ACTION_DEPTH:
+            raise ContentError(f"nests subactions more than {MAX_ACTION_DEPTH} deep")
+        subactions = value["subactions"]
+        if not isinstance(subactions, list):
+            raise ContentError("'subactions' must be a list of actions")
+        for i, subaction in enumerate(subactions):
+            try:
+                _action(subaction, depth + 1)
+            except ContentError as error:
+                raise ContentError(f"subaction {i} {error}") from None
+
+
+def validate_action(value: Any) -> None:
+    """An action (of a link, a bookmark, ...) as the engine checks it."""
+    try:
+        _action(value)
+    except ContentError as error:
+        raise ContentError(f"'action' {error}") from None
+
+
+def _checked(key: str, value: Any, check: Callable[[Any], None], context: str) -> None:
+    try:
+        check(value)
+    except ContentError as error:
+        raise ContentError(f"{context}'{key}' {error}") from None
+
+
+def _callout(value: Any) -> None:
+    """A text's callout line: the engine needs its start, its end and the inset of the
+    text box (knee and cap are optional)."""
+    _object(value)
+    for key, check in (("start", _point), ("end", _point), ("innerRectInset", _inset)):
+        if key not in value or value[key] is None:
+            raise ContentError(f"needs '{key}' (a callout has start, end and "
+                               "innerRectInset; knee and cap are optional)")
+        _checked(key, value[key], check, "")
+    if value.get("knee") is not None:
+        _checked("knee", value["knee"], _point, "")
+    if value.get("cap") is not None:
+        _checked("cap", value["cap"], _one_of(LINE_CAPS, "line cap"), "")
 
 
 # key -> (check, may the value be null?)
@@ -204,6 +300,7 @@ FIELD_RULES: dict[str, tuple[Callable[[Any], None], bool]] = {
     "borderStyle": (_one_of(BORDER_STYLES, "border style"), True),
     "lineCaps": (_line_caps, False),
     "lines": (_lines, False),
+    "callout": (_callout, True),
     "lineWidth": (_number, False),
     "strokeWidth": (_number, False),
     "borderWidth": (_number, True),
@@ -268,6 +365,10 @@ def _image(content: dict) -> None:
 def _stamp(content: dict) -> None:
     if "stampType" not in content and "kind" not in content:
         raise ContentError("'stampType' (or 'kind') is required for pspdfkit/stamp annotations")
+    if "Custom" in (content.get("stampType"), content.get("kind")) and \
+            not isinstance(content.get("title"), str):
+        raise ContentError("a custom stamp (stampType 'Custom') needs 'title': the text it "
+                           "shows, a string")
 
 
 TYPE_RULES: dict[str, Callable[[dict], None]] = {

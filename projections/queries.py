@@ -115,6 +115,11 @@ class ReadModel:
             next_cursor = encode_cursor(getattr(last, column) or "", last.document_id)
         return rows, next_cursor, total
 
+    def live_documents(self) -> Iterator[DocumentRow]:
+        """Every live document, by id."""
+        yield from (_document(row) for row in self.db.execute(
+            f"SELECT {DOCUMENT_COLUMNS} FROM documents WHERE deleted = 0 ORDER BY document_id"))
+
     def revoked(self) -> frozenset[str]:
         """Revoked jtis whose tokens have not expired yet (expired ones are refused anyway)."""
         now = int(time.time())

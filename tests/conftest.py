@@ -18,8 +18,7 @@ from api.app import create_app
 from api.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[1]
-SHARED = ROOT.parent / "shared"
-SAMPLES = SHARED / "reference" / "instant-json-samples"
+SAMPLES = ROOT / "tests" / "fixtures" / "instant-json"  # public Instant JSON documents
 TOKEN = "test-token"
 AUTH = {"Authorization": f'Token token="{TOKEN}"'}
 

@@ -11,6 +11,7 @@ import pytest
 from eventstore.commands import (
     CreateAnnotation,
     DeleteAnnotation,
+    DeleteLayer,
     UpdateAnnotation,
     UploadDocument,
 )
@@ -137,3 +138,42 @@ def test_migrate_copies_the_log_to_postgresql_keeping_revisions(data, capsys):
         target.close()
         code, _, err = run(capsys, "migrate", "--data-dir", str(data), url)
         assert code == 1 and "not empty" in err
+
+
+def test_lint_lists_stored_records_that_break_the_current_rules(tmp_path, capsys):
+    data = tmp_path / "data"
+    log = open_log(data)
+    projector = Projector(log, data / "readmodel.sqlite")
+    writer = Writer(log, on_commit=projector.offer)
+    writer.start()
+    link = {**note(), "type": "pspdfkit/link", "action": {"type": "uri"}}
+    writer.execute([UploadDocument("d", None, "00", 1, False, [{"width": 1, "height": 1}])])
+    writer.execute([CreateAnnotation("d", "", "good", note(), None, None),
+                    CreateAnnotation("d", "", "link", link, None, None),
+                    CreateAnnotation("d", "", "k\0x", note(), None, None),
+                    CreateAnnotation("d", "a/b", "far", note(page=3), None, None)])
+    projector.catch_up()
+    code, out, err = run(capsys, "lint", "--data-dir", str(data))
+    assert code == 1 and "4 stored records" in err
+    assert out.splitlines() == [
+        "document 'd', the default layer, annotation 'link': 'action' of type 'uri' needs "
+        "'uri': the address to open, a string",
+        "document 'd', the default layer, annotation 'k\\x00x': its id: it holds a control "
+        "character ('\\x00', U+0000) at position 1; delete it and create it again under "
+        "another id",
+        "document 'd', layer 'a/b', layer: its name: it holds a path separator ('/', "
+        "U+002F) at position 1",
+        "document 'd', layer 'a/b', annotation 'far': 'pageIndex' 3 is outside the document, "
+        "which has 1 page"]
+    code, out, _ = run(capsys, "lint", "--data-dir", str(data), "--json")
+    findings = [orjson.loads(line) for line in out.splitlines()]
+    assert {f["record"] for f in findings} == {"annotation 'link'", "annotation 'k\\x00x'",
+                                               "layer", "annotation 'far'"}
+    writer.execute([UpdateAnnotation("d", "", "link", note(), None),
+                    DeleteAnnotation("d", "", "k\0x"), DeleteAnnotation("d", "a/b", "far")])
+    writer.execute([DeleteLayer("d", "a/b")])
+    writer.stop()
+    projector.catch_up()
+    projector.stop()
+    code, out, err = run(capsys, "lint", "--data-dir", str(data))
+    assert code == 0 and out == "" and "no stored record" in err

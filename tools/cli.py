@@ -100,6 +100,27 @@ def verify_cmd(args: argparse.Namespace) -> int:
     return 1
 
 
+def lint_cmd(args: argparse.Namespace) -> int:
+    from projections.queries import ReadModel
+    from tools.lint import lint
+
+    path = _data_dir(args) / audit.READ_MODEL
+    if not path.exists():
+        raise audit.AuditError(f"no read model at {path}; start the server or run rebuild")
+    read_model = ReadModel(path)
+    count = 0
+    try:
+        for finding in lint(read_model):
+            count += 1
+            sys.stdout.buffer.write((finding.json() if args.json else
+                                     finding.line().encode()) + b"\n")
+    finally:
+        read_model.close()
+    print(f"{count} stored records break the current rules" if count else
+          "no stored record breaks the current rules", file=sys.stderr)
+    return 1 if count else 0
+
+
 def events_cmd(args: argparse.Namespace) -> int:
     for line in audit.events(_data_dir(args), document=args.document, layer=args.layer,
                              after=args.after, upto=args.upto):
@@ -279,6 +300,12 @@ def _add_audit_verbs(verbs: Any) -> None:
               "compare every row; exit 1 and name the differences on drift. Safe beside a "
               "running server.", verify_cmd)
     p.add_argument("--limit", type=int, default=20, help="differences to print")
+    p = _verb(verbs, "lint", "list stored records that break the current rules",
+              "List live records (annotations, comments, bookmarks, form fields, ids and "
+              "layer names) that the current validation would refuse, one per line, so they "
+              "can be repaired with ordinary updates and deletes. Exit 1 when any is found. "
+              "Safe beside a running server.", lint_cmd)
+    p.add_argument("--json", action="store_true", help="one JSON object per finding")
     p = _verb(verbs, "events", "print the log as NDJSON",
               "Print events as NDJSON, oldest first, optionally filtered.", events_cmd)
     p.add_argument("--document", help="only this document's events")

@@ -50,8 +50,6 @@ async def write(client: Any, method: str, document: str, items: list, layer: str
 
 def sample(name: str) -> dict:
     path = SAMPLES / name
-    if not path.exists():
-        pytest.skip(f"{path} is not beside this checkout")
     return json.loads(path.read_text())
 
 
