@@ -12,7 +12,6 @@ import binascii
 import hashlib
 from collections.abc import Collection
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
 from ulid import ULID
@@ -25,6 +24,7 @@ from api.parsing import (
 from api.sections import plan_sections
 from api.uploads import sniff_content_type
 from api.validation import ContentError, validate_content
+from eventstore.times import utc
 
 FORMAT = "https://pspdfkit.com/instant-json/v1"
 COLOR_KEYS = ("color", "strokeColor", "fillColor", "backgroundColor", "fontColor",
@@ -34,10 +34,8 @@ TEXT_TYPES = ("pspdfkit/note", "pspdfkit/text", "pspdfkit/comment-marker")
 
 
 def canonical_timestamp(value: str) -> str:
-    moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    """Whole seconds in UTC, as the engine exports them (validated on the way in)."""
+    return utc(value).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def export_annotation(record: dict[str, Any], annotation_version: int | None = None

@@ -4,7 +4,6 @@ history, the change feed, and restores (which append events; the log is never re
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
 from typing import Any
 
 import orjson
@@ -12,6 +11,7 @@ from aiohttp import web
 
 from api.annotations import NDJSON, _document
 from api.auth import client_of
+from api.bodies import parse_json, read_body, read_json
 from api.clients import Client
 from api.errors import ApiError, request_id, status_of
 from api.instant_json import (
@@ -27,7 +27,6 @@ from api.parsing import (
     json_object,
     whole_number,
 )
-from api.bodies import parse_json, read_body, read_json
 from api.pdfs import pdf_identifier
 from api.responses import json_response
 from api.sections import export_sections
@@ -48,6 +47,7 @@ from eventstore.commands import (
 )
 from eventstore.domain import DEFAULT_LAYER, SECTIONS
 from eventstore.errors import NotAppliedError
+from eventstore.times import utc, utc_micro_text
 from projections.queries import ReadModel
 
 INSTANT_JSON_PART = "instant.json"
@@ -80,12 +80,9 @@ async def resolve_revision(services: Services, params: Any) -> tuple[int | None,
 def _utc_stamp(at: Any) -> str:
     """An ISO 8601 time as the read model's ``at`` columns write it."""
     try:
-        moment = datetime.fromisoformat(str(at).replace("Z", "+00:00"))
-    except ValueError:
-        raise ApiError(400, f"'at' must be an ISO 8601 time, not {str(at)[:40]!r}") from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        return utc_micro_text(utc(str(at)))
+    except ValueError as error:
+        raise ApiError(400, f"'at' must be an ISO 8601 time: {error}") from None
 
 
 # ---- export --------------------------------------------------------------------------------

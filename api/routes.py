@@ -19,21 +19,47 @@ DOC = "/api/documents/{document_id}"
 LAYER = DOC + "/layers/{layer_name}"
 
 
+PUBLIC = ("/healthcheck", "/api/openapi.json")
+MULTIPART_BODIES = ("annotations", "updates", "update", "instant-json", "layer", "pdf")
+
+
 @dataclass(frozen=True)
 class Route:
+    """A route, and what the OpenAPI document says of it: its request body (a name in
+    ``api.openapi.JSON_BODIES``, or "pdf"), its 200 body (a schema or answer name), its
+    query and header parameters, and the statuses beyond those its shape implies."""
+
     method: str
     path: str
     handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
     summary: str
-    statuses: tuple[int, ...] = (200, 401, 404)
-    body: str | None = None  # "json", "annotations" (JSON or multipart) or "pdf"
-    streams: bool = False
+    answer: str | None = None
+    body: str | None = None
+    query: tuple[str, ...] = ()
+    headers: tuple[str, ...] = ()
+    also: tuple[int, ...] = ()  # statuses its shape does not imply (409, 412, ...)
     extension: bool = False
     jwt: str | None = None  # the permission a client JWT needs here; None: server token only
 
+    @property
+    def authenticated(self) -> bool:
+        return self.path not in PUBLIC
+
+    @property
+    def statuses(self) -> tuple[int, ...]:
+        """Every status this route can answer, derived from its shape."""
+        found = {101 if self.path.endswith("/sync") else 200, *self.also}
+        if self.authenticated:  # the token; Annolog-Min-Revision (400, 503)
+            found |= {400, 401, 503}
+        if "{document_id}" in self.path:
+            found |= {403, 404}  # a JWT's scope or a PDF password; no such document
+        if self.body is not None:
+            found |= {408, 413, 422} | ({400} if self.body in MULTIPART_BODIES else {415})
+        return tuple(sorted(found))
+
 
 def _both_layers(method: str, suffix: str, handler: Callable, summary: str,
-                 **options: object) -> list[Route]:
+                 **options: Any) -> list[Route]:
     """A route on the default layer and its twin under /layers/:layer_name/."""
     return [
         Route(method, DOC + suffix, handler, summary, **options),
@@ -49,82 +75,93 @@ async def openapi_document(request: web.Request) -> web.Response:
     return web.json_response(build_openapi(ROUTES))
 
 
-WRITE = (200, 401, 403, 404, 413, 415, 422, 503)
+PASSWORD = ("pspdfkit-pdf-password", "Annolog-Min-Revision")
 ROUTES: list[Route] = [
-    Route("GET", "/healthcheck", healthcheck, "200 once the server is ready", (200,)),
-    Route("GET", "/api/openapi.json", openapi_document, "This OpenAPI 3.1 document", (200,)),
+    Route("GET", "/healthcheck", healthcheck, "200 once the server is ready", "Health"),
+    Route("GET", "/api/openapi.json", openapi_document, "This OpenAPI 3.1 document",
+          "OpenApi"),
     Route("POST", "/api/documents", documents.upload_document,
           "Upload a PDF (application/pdf body, or multipart with file, document_id, title)",
-          (200, 400, 401, 403, 409, 413, 415, 422, 503), body="pdf"),
+          "Uploaded", body="pdf", headers=PASSWORD, also=(403, 409, 415)),
     Route("POST", "/api/revoke", documents.revoke_tokens,
-          "Revoke client JWTs by jti: {\"jwts\": [...]}", (200, 401, 422, 503), body="json"),
+          "Revoke client JWTs by jti: {\"jwts\": [...]}", "Revoked", body="revoke",
+          headers=PASSWORD[1:]),
     Route("GET", "/api/documents", documents.list_documents,
           "List documents (page_size, cursor, title, order_by, order_direction)",
-          (200, 400, 401)),
+          "DocumentList", query=("page_size", "cursor", "title", "order_by",
+                                 "order_direction"), headers=PASSWORD[1:]),
     Route("GET", DOC + "/properties", documents.document_properties, "Document properties",
-          jwt="read-document"),
+          "PropertiesAnswer", headers=PASSWORD, jwt="read-document"),
     Route("DELETE", DOC, documents.delete_document,
-          "Delete a document, its layers and annotations", (200, 401, 403, 404, 503)),
+          "Delete a document, its layers and annotations", headers=PASSWORD),
     *_both_layers("GET", "/document_info", documents.document_info,
-                  "Page count and page sizes", statuses=(200, 401, 403, 404), jwt="read-document"),
+                  "Page count and page sizes", answer="DocumentInfo", headers=PASSWORD,
+                  jwt="read-document"),
     *_both_layers("GET", "/pdf", documents.download_pdf,
-                  "The original PDF (source=true)", statuses=(200, 400, 401, 403, 404),
-                  jwt="download"),
-    Route("GET", DOC + "/layers", documents.list_layers, "Names of the named layers"),
+                  "The original PDF (source=true)", answer="pdf", query=("source",),
+                  headers=PASSWORD, jwt="download"),
+    Route("GET", DOC + "/layers", documents.list_layers, "Names of the named layers", "Names",
+          headers=PASSWORD),
     Route("POST", DOC + "/layers", replays.create_layer,
           "Create a layer, from a source layer (at a revision or time: a snapshot) and/or "
-          "an instant.json part", (200, 400, 401, 403, 404, 409, 413, 422, 503), body="json"),
+          "an instant.json part", "LayerCreated", body="layer", headers=PASSWORD,
+          also=(409,)),
     Route("DELETE", LAYER, replays.delete_layer, "Delete a named layer and its annotations",
-          (200, 400, 401, 403, 404, 503)),
+          headers=PASSWORD),
     Route("GET", DOC + "/attachments/{attachment_id}", documents.get_attachment,
-          "The bytes of an attachment the document holds", (200, 401, 403, 404),
+          "The bytes of an attachment the document holds", "attachment", headers=PASSWORD,
           jwt="read-document"),
     *_both_layers("POST", "/annotations", annotations.create_annotations,
                   "Create annotations (batch {annotations: [...]} or one {content})",
-                  statuses=WRITE, body="annotations", jwt="write"),
+                  answer="CreatedOrBatch", body="annotations", headers=PASSWORD,
+                  also=(409,), jwt="write"),
     *_both_layers("PUT", "/annotations", annotations.update_annotations,
-                  "Update annotations (batch)", statuses=WRITE, body="annotations", jwt="write"),
+                  "Update annotations (batch)", answer="Batch", body="updates",
+                  headers=PASSWORD, jwt="write"),
     *_both_layers("DELETE", "/annotations", annotations.delete_annotations,
-                  "Delete annotations by id, or \"all\"", statuses=WRITE, body="json", jwt="write"),
+                  "Delete annotations by id, or \"all\"", body="ids", headers=PASSWORD,
+                  jwt="write"),
     *_both_layers("GET", "/annotations", annotations.list_annotations,
                   "List annotations: JSON (first 1,000) or NDJSON (all, streamed)",
-                  statuses=(200, 401, 403, 404), streams=True, jwt="read-document"),
+                  answer="records", headers=PASSWORD, jwt="read-document"),
     *_both_layers("GET", "/pages/{page_index}/annotations",
                   annotations.list_page_annotations, "List the annotations of one page",
-                  statuses=(200, 401, 403, 404), streams=True, jwt="read-document"),
+                  answer="records", headers=PASSWORD, jwt="read-document"),
     *_both_layers("GET", "/annotations/{annotation_id}", annotations.get_annotation,
-                  "One annotation", statuses=(200, 401, 403, 404), jwt="read-document"),
+                  "One annotation", answer="Record", headers=PASSWORD, jwt="read-document"),
     *_both_layers("PUT", "/annotations/{annotation_id}", annotations.update_annotation,
-                  "Update one annotation", statuses=WRITE, body="annotations", jwt="write"),
+                  "Update one annotation", answer="RecordWritten", body="update",
+                  headers=(*PASSWORD, "If-Match"), also=(412,), jwt="write"),
     *_both_layers("DELETE", "/annotations/{annotation_id}", annotations.delete_annotation,
-                  "Delete one annotation", statuses=(200, 401, 403, 404, 503), jwt="write"),
+                  "Delete one annotation", headers=(*PASSWORD, "If-Match"), also=(412,),
+                  jwt="write"),
     *_both_layers("GET", "/document.json", replays.export_instant_json,
                   "Instant JSON export (extensions: revision=N, at=<ISO 8601>)",
-                  statuses=(200, 400, 401, 403, 404), jwt="read-document"),
+                  answer="InstantJson", query=("revision", "at", "annotation_version"),
+                  headers=PASSWORD, jwt="read-document"),
     *_both_layers("POST", "/apply_instant_json", replays.apply_instant_json,
                   "Apply an Instant JSON document (part instant.json) in one transaction",
-                  statuses=(200, 400, 401, 403, 404, 413, 422, 503), body="json"),
+                  answer="Imported", body="instant-json", headers=PASSWORD),
     *_both_layers("GET", "/annotations/{annotation_id}/history",
                   replays.annotation_history, "Every version of an annotation",
-                  statuses=(200, 401, 403, 404), extension=True, jwt="read-document"),
+                  answer="History", headers=PASSWORD, extension=True, jwt="read-document"),
     *_both_layers("GET", "/changes", replays.layer_changes,
-                  "The layer's changes after revision 'since', as NDJSON",
-                  statuses=(200, 400, 401, 403, 404), streams=True, extension=True,
-                  jwt="read-document"),
+                  "The layer's changes after revision 'since', as NDJSON", answer="changes",
+                  query=("since",), headers=PASSWORD, extension=True, jwt="read-document"),
     *_both_layers("POST", "/annotations/{annotation_id}/restore",
                   replays.restore_annotation, "Undelete an annotation (appends events)",
-                  statuses=(200, 401, 403, 404, 409, 503), extension=True),
+                  answer="RecordWritten", headers=PASSWORD, also=(409,), extension=True),
     *_both_layers("GET", "/sync", sync.sync_layer,
                   "Live sync over WebSocket: changes after 'revision', then live; send "
-                  "changes, get confirmations", statuses=(101, 400, 401, 403, 404),
+                  "changes, get confirmations", query=("revision",), headers=PASSWORD,
                   extension=True, jwt="read-document"),
     *_both_layers("POST", "/confirmations", sync.confirm,
                   "Wait until changes accepted before the call are persisted; return the "
-                  "latest persisted records", statuses=(200, 401, 403, 404, 422, 503),
-                  body="json", extension=True, jwt="read-document"),
+                  "latest persisted records", answer="Confirmations", body="confirm",
+                  headers=PASSWORD, extension=True, jwt="read-document"),
     *_both_layers("POST", "/restore", replays.restore_layer,
                   "Revert the layer to a revision or time (appends events)",
-                  statuses=(200, 400, 401, 403, 404, 503), body="json", extension=True),
+                  answer="Restored", body="restore", headers=PASSWORD, extension=True),
 ]
 
 
@@ -175,6 +212,11 @@ async def min_revision_middleware(request: web.Request, handler: Any
     if wanted is not None:
         revision = whole_number(wanted, MIN_REVISION_HEADER)
         services = request.app[SERVICES]
+        if revision > services.waiter.position:
+            latest = await services.run(services.log.max_revision)
+            if revision > latest:  # it may never come: say so now rather than wait
+                raise ApiError(400, f"{MIN_REVISION_HEADER} {revision} is beyond the log's "
+                                    f"current revision {latest}")
         if not await services.waiter.wait_for(revision, services.settings.write_timeout):
             raise ApiError(503, f"this process's read model is at revision "
                                 f"{services.waiter.position}, behind {wanted}; retry")

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Collection
-from datetime import datetime
 from typing import Any
 
 from ulid import ULID
@@ -18,6 +17,7 @@ from ulid import ULID
 from api.parsing import check_annotation_id
 from api.validation import ContentError, validate_action
 from eventstore.domain import SECTION_KEYS, SECTIONS
+from eventstore.times import utc
 
 FORM_FIELD_KINDS = ("text", "checkbox", "radio", "combobox", "listbox", "button", "signature",
                     "unknown")
@@ -64,7 +64,7 @@ def _is_timestamp(value: Any) -> bool:
     if not isinstance(value, str):
         return False
     try:
-        datetime.fromisoformat(value.replace("Z", "+00:00"))
+        utc(value)
     except ValueError:
         return False
     return True

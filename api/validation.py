@@ -10,8 +10,9 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Callable
-from datetime import datetime
 from typing import Any
+
+from eventstore.times import utc
 
 IMPORTABLE_TYPES = frozenset({
     "pspdfkit/ink", "pspdfkit/shape/line", "pspdfkit/shape/rectangle",
@@ -106,7 +107,7 @@ def _color(value: Any) -> None:
 
 def _one_of(allowed: frozenset[str], what: str) -> Callable[[Any], None]:
     def check(value: Any) -> None:
-        if value not in allowed:
+        if not isinstance(value, str) or value not in allowed:
             raise ContentError(f"{value!r} is not a known {what}; expected one of "
                                f"{', '.join(sorted(allowed))}")
     return check
@@ -151,9 +152,9 @@ def _timestamp(value: Any) -> None:
     if not isinstance(value, str):
         raise ContentError("must be an ISO 8601 timestamp string")
     try:
-        datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        raise ContentError(f"{value!r} is not an ISO 8601 timestamp") from None
+        utc(value)
+    except ValueError as error:
+        raise ContentError(str(error)) from None
 
 
 def _line_caps(value: Any) -> None:
@@ -393,7 +394,7 @@ def _text(content: dict) -> None:
     if not isinstance(text, dict):
         raise ContentError("'text' must be an object {\"format\": \"plain\"|\"xhtml\", "
                            "\"value\": string} in v2 records")
-    if text.get("format") not in TEXT_FORMATS:
+    if not isinstance(text.get("format"), str) or text["format"] not in TEXT_FORMATS:
         raise ContentError("'text.format' must be 'plain' or 'xhtml'")
     if not isinstance(text.get("value"), str):
         raise ContentError("'text.value' must be a string")
@@ -404,6 +405,9 @@ def validate_content(content: Any, page_count: int | None = None) -> None:
     if not isinstance(content, dict):
         raise ContentError("'content' must be a JSON object in the Instant JSON annotation format")
     kind = content.get("type")
+    if not isinstance(kind, str):
+        raise ContentError(f"'type' must be a known annotation type such as 'pspdfkit/note', "
+                           f"not {kind!r}")
     if kind in REFUSED_TYPES:
         raise ContentError(f"type {kind!r} is not accepted: {REFUSED_TYPES[kind]}")
     if kind not in IMPORTABLE_TYPES:

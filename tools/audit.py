@@ -13,7 +13,6 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +22,7 @@ from ulid import ULID
 
 from eventstore.domain import Annotation, Document, annotation_stream_id
 from eventstore.log import EventLog, LoggedEvent, open_log
+from eventstore.times import utc, utc_micro_text
 from projections.projector import Projector
 from projections.queries import ReadModel, dump_tables
 from projections.replaying import replay
@@ -170,12 +170,9 @@ def revision_of(read_model: ReadModel, revision: int | None, at: str | None) -> 
     if at is None:
         return revision
     try:
-        moment = datetime.fromisoformat(at.replace("Z", "+00:00"))
-    except ValueError:
-        raise AuditError(f"--at must be an ISO 8601 time, not {at!r}") from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return read_model.revision_at(moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ"))
+        return read_model.revision_at(utc_micro_text(utc(at)))
+    except ValueError as error:
+        raise AuditError(f"--at must be an ISO 8601 time: {error}") from None
 
 
 def whole(log: EventLog, revision: int | None) -> int | None:
