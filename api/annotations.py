@@ -10,6 +10,7 @@ import orjson
 from aiohttp import web
 
 from api.auth import client_of
+from api.bodies import read_json
 from api.clients import Client
 from api.errors import ApiError, request_id, status_of
 from api.parsing import (
@@ -24,7 +25,6 @@ from api.parsing import (
     parse_item,
     whole_number,
 )
-from api.bodies import read_json
 from api.responses import empty_response, json_response
 from api.services import SERVICES, DocumentAccess, Services
 from api.uploads import AnnotationRequest, annotation_request

@@ -9,6 +9,7 @@ from aiohttp import web
 from ulid import ULID
 
 from api.auth import JWT_CONFIG, client_of
+from api.bodies import body_chunks, parse_json, read_json
 from api.clients import revocable_jti
 from api.errors import ApiError, request_id, status_of
 from api.instant_json import ImportPlan, plan_import
@@ -20,7 +21,6 @@ from api.parsing import (
     normalize_attachment_id,
     whole_number,
 )
-from api.bodies import body_chunks, parse_json, read_json
 from api.pdfs import PdfInfo, decode_password_header, inspect_pdf, pdf_identifier
 from api.replays import import_commands, import_paths, refuse, rejections
 from api.responses import empty_response, json_response
@@ -118,7 +118,7 @@ async def _store_upload(request: web.Request, services: Services, upload: Upload
     document_id = _document_id(upload)
     path, sha256, size = upload.file.path, upload.file.sha256, upload.file.size
     password = decode_password_header(request.headers.get(PASSWORD_HEADER))
-    info: PdfInfo = await services.run(inspect_pdf, path, password)
+    info: PdfInfo = await services.read_pdf(inspect_pdf, path, password)
     plan = await _plan_attachment(services, upload, info, password)
     title = upload.fields.get("title") or info.title or upload.filename
     await services.run(services.blobs.commit, path, sha256)

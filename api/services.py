@@ -10,13 +10,14 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import partial
+from pathlib import Path
 from typing import Any, TypeVar
 
 from aiohttp import web
 
 from api.auth import CLIENT, SETTINGS
 from api.errors import ApiError
-from api.json_worker import JsonWorker
+from api.offload import LARGE, Offload
 from api.pdfs import decode_password_header, pages_with_password
 from api.settings import Settings
 from eventstore.blobs import BlobStore
@@ -63,12 +64,19 @@ class Services:
     revoked: frozenset[str] = frozenset()
     revoked_generation: int = -1
     listener: LogListener | None = None  # with PostgreSQL: other processes' news
-    json: JsonWorker = field(default_factory=JsonWorker)  # parses large bodies off the loop
+    offload: Offload = field(default_factory=Offload)  # large bodies and PDFs, off the loop
 
     async def run(self, function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """Run blocking work (read-model queries, fsync, PDF parsing) off the event loop."""
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self.executor, partial(function, *args, **kwargs))
+
+    async def read_pdf(self, function: Callable[..., T], path: Path, *args: Any) -> T:
+        """``function(path, ...)`` reading a PDF: in the child process when the file is
+        large (qpdf's memory then never swells this one), else in a thread."""
+        if path.stat().st_size > LARGE:
+            return await self.offload.run(function, path, *args)
+        return await self.run(function, path, *args)
 
     async def write(self, commands: Sequence[Command], request_id: str, *,
                     atomic: bool = False) -> tuple[list[Outcome], int]:
@@ -132,7 +140,8 @@ class Services:
         key = (row.sha256, password)
         pages = self.opened.get(key)
         if pages is None:
-            pages = await self.run(pages_with_password, self.blobs.path(row.sha256), password)
+            pages = await self.read_pdf(pages_with_password, self.blobs.path(row.sha256),
+                                        password)
             if len(self.opened) > 4096:
                 self.opened.clear()
             self.opened[key] = pages
@@ -203,7 +212,7 @@ async def services_context(app: web.Application) -> AsyncIterator[None]:
     try:
         yield
     finally:
-        app[SERVICES].json.close()
+        app[SERVICES].offload.close()
         writer.stop()
         if listener is not None:
             listener.stop()

@@ -24,6 +24,7 @@ from ulid import ULID
 
 from api.annotations import _document, as_client
 from api.auth import client_of
+from api.bodies import read_json
 from api.clients import LEEWAY_SECONDS, Client
 from api.errors import ApiError, request_id
 from api.parsing import (
@@ -34,7 +35,6 @@ from api.parsing import (
     parse_item,
     whole_number,
 )
-from api.bodies import read_json
 from api.responses import json_response
 from api.services import SERVICES, Services
 from api.validation import ContentError

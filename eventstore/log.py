@@ -232,8 +232,9 @@ class EventLog(Application[UUID]):
         self.register_transcodings(transcoder)
         return transcoder
 
-    def heads(self, stream_ids: Iterable[UUID]) -> dict[UUID, Aggregate.Event]:
-        """The last event of each existing stream among ``stream_ids``."""
+    def heads(self, stream_ids: Iterable[UUID]) -> dict[UUID, tuple[Aggregate.Event, int]]:
+        """The last event of each existing stream among ``stream_ids``, with the bytes it
+        takes in the log."""
         ids = list(dict.fromkeys(stream_ids))
         if not ids:
             return {}
@@ -242,8 +243,8 @@ class EventLog(Application[UUID]):
             stored = recorder.select_heads(ids)
         else:
             stored = [s for i in ids for s in recorder.select_events(i, desc=True, limit=1)]
-        events = (self.mapper.to_domain_event(s) for s in stored)
-        return {e.originator_id: e for e in events}
+        to_domain_event = self.mapper.to_domain_event
+        return {s.originator_id: (to_domain_event(s), len(s.state)) for s in stored}
 
     def append(self, events: Sequence[Aggregate.Event]) -> list[int]:
         """Append ``events`` in one transaction; returns the revision of each.
@@ -253,8 +254,16 @@ class EventLog(Application[UUID]):
         objects per event that are dropped at once; together they cost more than the
         insert.
         """
+        return self.append_encoded(self.encode(events))
+
+    def encode(self, events: Sequence[Aggregate.Event]) -> list[StoredEvent]:
+        """The events as the log stores them (raises ``EncodingError`` for data JSON cannot
+        carry)."""
         to_stored_event = self.mapper.to_stored_event
-        stored = [to_stored_event(e) for e in events]
+        return [to_stored_event(e) for e in events]
+
+    def append_encoded(self, stored: list[StoredEvent]) -> list[int]:
+        """Append encoded events in one transaction; returns the revision of each."""
         try:
             return self.recorder.insert_events(stored)
         except Exception as error:

@@ -93,27 +93,37 @@ class _Request:
 
 
 class HeadCache:
-    """Last event per stream, for the streams the writer touched recently (LRU)."""
+    """Last event per stream, for the streams the writer touched recently (LRU), bounded by
+    count and by the bytes the events take in the log: heads hold whole records, and a count
+    alone let 20,000 large ink drawings hold gigabytes."""
 
-    def __init__(self, maxsize: int) -> None:
+    def __init__(self, maxsize: int, max_bytes: int = 64 * 1024 * 1024) -> None:
         self.maxsize = maxsize
-        self._heads: OrderedDict[UUID, Aggregate.Event] = OrderedDict()
+        self.max_bytes = max_bytes
+        self.bytes = 0
+        self._heads: OrderedDict[UUID, tuple[Aggregate.Event, int]] = OrderedDict()
 
-    def get(self, stream_id: UUID) -> Aggregate.Event | None:
+    def get(self, stream_id: UUID) -> tuple[Aggregate.Event, int] | None:
+        """The head and its size, or None."""
         head = self._heads.get(stream_id)
         if head is not None:
             self._heads.move_to_end(stream_id)
         return head
 
-    def put_all(self, heads: dict[UUID, Aggregate.Event]) -> None:
-        self._heads.update(heads)
-        for stream_id in heads:
-            self._heads.move_to_end(stream_id)
-        while len(self._heads) > self.maxsize:
-            self._heads.popitem(last=False)
+    def put_all(self, heads: dict[UUID, tuple[Aggregate.Event, int]]) -> None:
+        for stream_id, head in heads.items():
+            previous = self._heads.pop(stream_id, None)
+            if previous is not None:
+                self.bytes -= previous[1]
+            self._heads[stream_id] = head
+            self.bytes += head[1]
+        while self._heads and (len(self._heads) > self.maxsize or
+                               self.bytes > self.max_bytes):
+            self.bytes -= self._heads.popitem(last=False)[1][1]
 
     def clear(self) -> None:
         self._heads.clear()
+        self.bytes = 0
 
 
 MISSING = object()
@@ -127,6 +137,7 @@ class Decider:
         self.log = log
         self.cache = cache
         self.heads: dict[UUID, Aggregate.Event | None] = {}
+        self.sizes: dict[UUID, int] = {}  # of the heads, as stored in the log
         self.events: list[Aggregate.Event] = []
         self._undo: list[tuple[UUID, Any]] = []
         self._fresh_instances: set[str] = set()  # documents uploaded in this batch
@@ -151,10 +162,12 @@ class Decider:
             if cached is None:
                 missing.append(stream_id)
             else:
-                self.heads[stream_id] = cached
+                self.heads[stream_id], self.sizes[stream_id] = cached
         found = self.log.heads(missing)
         for stream_id in missing:
-            self.heads[stream_id] = found.get(stream_id)
+            head, size = found.get(stream_id, (None, 0))
+            self.heads[stream_id] = head
+            self.sizes[stream_id] = size
 
     def _head(self, stream_id: UUID, instance: str | None = None) -> Aggregate.Event | None:
         if stream_id not in self.heads:
@@ -630,8 +643,11 @@ class Writer:
                     "not applied: another record of this all-or-nothing request failed"))
                     for _, _, error in decided]
             pending.append(decided)
-        revisions = self._append(decider.events)
-        self.cache.put_all({k: v for k, v in decider.heads.items() if v is not None})
+        revisions, sizes = self._append(decider.events)
+        for event, size in zip(decider.events, sizes):  # the last event of a stream wins
+            decider.sizes[event.originator_id] = size
+        self.cache.put_all({k: (v, decider.sizes[k]) for k, v in decider.heads.items()
+                            if v is not None})
         outcomes, position = [], 0
         for decided in pending:
             request_outcomes: list[Outcome] = []
@@ -655,7 +671,9 @@ class Writer:
             return None, 0, error
         return result, count, None
 
-    def _append(self, events: list[Aggregate.Event]) -> list[int]:
+    def _append(self, events: list[Aggregate.Event]) -> tuple[list[int], list[int]]:
+        """(revision, stored size) of each event."""
         if not events:
-            return []
-        return self.log.append(events)
+            return [], []
+        stored = self.log.encode(events)
+        return self.log.append_encoded(stored), [len(s.state) for s in stored]

@@ -127,7 +127,7 @@ def test_a_failed_append_rejects_the_batch_and_stores_nothing(writer, log, monke
     def broken(events):
         raise OSError("disk full")
 
-    monkeypatch.setattr(log, "append", broken)
+    monkeypatch.setattr(log, "append_encoded", broken)
     future = writer.submit([create("a")], "r")
     with pytest.raises(LogUnavailableError, match="disk full"):
         future.result()
@@ -298,3 +298,20 @@ def test_whole_revisions_are_the_ends_of_writes(writer, log):
         expected.update({revision: previous for revision in range(previous, end)})
         expected[end] = end
     assert {r: log.whole_revision(r) for r in expected} == expected
+
+
+def test_the_head_cache_is_bounded_by_bytes_as_well_as_count(log):
+    """Heads hold whole records: a count alone let large drawings hold gigabytes."""
+    writer = Writer(log, cache_size=1000)
+    writer.cache.max_bytes = 50_000
+    writer.start()
+    try:
+        writer.execute([UploadDocument("d", None, "00", 1, False, None)])
+        writer.execute([CreateAnnotation("d", "", f"a{i}", {"t": "x" * 1000}, None, None)
+                        for i in range(200)])
+        assert writer.cache.bytes <= 50_000
+        assert 30 < len(writer.cache._heads) < 60  # about 1 KB each
+        [outcome] = writer.execute([UpdateAnnotation("d", "", "a0", {"t": "y"}, None)])
+        assert isinstance(outcome, Accepted) and outcome.version == 2  # read from the log
+    finally:
+        writer.stop()
