@@ -37,15 +37,19 @@ PASSWORD_HEADER = "pspdfkit-pdf-password"
 
 @dataclass(frozen=True)
 class DocumentAccess:
-    """A document the caller may use, with its pages (known once a protected PDF is opened)."""
+    """A document the caller may use; a protected PDF's pages are known once it is opened."""
 
     row: DocumentRow
-    pages: list[dict[str, Any]] | None
+    opened: list[dict[str, Any]] | None = None  # the pages of a protected PDF, opened
     password: str | None = None
 
     @property
     def page_count(self) -> int | None:
-        return len(self.pages) if self.pages is not None else None
+        return len(self.opened) if self.opened is not None else self.row.page_count
+
+    @property
+    def pages(self) -> list[dict[str, Any]] | None:
+        return self.opened if self.opened is not None else self.row.pages
 
 
 @dataclass
@@ -126,7 +130,7 @@ class Services:
         if row is None:
             raise ApiError(404, f"document {document_id!r} not found")
         if not row.password_protected:
-            return DocumentAccess(row, row.pages)
+            return DocumentAccess(row)
         password = decode_password_header(request.headers.get(PASSWORD_HEADER))
         client = request.get(CLIENT)
         if password is None and client is not None:

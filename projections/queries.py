@@ -18,29 +18,32 @@ from projections.schema import connect
 
 @dataclass(frozen=True)
 class DocumentRow:
+    """A live document. Its pages stay JSON text until asked for: rows are cached, and a
+    100,000-page PDF's list of dicts alone takes some 25 MB."""
+
     document_id: str
     instance: str
     title: str | None
     sha256: str
     byte_size: int
     password_protected: bool
-    pages: list[dict[str, Any]] | None
+    page_count: int | None  # None: protected, and uploaded without its password
+    pages_json: str | None
     created_at: str
     revision: int
 
     @property
-    def page_count(self) -> int | None:
-        return len(self.pages) if self.pages is not None else None
+    def pages(self) -> list[dict[str, Any]] | None:
+        return orjson.loads(self.pages_json) if self.pages_json is not None else None
 
 
 DOCUMENT_COLUMNS = ("document_id, instance, title, sha256, byte_size, password_protected, "
-                    "pages, created_at, revision")
+                    "page_count, pages, created_at, revision")
 
 
 def _document(row: tuple) -> DocumentRow:
-    pages = orjson.loads(row[6]) if row[6] is not None else None
-    return DocumentRow(row[0], row[1], row[2], row[3], row[4], bool(row[5]), pages, row[7],
-                       row[8])
+    return DocumentRow(row[0], row[1], row[2], row[3], row[4], bool(row[5]), row[6], row[7],
+                       row[8], row[9])
 
 
 @dataclass(frozen=True)
