@@ -30,7 +30,10 @@ import orjson
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
-LARGE = 1024 * 1024  # bodies, and PDFs, above this go to the child
+# Bodies and PDFs above this go to the child. Below it, parsing in place stalls the event loop
+# for at most about 50 ms, and the round trip to the child would cost more than it saves: it
+# made a bulk of 10,000 notes (1.6 MB) 10% slower.
+LARGE = 4 * 1024 * 1024
 SLICE = 256 * 1024  # bytes of elements built between two turns of the event loop
 
 Split = tuple[str | None, bytes, list[tuple[str, int]]]

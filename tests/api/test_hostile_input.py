@@ -75,9 +75,9 @@ async def test_content_nested_deeply_is_a_failing_path(client, document):
 
 
 async def test_a_large_strict_body_is_parsed_off_the_event_loop(client, document):
-    items = [{"id": f"n{i}", "content": note(text="x" * 40)} for i in range(8000)]
+    items = [{"id": f"n{i}", "content": note(text="x" * 500)} for i in range(8000)]
     body = orjson.dumps({"annotations": items})
-    assert len(body) > 1024 * 1024  # the child process parses it
+    assert len(body) > 4 * 1024 * 1024  # the child process parses it
     response = await client.post(f"/api/documents/{document}/annotations", headers=AUTH,
                                  data=io.BytesIO(body))
     result = await response.json()
