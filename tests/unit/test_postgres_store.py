@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import threading
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 
 import psycopg
 import pytest
 from eventsourcing.persistence import IntegrityError, OperationalError, StoredEvent
 
+from eventstore.commands import Accepted, CreateAnnotation, UpdateAnnotation, UploadDocument
 from eventstore.log import EventLog, open_log
+from eventstore.writer import Writer
 from tests.conftest import POSTGRES_URL, postgres_schema
 
 
@@ -102,60 +105,54 @@ def _terminate_other_sessions() -> None:
                      "WHERE pid <> pg_backend_pid() AND datname = current_database()")
 
 
+@contextmanager
+def writer_on_postgres() -> Iterator[Writer]:
+    """A writer on a fresh PostgreSQL log holding one document, "d"."""
+    with postgres_schema() as url:
+        log = open_log(None, url)  # type: ignore[arg-type]
+        writer = Writer(log)
+        writer.start()
+        try:
+            writer.execute([UploadDocument("d", None, "00", 1, False, None)])
+            yield writer
+        finally:
+            writer.stop()
+            log.close()
+
+
 def test_an_append_whose_acknowledgement_was_lost_is_answered_from_the_log(monkeypatch):
     """Regression (issue 12): after a restart the recorder's retry met its own committed
     rows, the writer took that for a lost race and stored the batch twice."""
-    from eventstore.commands import Accepted, CreateAnnotation, UpdateAnnotation, UploadDocument
-    from eventstore.writer import Writer
+    with writer_on_postgres() as writer:
+        log = writer.log
+        writer.execute([CreateAnnotation("d", "", "a", {"n": 1}, None, None)])
+        append, calls = log.recorder._append, []
 
-    with postgres_schema() as url:
-        log = open_log(None, url)  # type: ignore[arg-type]
-        writer = Writer(log)
-        writer.start()
-        try:
-            writer.execute([UploadDocument("d", None, "00", 1, False, None)])
-            writer.execute([CreateAnnotation("d", "", "a", {"n": 1}, None, None)])
-            append, calls = log.recorder._append, []
+        def commit_then_lose_the_connection(rows):
+            ids = append(rows)
+            calls.append(ids)
+            if len(calls) == 1:
+                _terminate_other_sessions()
+                raise OperationalError("server closed the connection unexpectedly")
+            return ids
 
-            def commit_then_lose_the_connection(rows):
-                ids = append(rows)
-                calls.append(ids)
-                if len(calls) == 1:
-                    _terminate_other_sessions()
-                    raise OperationalError("server closed the connection unexpectedly")
-                return ids
-
-            monkeypatch.setattr(log.recorder, "_append", commit_then_lose_the_connection)
-            [updated, created] = writer.execute([
-                UpdateAnnotation("d", "", "a", {"n": 2}, "bob"),
-                CreateAnnotation("d", "", "b", {"n": 1}, None, None)])
-            monkeypatch.undo()
-            assert isinstance(updated, Accepted) and isinstance(created, Accepted)
-            assert [updated.revision, created.revision] == calls[0]
-            assert updated.version == 2
-            assert [n.topic.rsplit(".", 1)[-1] for n in log.recorder.select_notifications(
-                start=1, limit=10)] == ["Uploaded", "Created", "Updated", "Created"]
-        finally:
-            writer.stop()
-            log.close()
+        monkeypatch.setattr(log.recorder, "_append", commit_then_lose_the_connection)
+        [updated, created] = writer.execute([
+            UpdateAnnotation("d", "", "a", {"n": 2}, "bob"),
+            CreateAnnotation("d", "", "b", {"n": 1}, None, None)])
+        monkeypatch.undo()
+        assert isinstance(updated, Accepted) and isinstance(created, Accepted)
+        assert [updated.revision, created.revision] == calls[0]
+        assert updated.version == 2
+        assert [n.topic.rsplit(".", 1)[-1] for n in log.recorder.select_notifications(
+            start=1, limit=10)] == ["Uploaded", "Created", "Updated", "Created"]
 
 
 def test_head_lookups_and_appends_wait_out_a_moment_of_downtime():
-    from eventstore.commands import Accepted, CreateAnnotation, UploadDocument
-    from eventstore.writer import Writer
-
-    with postgres_schema() as url:
-        log = open_log(None, url)  # type: ignore[arg-type]
-        writer = Writer(log)
-        writer.start()
-        try:
-            writer.execute([UploadDocument("d", None, "00", 1, False, None)])
-            writer.cache.clear()  # the next batch reads its heads from the database
-            _terminate_other_sessions()
-            [outcome] = writer.execute([CreateAnnotation("d", "", "a", {}, None, None)])
-            assert isinstance(outcome, Accepted)
-            _terminate_other_sessions()
-            assert log.max_revision() == outcome.revision
-        finally:
-            writer.stop()
-            log.close()
+    with writer_on_postgres() as writer:
+        writer.cache.clear()  # the next batch reads its heads from the database
+        _terminate_other_sessions()
+        [outcome] = writer.execute([CreateAnnotation("d", "", "a", {}, None, None)])
+        assert isinstance(outcome, Accepted)
+        _terminate_other_sessions()
+        assert writer.log.max_revision() == outcome.revision
