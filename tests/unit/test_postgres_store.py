@@ -1,4 +1,5 @@
-"""The PostgreSQL recorder's insert of large batches (needs PostgreSQL, like the API tests)."""
+"""The PostgreSQL recorder: large batches, the table lock, lost acknowledgements and moments of
+downtime (needs PostgreSQL, like the API tests)."""
 
 from __future__ import annotations
 
