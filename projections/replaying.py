@@ -130,11 +130,12 @@ ORDER BY c.document_id, c.layer, c.annotation_id
 
 
 def replay(log: EventLog, path: Path, upto: int | None = None,
-           progress: Callable[[int], None] | None = None) -> int:
+           progress: Callable[[int], None] | None = None, *, by_sql: bool = True) -> int:
     """Build a read model at ``path`` from revision 0 (up to ``upto``); returns its position.
 
-    A fresh read model is built in bulk: SQLite replays an embedded log itself, and the
-    indexes are built once at the end, far cheaper than row by row."""
+    A fresh read model is built in bulk: SQLite replays an embedded log itself (unless
+    ``by_sql`` is False: Python then projects every event, as the live projector does), and
+    the indexes are built once at the end, far cheaper than row by row."""
     db = open_read_model(path)
     try:
         if ReadModelWriter(db).position():
@@ -142,7 +143,7 @@ def replay(log: EventLog, path: Path, upto: int | None = None,
         with bulk_settings(db):
             drop_indexes(db)
             last = log.max_revision() if upto is None else min(upto, log.max_revision())
-            if last:
+            if last and by_sql:
                 sql_replay(log, db, last, progress)
             position = _apply_in_batches(log, db, upto, progress)
             ensure_schema(db)
