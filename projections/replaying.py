@@ -57,7 +57,7 @@ SELECTED = ", ".join(AT if column == "at" else f"e.{column}"
 
 # SQLite's JSON functions cut text at U+0000 (a key "k\\u0000one" came back as "k"), so
 # the events that hold one are left to Python, which decodes them exactly.
-HAS_NUL = "instr(CAST(state AS TEXT), '\\u0000') > 0"
+HAS_NUL = "instr(state, X'5C7530303030') > 0"  # the bytes of the JSON escape \\u0000
 ANNOTATION_TOPICS = ", ".join(f"'{t}'" for t in KINDS)
 KIND_CASES = " ".join(f"WHEN '{topic}' THEN '{kind}'" for topic, kind in KINDS.items())
 # One row per annotation event of revisions ? < r <= ?: the changes row (with the stored
