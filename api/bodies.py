@@ -17,7 +17,7 @@ import pyjson5
 from aiohttp import web
 
 from api.errors import ApiError
-from api.offload import LARGE, assemble, release_memory, remove, split_json
+from api.offload import LARGE, assemble, release_memory, split_json
 
 if TYPE_CHECKING:
     from api.services import Services
@@ -111,7 +111,12 @@ async def parse_json(body: bytes, services: Services) -> Any:
         raise ApiError(503, "the process that parses large bodies failed twice; nothing was "
                             "stored, try again") from None
     finally:
-        await services.run(lambda: (remove(body_path), remove(items_path)))
+        await services.run(_remove, body_path, items_path)
+
+
+def _remove(*paths: Path) -> None:
+    for path in paths:
+        path.unlink(missing_ok=True)
 
 
 def _scratch_files(services: Services, body: bytes) -> tuple[Path, Path]:

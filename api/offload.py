@@ -19,7 +19,6 @@ import asyncio
 import ctypes
 import logging
 import multiprocessing
-import os
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -47,14 +46,16 @@ def split_json(body_path: str, items_path: str) -> Split:
         value = orjson.loads(Path(body_path).read_bytes())
     except orjson.JSONDecodeError as error:
         return str(error), b"", []
-    lists = {"": value} if isinstance(value, list) else (
-        {k: v for k, v in value.items() if isinstance(v, list)} if isinstance(value, dict)
-        else {})
+    if isinstance(value, list):
+        lists, rest = {"": value}, None
+    elif isinstance(value, dict):
+        lists = {key: items for key, items in value.items() if isinstance(items, list)}
+        rest = {key: item for key, item in value.items() if key not in lists}
+    else:
+        lists, rest = {}, value
     with open(items_path, "wb") as out:
         for items in lists.values():
             out.writelines(orjson.dumps(item) + b"\n" for item in items)  # no raw newlines
-    rest = {k: v for k, v in value.items() if k not in lists} if isinstance(value, dict) \
-        else (None if isinstance(value, list) else value)
     return None, orjson.dumps(rest), [(key, len(items)) for key, items in lists.items()]
 
 
@@ -123,10 +124,3 @@ class Offload:
         if self._pool is not None:
             self._pool.shutdown(wait=False, cancel_futures=True)
             self._pool = None
-
-
-def remove(path: Path) -> None:
-    try:
-        os.unlink(path)
-    except FileNotFoundError:
-        pass
