@@ -153,3 +153,25 @@ async def test_a_pdf_upload_still_works(client):
     response = await client.post("/api/documents", data=make_pdf(),
                                  headers={**AUTH, "Content-Type": "application/pdf"})
     assert response.status == 200
+
+
+async def test_a_killed_offload_process_is_replaced(client, document):
+    """The child that parses large bodies may die (killed, out of memory): the next large
+    body starts another, and the server goes on."""
+    import os
+    import signal
+
+    from api.services import SERVICES
+
+    items = [{"content": note(text="x" * 500)} for i in range(8000)]
+    body = orjson.dumps({"annotations": items})
+    url = f"/api/documents/{document}/annotations"
+    first = await client.post(url, headers=AUTH, data=io.BytesIO(body))
+    assert (await first.json())["result"] == "success"
+    pool = client.server.app[SERVICES].offload._pool
+    for pid in list(pool._processes):
+        os.kill(pid, signal.SIGKILL)
+    await asyncio.sleep(0.5)
+    again = await client.post(url, headers=AUTH, data=io.BytesIO(body))
+    assert (await again.json())["result"] == "success"
+    assert client.server.app[SERVICES].offload._pool is not pool  # a new child
