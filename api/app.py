@@ -7,7 +7,6 @@ import logging
 from aiohttp import web
 
 from api.auth import JWT_CONFIG, SETTINGS, auth_middleware
-from api.bodies import release_memory_after_large_bodies
 from api.clients import JwtConfig
 from api.errors import error_middleware, request_id_middleware
 from api.routes import client_scope_middleware, min_revision_middleware, setup_routes
@@ -29,9 +28,8 @@ def create_app(settings: Settings) -> web.Application:
                     "API_AUTH_TOKEN.", settings.host)
     app = web.Application(
         client_max_size=settings.max_json_bytes,
-        middlewares=[release_memory_after_large_bodies, request_id_middleware,
-                     error_middleware, auth_middleware, client_scope_middleware,
-                     min_revision_middleware],
+        middlewares=[request_id_middleware, error_middleware, auth_middleware,
+                     client_scope_middleware, min_revision_middleware],
     )
     app[SETTINGS] = settings
     app[JWT_CONFIG] = JwtConfig.load(settings.jwt_public_key, settings.jwt_algorithm)

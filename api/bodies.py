@@ -8,7 +8,6 @@ import math
 import os
 from collections.abc import AsyncIterator, Awaitable
 from concurrent.futures.process import BrokenProcessPool
-from contextvars import ContextVar
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -29,21 +28,20 @@ RELAXED_JSON_LIMIT = 64 * 1024
 READ_CHUNK = 256 * 1024
 
 
-async def within(seconds: float, step: Awaitable[T], what: str = "the request body") -> T:
+async def within(seconds: float, step: Awaitable[T]) -> T:
     """One read of a body: a client that sends nothing for ``seconds`` is answered 408 and
     its connection closed, so slow senders cannot hold connections and memory."""
     try:
         async with asyncio.timeout(seconds):
             return await step
     except TimeoutError:
-        raise ApiError(408, f"{what} stopped arriving: nothing for {seconds:g} s "
+        raise ApiError(408, f"the request body stopped arriving: nothing for {seconds:g} s "
                             "(ANNOLOG_BODY_TIMEOUT)", close=True) from None
 
 
-async def read_body(request: web.Request, services: Services, limit: int | None = None
-                    ) -> bytes:
-    """The whole body, at most ``limit`` bytes (ANNOLOG_MAX_JSON_BYTES by default)."""
-    limit = services.settings.max_json_bytes if limit is None else limit
+async def read_body(request: web.Request, services: Services) -> bytes:
+    """The whole body, at most ANNOLOG_MAX_JSON_BYTES."""
+    limit = services.settings.max_json_bytes
     if request.content_length is not None and request.content_length > limit:
         raise _too_large(limit)
     body = bytearray()
@@ -71,34 +69,16 @@ async def read_json(request: web.Request, services: Services) -> Any:
     return await parse_json(await read_body(request, services), services)
 
 
-# Set per request by ``release_memory_after_large_bodies``; parse_json marks it.
-_large_body: ContextVar[list[bool] | None] = ContextVar("annolog_large_body", default=None)
-
-
-@web.middleware
-async def release_memory_after_large_bodies(request: web.Request, handler: Any
-                                            ) -> web.StreamResponse:
-    """Once a request that parsed a large body has been answered, give the heap it used back
-    to the system: a 60 MB body otherwise left the server some 500 MB larger for good."""
-    seen = [False]
-    token = _large_body.set(seen)
-    try:
-        return await handler(request)
-    finally:
-        _large_body.reset(token)
-        task = asyncio.current_task()
-        if seen[0] and task is not None:  # the task ends once the answer is written
-            task.add_done_callback(lambda done: done.get_loop().run_in_executor(
-                None, release_memory))
-
-
 async def parse_json(body: bytes, services: Services) -> Any:
-    """A body parsed as JSON: large ones in the child process (see ``api.offload``)."""
+    """A body parsed as JSON: large ones in the child process (see ``api.offload``), and the
+    heap their request used is given back once it is answered (a 60 MB body otherwise left
+    the server some 500 MB larger for good)."""
     if len(body) <= LARGE:
         return parse_json_bytes(body)
-    seen = _large_body.get()
-    if seen is not None:
-        seen[0] = True
+    task = asyncio.current_task()  # aiohttp's task for this request: it ends once answered
+    if task is not None:
+        task.add_done_callback(
+            lambda done: done.get_loop().run_in_executor(None, release_memory))
     body_path, items_path = await services.run(_scratch_files, services, body)
     try:
         error, rest, counts = await services.offload.run(split_json, str(body_path),

@@ -13,7 +13,7 @@ from api.auth import client_of
 from api.errors import ApiError
 from api.openapi import build_openapi
 from api.parsing import whole_number
-from api.services import SERVICES
+from api.services import PASSWORD_HEADER, SERVICES
 
 DOC = "/api/documents/{document_id}"
 LAYER = DOC + "/layers/{layer_name}"
@@ -75,93 +75,95 @@ async def openapi_document(request: web.Request) -> web.Response:
     return web.json_response(build_openapi(ROUTES))
 
 
-PASSWORD = ("pspdfkit-pdf-password", "Annolog-Min-Revision")
+MIN_REVISION_HEADER = "Annolog-Min-Revision"
+ANY_ROUTE = (MIN_REVISION_HEADER,)  # headers every route takes
+DOCUMENT_ROUTE = (PASSWORD_HEADER, MIN_REVISION_HEADER)  # and routes of a document
 ROUTES: list[Route] = [
     Route("GET", "/healthcheck", healthcheck, "200 once the server is ready", "Health"),
     Route("GET", "/api/openapi.json", openapi_document, "This OpenAPI 3.1 document",
           "OpenApi"),
     Route("POST", "/api/documents", documents.upload_document,
           "Upload a PDF (application/pdf body, or multipart with file, document_id, title)",
-          "Uploaded", body="pdf", headers=PASSWORD, also=(403, 409, 415)),
+          "Uploaded", body="pdf", headers=DOCUMENT_ROUTE, also=(403, 409, 415)),
     Route("POST", "/api/revoke", documents.revoke_tokens,
           "Revoke client JWTs by jti: {\"jwts\": [...]}", "Revoked", body="revoke",
-          headers=PASSWORD[1:]),
+          headers=ANY_ROUTE),
     Route("GET", "/api/documents", documents.list_documents,
           "List documents (page_size, cursor, title, order_by, order_direction)",
           "DocumentList", query=("page_size", "cursor", "title", "order_by",
-                                 "order_direction"), headers=PASSWORD[1:]),
+                                 "order_direction"), headers=ANY_ROUTE),
     Route("GET", DOC + "/properties", documents.document_properties, "Document properties",
-          "PropertiesAnswer", headers=PASSWORD, jwt="read-document"),
+          "PropertiesAnswer", headers=DOCUMENT_ROUTE, jwt="read-document"),
     Route("DELETE", DOC, documents.delete_document,
-          "Delete a document, its layers and annotations", headers=PASSWORD),
+          "Delete a document, its layers and annotations", headers=DOCUMENT_ROUTE),
     *_both_layers("GET", "/document_info", documents.document_info,
-                  "Page count and page sizes", answer="DocumentInfo", headers=PASSWORD,
+                  "Page count and page sizes", answer="DocumentInfo", headers=DOCUMENT_ROUTE,
                   jwt="read-document"),
     *_both_layers("GET", "/pdf", documents.download_pdf,
                   "The original PDF (source=true)", answer="pdf", query=("source",),
-                  headers=PASSWORD, jwt="download"),
+                  headers=DOCUMENT_ROUTE, jwt="download"),
     Route("GET", DOC + "/layers", documents.list_layers, "Names of the named layers", "Names",
-          headers=PASSWORD),
+          headers=DOCUMENT_ROUTE),
     Route("POST", DOC + "/layers", replays.create_layer,
           "Create a layer, from a source layer (at a revision or time: a snapshot) and/or "
-          "an instant.json part", "LayerCreated", body="layer", headers=PASSWORD,
+          "an instant.json part", "LayerCreated", body="layer", headers=DOCUMENT_ROUTE,
           also=(409,)),
     Route("DELETE", LAYER, replays.delete_layer, "Delete a named layer and its annotations",
-          headers=PASSWORD),
+          headers=DOCUMENT_ROUTE),
     Route("GET", DOC + "/attachments/{attachment_id}", documents.get_attachment,
-          "The bytes of an attachment the document holds", "attachment", headers=PASSWORD,
+          "The bytes of an attachment the document holds", "attachment", headers=DOCUMENT_ROUTE,
           jwt="read-document"),
     *_both_layers("POST", "/annotations", annotations.create_annotations,
                   "Create annotations (batch {annotations: [...]} or one {content})",
-                  answer="CreatedOrBatch", body="annotations", headers=PASSWORD,
+                  answer="CreatedOrBatch", body="annotations", headers=DOCUMENT_ROUTE,
                   also=(409,), jwt="write"),
     *_both_layers("PUT", "/annotations", annotations.update_annotations,
                   "Update annotations (batch)", answer="Batch", body="updates",
-                  headers=PASSWORD, jwt="write"),
+                  headers=DOCUMENT_ROUTE, jwt="write"),
     *_both_layers("DELETE", "/annotations", annotations.delete_annotations,
-                  "Delete annotations by id, or \"all\"", body="ids", headers=PASSWORD,
+                  "Delete annotations by id, or \"all\"", body="ids", headers=DOCUMENT_ROUTE,
                   jwt="write"),
     *_both_layers("GET", "/annotations", annotations.list_annotations,
                   "List annotations: JSON (first 1,000) or NDJSON (all, streamed)",
-                  answer="records", headers=PASSWORD, jwt="read-document"),
+                  answer="records", headers=DOCUMENT_ROUTE, jwt="read-document"),
     *_both_layers("GET", "/pages/{page_index}/annotations",
                   annotations.list_page_annotations, "List the annotations of one page",
-                  answer="records", headers=PASSWORD, jwt="read-document"),
+                  answer="records", headers=DOCUMENT_ROUTE, jwt="read-document"),
     *_both_layers("GET", "/annotations/{annotation_id}", annotations.get_annotation,
-                  "One annotation", answer="Record", headers=PASSWORD, jwt="read-document"),
+                  "One annotation", answer="Record", headers=DOCUMENT_ROUTE, jwt="read-document"),
     *_both_layers("PUT", "/annotations/{annotation_id}", annotations.update_annotation,
                   "Update one annotation", answer="RecordWritten", body="update",
-                  headers=(*PASSWORD, "If-Match"), also=(412,), jwt="write"),
+                  headers=(*DOCUMENT_ROUTE, "If-Match"), also=(412,), jwt="write"),
     *_both_layers("DELETE", "/annotations/{annotation_id}", annotations.delete_annotation,
-                  "Delete one annotation", headers=(*PASSWORD, "If-Match"), also=(412,),
+                  "Delete one annotation", headers=(*DOCUMENT_ROUTE, "If-Match"), also=(412,),
                   jwt="write"),
     *_both_layers("GET", "/document.json", replays.export_instant_json,
                   "Instant JSON export (extensions: revision=N, at=<ISO 8601>)",
                   answer="InstantJson", query=("revision", "at", "annotation_version"),
-                  headers=PASSWORD, jwt="read-document"),
+                  headers=DOCUMENT_ROUTE, jwt="read-document"),
     *_both_layers("POST", "/apply_instant_json", replays.apply_instant_json,
                   "Apply an Instant JSON document (part instant.json) in one transaction",
-                  answer="Imported", body="instant-json", headers=PASSWORD),
+                  answer="Imported", body="instant-json", headers=DOCUMENT_ROUTE),
     *_both_layers("GET", "/annotations/{annotation_id}/history",
                   replays.annotation_history, "Every version of an annotation",
-                  answer="History", headers=PASSWORD, extension=True, jwt="read-document"),
+                  answer="History", headers=DOCUMENT_ROUTE, extension=True, jwt="read-document"),
     *_both_layers("GET", "/changes", replays.layer_changes,
                   "The layer's changes after revision 'since', as NDJSON", answer="changes",
-                  query=("since",), headers=PASSWORD, extension=True, jwt="read-document"),
+                  query=("since",), headers=DOCUMENT_ROUTE, extension=True, jwt="read-document"),
     *_both_layers("POST", "/annotations/{annotation_id}/restore",
                   replays.restore_annotation, "Undelete an annotation (appends events)",
-                  answer="RecordWritten", headers=PASSWORD, also=(409,), extension=True),
+                  answer="RecordWritten", headers=DOCUMENT_ROUTE, also=(409,), extension=True),
     *_both_layers("GET", "/sync", sync.sync_layer,
                   "Live sync over WebSocket: changes after 'revision', then live; send "
-                  "changes, get confirmations", query=("revision",), headers=PASSWORD,
+                  "changes, get confirmations", query=("revision",), headers=DOCUMENT_ROUTE,
                   extension=True, jwt="read-document"),
     *_both_layers("POST", "/confirmations", sync.confirm,
                   "Wait until changes accepted before the call are persisted; return the "
                   "latest persisted records", answer="Confirmations", body="confirm",
-                  headers=PASSWORD, extension=True, jwt="read-document"),
+                  headers=DOCUMENT_ROUTE, extension=True, jwt="read-document"),
     *_both_layers("POST", "/restore", replays.restore_layer,
                   "Revert the layer to a revision or time (appends events)",
-                  answer="Restored", body="restore", headers=PASSWORD, extension=True),
+                  answer="Restored", body="restore", headers=DOCUMENT_ROUTE, extension=True),
 ]
 
 
@@ -198,9 +200,6 @@ async def client_scope_middleware(request: web.Request, handler: Any) -> web.Str
     if await request.app[SERVICES].is_revoked(client.jti):
         raise ApiError(401, "this JWT has been revoked")
     return await handler(request)
-
-
-MIN_REVISION_HEADER = "Annolog-Min-Revision"
 
 
 @web.middleware

@@ -379,11 +379,11 @@ async def sync_layer(request: web.Request) -> web.WebSocketResponse:
     subscriber = Subscriber(ws, client_of(request), since,
                             asyncio.Queue(services.settings.sync_queue_size))
     await subscriber.deliver({"type": "hello", "clientId": subscriber.client_id})
-    hub.open(subscriber)
     loop = asyncio.get_running_loop()
     sender = loop.create_task(_send(subscriber))
     joining = loop.create_task(hub.join(feed, subscriber))
     sender.add_done_callback(lambda _: joining.cancel())  # a gone client stops its catch-up
+    hub.open(subscriber)
     try:
         async for message in ws:
             if message.type == WSMsgType.TEXT:
