@@ -33,6 +33,7 @@ from projections.waiting import RevisionWaiter
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 PASSWORD_HEADER = "pspdfkit-pdf-password"
+WRITE_PART = 2000  # commands per append of a large batch that need not be all or nothing
 
 
 @dataclass(frozen=True)
@@ -84,9 +85,17 @@ class Services:
 
     async def write(self, commands: Sequence[Command], request_id: str, *,
                     atomic: bool = False) -> tuple[list[Outcome], int]:
-        """Hand commands to the writer; answer once the read model shows them."""
-        outcomes = await asyncio.wrap_future(
-            self.writer.submit(commands, request_id, atomic=atomic))
+        """Hand commands to the writer; answer once the read model shows them. A large
+        batch that need not be all or nothing is written a part at a time, so other
+        requests' writes take turns with it and the writer and projector hold one part in
+        memory, not all of it."""
+        parts = [commands] if atomic else [commands[start:start + WRITE_PART]
+                                           for start in range(0, len(commands), WRITE_PART)
+                                           ] or [commands]
+        outcomes: list[Outcome] = []
+        for part in parts:
+            outcomes += await asyncio.wrap_future(
+                self.writer.submit(part, request_id, atomic=atomic))
         revision = max((o.revision for o in outcomes if isinstance(o, Accepted)), default=0)
         if revision and not await self.waiter.wait_for(revision, self.settings.write_timeout):
             raise ApiError(503, f"saved at revision {revision}, but the read model did not "

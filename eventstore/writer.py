@@ -541,6 +541,7 @@ class Writer:
                 return
             batch, stopping = self._drain(first)
             self._write(batch)
+            del first, batch  # not kept alive while waiting for the next
             if stopping:
                 return
 

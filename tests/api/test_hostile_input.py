@@ -7,6 +7,7 @@ import asyncio
 import io
 import time
 
+import aiohttp
 import orjson
 import pytest
 
@@ -175,3 +176,37 @@ async def test_a_killed_offload_process_is_replaced(client, document):
     again = await client.post(url, headers=AUTH, data=io.BytesIO(body))
     assert (await again.json())["result"] == "success"
     assert client.server.app[SERVICES].offload._pool is not pool  # a new child
+
+
+async def test_a_large_batch_is_written_a_part_at_a_time(client, document, monkeypatch):
+    """A batch that need not be all or nothing is appended in parts, so other writes take
+    turns with it and the writer holds one part at a time (issue 12, stalls and memory);
+    the answer is the same as for one append, with the revision that completes it."""
+    import api.services
+    from api.services import SERVICES
+
+    services = client.server.app[SERVICES]
+    url = f"/api/documents/{document}/annotations"
+    taken = await client.post(url, headers=AUTH, json={"id": "taken", "content": note()})
+    assert taken.status == 200
+    monkeypatch.setattr(api.services, "WRITE_PART", 3)
+    appends = services.writer.batches
+    items = [{"id": "taken" if i == 7 else f"n{i}", "content": note()} for i in range(10)]
+    response = await client.post(url, headers=AUTH, json={"annotations": items})
+    body = await response.json()
+    assert services.writer.batches - appends == 4
+    assert body["result"] == "partial_failure"
+    assert [f["path"] for f in body["failing_paths"]] == ["$.annotations[7]"]
+    assert [r["id"] for r in body["data"]] == [f"n{i}" for i in range(10) if i != 7]
+    assert body["revision"] == services.log.max_revision()
+
+    appends = services.writer.batches
+    form = aiohttp.FormData()
+    instant = {"format": "https://pspdfkit.com/instant-json/v1",
+               "annotations": [{**note(), "id": f"i{i}"} for i in range(10)]}
+    form.add_field("instant.json", orjson.dumps(instant), filename="instant.json",
+                   content_type="application/json")
+    applied = await client.post(f"/api/documents/{document}/apply_instant_json",
+                                headers=AUTH, data=form)
+    assert applied.status == 200, await applied.text()
+    assert services.writer.batches - appends == 1  # all or nothing: one append

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import gc
 import sqlite3
 import threading
+import weakref
 from pathlib import Path
 
 import pytest
@@ -315,3 +317,14 @@ def test_the_head_cache_is_bounded_by_bytes_as_well_as_count(log):
         assert isinstance(outcome, Accepted) and outcome.version == 2  # read from the log
     finally:
         writer.stop()
+
+
+def test_the_writer_keeps_nothing_of_a_batch_once_it_is_answered(writer):
+    """Regression (issue 12, memory): the writer thread held its last batch, every record
+    of a large import, until the next write came."""
+    commands = [create(f"k{i}") for i in range(3)]
+    written = weakref.ref(commands[0])
+    writer.execute(commands)
+    del commands
+    gc.collect()
+    assert written() is None
