@@ -33,7 +33,6 @@ from api.responses import (
 )
 from api.services import SERVICES, DocumentAccess, Services
 from api.uploads import AnnotationRequest, annotation_request
-from api.validation import ContentError
 from eventstore.commands import (
     Accepted,
     CreateAnnotation,
@@ -44,6 +43,7 @@ from eventstore.commands import (
     UpdateAnnotation,
 )
 from eventstore.errors import ForbiddenError, StaleVersionError
+from eventstore.validation import ContentError
 
 T = TypeVar("T")
 JSON_LIMIT = 1000
@@ -81,7 +81,7 @@ async def _batch_response(request: web.Request, services: Services, verb: str, b
 def _batch_body(verb: str, batch: Batch, outcomes: list[Outcome], revision: int,
                 client: Client | None, request_id: str) -> bytes:
     data, failing = [], list(batch.failing)
-    for (index, _), outcome in zip(batch.items, outcomes):
+    for (index, _), outcome in zip(batch.items, outcomes, strict=True):
         if isinstance(outcome, Accepted):
             data.append(client.decorate(outcome.result) if client else outcome.result)
         else:

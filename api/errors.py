@@ -11,7 +11,6 @@ from aiohttp import web
 from ulid import ULID
 
 from api.pdfs import NotAPdfError, PdfPasswordError
-from api.validation import ContentError
 from eventstore.errors import (
     AnnotationExistsError,
     AnnotationNotFoundError,
@@ -28,6 +27,7 @@ from eventstore.errors import (
     StaleVersionError,
     UnstorableError,
 )
+from eventstore.validation import ContentError
 
 log = logging.getLogger(__name__)
 

@@ -16,15 +16,11 @@ from typing import Any
 
 from ulid import ULID
 
-from api.parsing import (
-    attachment_references,
-    check_annotation_id,
-    normalize_attachment_id,
-)
 from api.sections import plan_sections
 from api.uploads import sniff_content_type
-from api.validation import ContentError, validate_content
+from eventstore.names import attachment_references, check_annotation_id, normalize_attachment_id
 from eventstore.times import utc
+from eventstore.validation import ContentError, validate_content
 
 FORMAT = "https://pspdfkit.com/instant-json/v1"
 COLOR_KEYS = ("color", "strokeColor", "fillColor", "backgroundColor", "fontColor",

@@ -21,12 +21,7 @@ from api.instant_json import (
     export_document,
     plan_import,
 )
-from api.parsing import (
-    attachment_references,
-    check_layer_name,
-    json_object,
-    whole_number,
-)
+from api.parsing import check_layer_name, json_object, whole_number
 from api.pdfs import pdf_identifier
 from api.responses import json_response
 from api.sections import export_sections
@@ -47,6 +42,7 @@ from eventstore.commands import (
 )
 from eventstore.domain import DEFAULT_LAYER, SECTIONS
 from eventstore.errors import NotAppliedError
+from eventstore.names import attachment_references
 from eventstore.times import utc, utc_micro_text
 from projections.queries import ReadModel
 
@@ -185,7 +181,7 @@ def rejections(commands: list[Command], outcomes: list[Outcome], paths: list[str
                ) -> list[dict[str, str]]:
     """The commands that failed an all-or-nothing write, by their place in the request."""
     return [{"path": path, "details": str(outcome.error)}
-            for path, outcome in zip(paths, outcomes)
+            for path, outcome in zip(paths, outcomes, strict=True)
             if isinstance(outcome, Rejected) and not isinstance(outcome.error, NotAppliedError)]
 
 

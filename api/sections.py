@@ -14,10 +14,10 @@ from typing import Any
 
 from ulid import ULID
 
-from api.parsing import check_annotation_id
-from api.validation import ContentError, validate_action
 from eventstore.domain import SECTION_KEYS, SECTIONS
+from eventstore.names import check_annotation_id
 from eventstore.times import utc
+from eventstore.validation import ContentError, validate_action
 
 FORM_FIELD_KINDS = ("text", "checkbox", "radio", "combobox", "listbox", "button", "signature",
                     "unknown")

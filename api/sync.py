@@ -27,17 +27,9 @@ from api.auth import client_of
 from api.bodies import read_json
 from api.clients import LEEWAY_SECONDS, Client
 from api.errors import ApiError, request_id
-from api.parsing import (
-    check_annotation_id,
-    check_layer_name,
-    json_object,
-    parse_delete_ids,
-    parse_item,
-    whole_number,
-)
+from api.parsing import check_layer_name, json_object, parse_delete_ids, parse_item, whole_number
 from api.responses import json_response
 from api.services import SERVICES, Services
-from api.validation import ContentError
 from eventstore.commands import (
     Accepted,
     Command,
@@ -46,6 +38,8 @@ from eventstore.commands import (
     UpdateAnnotation,
 )
 from eventstore.errors import DomainError
+from eventstore.names import check_annotation_id
+from eventstore.validation import ContentError
 
 log = logging.getLogger(__name__)
 PAGE = 1000
@@ -456,7 +450,7 @@ async def _receive(request: web.Request, services: Services, document_id: str, l
     if not commands:
         return
     outcomes, _ = await services.write([c for _, c in commands], request_id(request))
-    for (change_id, command), outcome in zip(commands, outcomes):
+    for (change_id, command), outcome in zip(commands, outcomes, strict=True):
         if isinstance(outcome, Accepted):
             subscriber.push({"type": "confirmed", "changeId": change_id,
                              "id": command.annotation_id, "revision": outcome.revision,

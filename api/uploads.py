@@ -130,7 +130,7 @@ async def multipart_parts(request: web.Request, services: Services
         with malformed_is_400():
             part = await within(services.settings.body_timeout, reader.next())
             if part is not None:
-                part.name  # parses Content-Disposition: a bad one is malformed, not a 500
+                _ = part.name  # parses Content-Disposition: a bad one is malformed, not a 500
         if part is None:
             return
         if not isinstance(part, aiohttp.BodyPartReader):

@@ -61,8 +61,8 @@ from eventstore.domain import (
 )
 from eventstore.errors import (
     AnnotationExistsError,
-    AppendOutcomeUnknownError,
     AnnotationNotFoundError,
+    AppendOutcomeUnknownError,
     AttachmentNotFoundError,
     ConflictError,
     DocumentExistsError,
@@ -584,7 +584,7 @@ class Writer:
             for request in live:
                 request.future.set_exception(failure)
             return
-        for request, outcomes in zip(live, results):
+        for request, outcomes in zip(live, results, strict=True):
             request.future.set_result(outcomes)
 
     def _commit(self, batch: list[_Request], retried: bool = False) -> list[list[Outcome]]:
@@ -645,7 +645,8 @@ class Writer:
                     for _, _, error in decided]
             pending.append(decided)
         revisions, sizes = self._append(decider.events)
-        for event, size in zip(decider.events, sizes):  # the last event of a stream wins
+        # the last event of a stream wins
+        for event, size in zip(decider.events, sizes, strict=True):
             decider.sizes[event.originator_id] = size
         self.cache.put_all({k: (v, decider.sizes[k]) for k, v in decider.heads.items()
                             if v is not None})
@@ -661,7 +662,7 @@ class Writer:
                 version = decider.events[position - 1].originator_version if count else 0
                 request_outcomes.append(Accepted(result, revision, version))
             outcomes.append(request_outcomes)
-        return outcomes, [LoggedEvent(r, e) for r, e in zip(revisions, decider.events)]
+        return outcomes, [LoggedEvent(r, e) for r, e in zip(revisions, decider.events, strict=True)]
 
     @staticmethod
     def _decide_one(decider: Decider, command: Command,

@@ -10,9 +10,9 @@ from typing import Any
 
 import orjson
 
-from api.parsing import name_problem
 from api.sections import plan_sections
-from api.validation import ContentError, validate_content
+from eventstore.names import name_problem
+from eventstore.validation import ContentError, validate_content
 from projections.queries import DocumentRow, ReadModel
 
 

@@ -313,7 +313,8 @@ async def test_a_revoked_token_closes_its_open_sockets_at_once(jwt_client):
 
 async def test_an_expiring_token_closes_its_socket_and_may_not_write_meanwhile(
         jwt_client, monkeypatch):
-    from api import clients, sync as sync_module
+    from api import clients
+    from api import sync as sync_module
     monkeypatch.setattr(clients, "LEEWAY_SECONDS", 0)
     monkeypatch.setattr(sync_module, "LEEWAY_SECONDS", 0)
     document = await doc_id(jwt_client)

@@ -28,7 +28,7 @@ async def writer_task(session: aiohttp.ClientSession, base: str, worker: int,
                                                            "content": note()}]}) as response:
                 if response.status == 200 and (await response.json())["result"] == "success":
                     acknowledged.append(annotation_id)
-        except (aiohttp.ClientError, asyncio.TimeoutError):
+        except (TimeoutError, aiohttp.ClientError):
             return
 
 

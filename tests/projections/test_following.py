@@ -38,7 +38,7 @@ def test_another_process_commit_wakes_the_projector_at_once(tmp_path: Path):
             for i in range(3):
                 [outcome] = writer.execute(
                     [UploadDocument(f"d{i}", None, "00", 1, False, None)])
-                assert wait_until(lambda: projector.position >= outcome.revision, 5.0), (
+                assert wait_until(lambda: projector.position >= outcome.revision, 5.0), (  # noqa: B023 (called at once)
                     f"write {i} was not followed within 5 s")
         finally:
             writer.stop()

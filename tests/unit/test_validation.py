@@ -1,4 +1,4 @@
-"""Annotation content rules from the Instant JSON reference (see api/validation.py)."""
+"""Annotation content rules from the Instant JSON reference (see eventstore/validation.py)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from api.validation import ContentError, validate_content
+from eventstore.validation import ContentError, validate_content
 from tests.conftest import SAMPLES, note
 
 INK = {"v": 2, "type": "pspdfkit/ink", "pageIndex": 0, "bbox": [0, 0, 10, 10], "opacity": 1,

@@ -296,7 +296,7 @@ def test_whole_revisions_are_the_ends_of_writes(writer, log):
         ends.append(max(o.revision for o in outcomes))
     assert ends[1] - ends[0] == 5  # attachment, image, layer, two records
     expected = {}
-    for previous, end in zip(ends, ends[1:]):
+    for previous, end in zip(ends, ends[1:], strict=False):
         expected.update({revision: previous for revision in range(previous, end)})
         expected[end] = end
     assert {r: log.whole_revision(r) for r in expected} == expected

@@ -1,0 +1,64 @@
+"""Names and references in records: which strings may name a new document, layer or
+annotation (one that every URL can address), and the attachments a record's content names."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from eventstore.validation import ContentError
+
+SHA256_HEX = re.compile(r"[0-9a-fA-F]{64}")
+MAX_ID_LENGTH = 256
+# What a new document id, layer name or annotation id may not hold: control characters
+# (U+0000-U+001F, U+007F-U+009F), which logs, terminals and SQL text functions mangle, the
+# URL path separators '/' and '\' (WHATWG URL parsers read '\' as '/'), and surrogates,
+# which UTF-8 cannot carry. "." and ".." are dot segments: URL normalisation removes them,
+# so no URL could ever address such a name.
+UNSAFE_IN_NAMES = re.compile(r"[\x00-\x1f\x7f-\x9f/\\\ud800-\udfff]")
+DOT_SEGMENTS = (".", "..")
+
+
+def name_problem(value: str) -> str | None:
+    """Why ``value`` cannot name a new document, layer or annotation; None when it can.
+    Unusual but harmless Unicode (accents, scripts, emoji, spaces) is welcome."""
+    if value in DOT_SEGMENTS:
+        return f"{value!r} is a URL dot segment, which no URL can address"
+    unsafe = UNSAFE_IN_NAMES.search(value)
+    if unsafe is not None:
+        character = unsafe.group()
+        what = "a path separator" if character in "/\\" else (
+            "a surrogate" if "\ud800" <= character <= "\udfff" else "a control character")
+        return f"it holds {what} ({character!r}, U+{ord(character):04X}) at position " \
+               f"{unsafe.start()}"
+    return None
+
+
+def check_annotation_id(value: Any, *, new: bool = True) -> str:
+    """A new record's id must be addressable by URL; an id that only names a record to
+    change or delete need only be a string (records stored before the rules stay
+    reachable)."""
+    if not isinstance(value, str) or not value:
+        raise ContentError("'id' must be a non-empty string")
+    if len(value) > MAX_ID_LENGTH:
+        raise ContentError(f"'id' may have at most {MAX_ID_LENGTH} characters")
+    problem = name_problem(value) if new else None
+    if problem is not None:
+        raise ContentError(f"'id' {value!r} cannot be used: {problem}")
+    return value
+
+
+REFERENCE_KEYS = ("imageAttachmentId", "mediaAttachmentId", "widgetAttachmentId")
+
+
+def attachment_references(content: dict[str, Any]) -> tuple[str, ...]:
+    """The attachment ids a record's content names (image, stamp, media, widget)."""
+    named = [value for value in map(content.get, REFERENCE_KEYS) if isinstance(value, str)]
+    if not named:  # most records: no generator, no dict
+        return ()
+    return tuple(dict.fromkeys(normalize_attachment_id(value) for value in named))
+
+
+def normalize_attachment_id(value: str) -> str:
+    """SHA-256 hex ids compare case-insensitively; any other id is kept as it is."""
+    return value.lower() if SHA256_HEX.fullmatch(value) else value
