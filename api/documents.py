@@ -12,7 +12,6 @@ from api.auth import JWT_CONFIG, client_of
 from api.bodies import body_chunks, parse_json, read_json
 from api.clients import revocable_jti
 from api.errors import ApiError, request_id, status_of
-from api.instant_json import ImportPlan, plan_import
 from api.parsing import json_object, layer_name, whole_number
 from api.pdfs import PdfInfo, decode_password_header, inspect_pdf, pdf_identifier
 from api.replays import import_commands, import_paths, refuse, rejections
@@ -30,6 +29,7 @@ from api.uploads import (
 from eventstore.commands import Command, DeleteDocument, Rejected, RevokeToken, UploadDocument
 from eventstore.errors import NotAppliedError
 from eventstore.names import attachment_references, name_problem, normalize_attachment_id
+from projections.instant_json import ImportPlan, plan_import
 from projections.queries import DocumentRow
 
 MAX_FIELD_BYTES = 64 * 1024

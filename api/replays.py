@@ -14,17 +14,9 @@ from api.auth import client_of
 from api.bodies import parse_json, read_body, read_json
 from api.clients import Client
 from api.errors import ApiError, request_id, status_of
-from api.instant_json import (
-    ImportPlan,
-    canonical_timestamp,
-    export_annotation,
-    export_document,
-    plan_import,
-)
 from api.parsing import check_layer_name, json_object, whole_number
 from api.pdfs import pdf_identifier
 from api.responses import json_response
-from api.sections import export_sections
 from api.services import SERVICES, DocumentAccess, Services
 from api.uploads import Budget, check_declared_length, multipart_parts, read_small_part
 from eventstore.blobs import BlobStore
@@ -44,7 +36,15 @@ from eventstore.domain import DEFAULT_LAYER, SECTIONS
 from eventstore.errors import NotAppliedError
 from eventstore.names import attachment_references
 from eventstore.times import utc, utc_micro_text
+from projections.instant_json import (
+    ImportPlan,
+    canonical_timestamp,
+    export_annotation,
+    export_document,
+    plan_import,
+)
 from projections.queries import ReadModel
+from projections.sections import export_sections
 
 INSTANT_JSON_PART = "instant.json"
 CHANGES_PAGE = 1000

@@ -22,22 +22,11 @@ from aiohttp.http_exceptions import HttpProcessingError
 from api.bodies import parse_json, read_body, within
 from api.errors import ApiError
 from api.services import Services
+from eventstore.blobs import sniff_content_type
 
 CHUNK = 256 * 1024
 ATTACHMENT_NAME = re.compile(r"[0-9a-fA-F]{64}")
 JSON_PARTS = ("annotation", "annotations")
-SIGNATURES = ((b"\x89PNG\r\n\x1a\n", "image/png"), (b"\xff\xd8\xff", "image/jpeg"),
-              (b"%PDF-", "application/pdf"))
-
-
-def sniff_content_type(head: bytes) -> str | None:
-    """The attachment's type from its first bytes; part headers are never trusted."""
-    for signature, content_type in SIGNATURES:
-        if head.startswith(signature):
-            return content_type
-    return None
-
-
 class Budget:
     """Bytes a whole request may still carry (MAX_UPLOAD_SIZE_BYTES); 413 past it."""
 

@@ -8,6 +8,17 @@ import tempfile
 import time
 from pathlib import Path
 
+SIGNATURES = ((b"\x89PNG\r\n\x1a\n", "image/png"), (b"\xff\xd8\xff", "image/jpeg"),
+              (b"%PDF-", "application/pdf"))
+
+
+def sniff_content_type(head: bytes) -> str | None:
+    """The attachment's type from its first bytes; part headers are never trusted."""
+    for signature, content_type in SIGNATURES:
+        if head.startswith(signature):
+            return content_type
+    return None
+
 
 class BlobStore:
     """Files are named by the SHA-256 of their bytes, never overwritten, shared by all users."""

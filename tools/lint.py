@@ -10,10 +10,10 @@ from typing import Any
 
 import orjson
 
-from api.sections import plan_sections
 from eventstore.names import name_problem
 from eventstore.validation import ContentError, validate_content
 from projections.queries import DocumentRow, ReadModel
+from projections.sections import plan_sections
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ import asyncio
 import aiohttp
 import orjson
 
-from api.instant_json import FORMAT
+from projections.instant_json import FORMAT
 from tests.conftest import AUTH, note
 
 BAD = {**note(), "type": "pspdfkit/link", "action": {"type": "uri"}}  # no 'uri'

@@ -12,7 +12,7 @@ import aiohttp
 import orjson
 import pytest
 
-from api.instant_json import FORMAT
+from projections.instant_json import FORMAT
 from tests.conftest import AUTH, SAMPLES, make_pdf, note
 from tools.samples import make_png
 

@@ -13,7 +13,6 @@ from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
-from api.instant_json import export_annotation
 from api.replays import instant_json_of, revert_commands
 from eventstore.blobs import BlobStore
 from eventstore.commands import (
@@ -27,6 +26,7 @@ from eventstore.commands import (
 )
 from eventstore.log import open_log
 from eventstore.writer import Writer
+from projections.instant_json import export_annotation
 from projections.projector import Projector
 from projections.queries import ReadModel
 from tests.properties.machines import check_replay_and_close

@@ -16,11 +16,11 @@ from typing import Any
 
 from ulid import ULID
 
-from api.sections import plan_sections
-from api.uploads import sniff_content_type
+from eventstore.blobs import sniff_content_type
 from eventstore.names import attachment_references, check_annotation_id, normalize_attachment_id
 from eventstore.times import utc
 from eventstore.validation import ContentError, validate_content
+from projections.sections import plan_sections
 
 FORMAT = "https://pspdfkit.com/instant-json/v1"
 COLOR_KEYS = ("color", "strokeColor", "fillColor", "backgroundColor", "fontColor",
