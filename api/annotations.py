@@ -12,6 +12,13 @@ from aiohttp import web
 from api.auth import client_of
 from api.bodies import read_json
 from api.clients import Client
+from api.context import (
+    DocumentAccess,
+    as_client,
+    create_command,
+    document_and_layer,
+    update_command,
+)
 from api.errors import ApiError, request_id, status_of
 from api.parsing import (
     AnnotationInput,
@@ -19,28 +26,26 @@ from api.parsing import (
     failing_path,
     if_match,
     json_object,
-    layer_name,
     parse_batch,
     parse_delete_ids,
     parse_item,
     whole_number,
 )
 from api.responses import (
+    NDJSON,
     empty_response,
     encode_with_list,
     json_bytes_response,
     json_response,
 )
-from api.services import SERVICES, DocumentAccess, Services
+from api.services import Services
 from api.uploads import AnnotationRequest, annotation_request
 from eventstore.commands import (
     Accepted,
-    CreateAnnotation,
     DeleteAnnotation,
     NewAttachment,
     Outcome,
     Rejected,
-    UpdateAnnotation,
 )
 from eventstore.errors import ForbiddenError, StaleVersionError
 from eventstore.validation import ContentError
@@ -48,17 +53,6 @@ from eventstore.validation import ContentError
 T = TypeVar("T")
 JSON_LIMIT = 1000
 NDJSON_PAGE = 1000
-NDJSON = "application/x-ndjson"
-
-
-async def _document(request: web.Request, *, creating: bool = False
-                    ) -> tuple[Services, DocumentAccess, str]:
-    """The services, the document (404, or 403 for a protected PDF without its password)
-    and the layer of the path; ``creating`` routes may create the layer (see layer_name)."""
-    services = request.app[SERVICES]
-    layer = layer_name(request, creating=creating)
-    access = await services.document_access(request, request.match_info["document_id"])
-    return services, access, layer
 
 
 DETAILS = {
@@ -139,25 +133,6 @@ def _for_client(client: Client, batch: Batch, *, creating: bool) -> Batch:
     return allowed
 
 
-def as_client(client: Client, item: AnnotationInput, *, creating: bool) -> AnnotationInput:
-    """The JWT's user acts (no other may be claimed), its creator_name is forced, and a new
-    record's group is its default_group unless set-group allows another."""
-    if item.user_id is not None and item.user_id != client.user_id:
-        raise ForbiddenError("'user_id' must be the JWT's `user_id` (or left out)")
-    content = item.content
-    if client.creator_name is not None:
-        content = {**content, "creatorName": client.creator_name}
-    group, has_group = item.group, item.has_group
-    if creating:
-        group = group if has_group else client.default_group
-        target = {"createdBy": client.user_id, "group": group}
-        if group != client.default_group and not client.may_set_group(target, group):
-            raise ForbiddenError(f"you may not create annotations in group {group!r}")
-        has_group = True
-    return replace(item, content=content, user_id=client.user_id, group=group,
-                   has_group=has_group)
-
-
 async def _bring_attachments(services: Services, sent: AnnotationRequest,
                              items: list[AnnotationInput]) -> dict[str, NewAttachment]:
     """Move the sent attachments that valid items reference into the blob store (before
@@ -171,32 +146,8 @@ async def _bring_attachments(services: Services, sent: AnnotationRequest,
     return brought
 
 
-def _attachment_fields(item: AnnotationInput, brought: dict[str, NewAttachment]
-                       ) -> dict[str, Any]:
-    return {"references": item.references,
-            "attachments": tuple(brought[r] for r in item.references if r in brought)}
-
-
-def _create_command(document_id: str, layer: str, item: AnnotationInput,
-                    brought: dict[str, NewAttachment], client: Client | None
-                    ) -> CreateAnnotation:
-    return CreateAnnotation(document_id, layer, item.annotation_id, item.content, item.group,
-                            item.user_id, **_attachment_fields(item, brought),
-                            guard=client.exists_guard() if client else None)
-
-
-def _update_command(document_id: str, layer: str, item: AnnotationInput,
-                    brought: dict[str, NewAttachment], client: Client | None
-                    ) -> UpdateAnnotation:
-    guard = client.edit_guard(item.group, item.has_group) if client else None
-    return UpdateAnnotation(document_id, layer, item.annotation_id, item.content, item.user_id,
-                            group=item.group, keep_group=not item.has_group,
-                            **_attachment_fields(item, brought), guard=guard,
-                            base_version=item.base_version)
-
-
 async def create_annotations(request: web.Request) -> web.Response:
-    services, access, layer = await _document(request, creating=True)
+    services, access, layer = await document_and_layer(request, creating=True)
     async with annotation_request(request, services) as sent:
         body = json_object(sent.body)
         if "annotations" not in body:
@@ -206,7 +157,7 @@ async def create_annotations(request: web.Request) -> web.Response:
             return await _create_one(request, services, access, layer, body, sent)
         batch = await _parse_batch(request, services, body, access, id_required=False)
         brought = await _bring_attachments(services, sent, [i for _, i in batch.items])
-        commands = await per_item(services, len(batch.items), _commands, _create_command,
+        commands = await per_item(services, len(batch.items), _commands, create_command,
                                   access.row.document_id, layer, batch, brought,
                                   client_of(request))
         outcomes, revision = await services.write(commands, request_id(request))
@@ -215,7 +166,7 @@ async def create_annotations(request: web.Request) -> web.Response:
 
 def _commands(make: Callable[..., Any], document_id: str, layer: str, batch: Batch,
               brought: dict[str, NewAttachment], client: Client | None) -> list[Any]:
-    return [make(document_id, layer, item, brought, client) for _, item in batch.items]
+    return [make(document_id, layer, item, client, brought) for _, item in batch.items]
 
 
 async def _create_one(request: web.Request, services: Services, access: DocumentAccess,
@@ -226,7 +177,7 @@ async def _create_one(request: web.Request, services: Services, access: Document
     if client is not None:
         item = as_client(client, item, creating=True)
     brought = await _bring_attachments(services, sent, [item])
-    command = _create_command(access.row.document_id, layer, item, brought, client)
+    command = create_command(access.row.document_id, layer, item, client, brought)
     _, revision = await _write_one(services, command, request)
     return json_response({"data": {"annotation_id": item.annotation_id}, "revision": revision},
                          revision=revision)
@@ -243,12 +194,12 @@ async def _write_one(services: Services, command: Any,
 
 
 async def update_annotations(request: web.Request) -> web.Response:
-    services, access, layer = await _document(request)
+    services, access, layer = await document_and_layer(request)
     async with annotation_request(request, services) as sent:
         body = json_object(sent.body)
         batch = await _parse_batch(request, services, body, access, id_required=True)
         brought = await _bring_attachments(services, sent, [i for _, i in batch.items])
-        commands = await per_item(services, len(batch.items), _commands, _update_command,
+        commands = await per_item(services, len(batch.items), _commands, update_command,
                                   access.row.document_id, layer, batch, brought,
                                   client_of(request))
         outcomes, revision = await services.write(commands, request_id(request))
@@ -256,7 +207,7 @@ async def update_annotations(request: web.Request) -> web.Response:
 
 
 async def update_annotation(request: web.Request) -> web.Response:
-    services, access, layer = await _document(request)
+    services, access, layer = await document_and_layer(request)
     async with annotation_request(request, services) as sent:
         body = json_object(sent.body)
         try:
@@ -271,7 +222,7 @@ async def update_annotation(request: web.Request) -> web.Response:
         if base is not None:
             item = replace(item, base_version=base)
         brought = await _bring_attachments(services, sent, [item])
-        command = _update_command(access.row.document_id, layer, item, brought, client)
+        command = update_command(access.row.document_id, layer, item, client, brought)
         outcome, revision = await _write_one(services, command, request)
     result = client.decorate(outcome.result) if client else outcome.result
     response = json_response({"data": result, "revision": revision}, revision=revision)
@@ -280,7 +231,7 @@ async def update_annotation(request: web.Request) -> web.Response:
 
 
 async def delete_annotations(request: web.Request) -> web.Response:
-    services, access, layer = await _document(request)
+    services, access, layer = await document_and_layer(request)
     ids = parse_delete_ids(await read_json(request, services), services.settings.max_batch)
     document_id = access.row.document_id
     client = client_of(request)
@@ -303,7 +254,7 @@ async def delete_annotations(request: web.Request) -> web.Response:
 
 
 async def delete_annotation(request: web.Request) -> web.Response:
-    services, access, layer = await _document(request)
+    services, access, layer = await document_and_layer(request)
     client = client_of(request)
     command = DeleteAnnotation(access.row.document_id, layer,
                                request.match_info["annotation_id"],
@@ -314,7 +265,7 @@ async def delete_annotation(request: web.Request) -> web.Response:
 
 
 async def get_annotation(request: web.Request) -> web.Response:
-    services, access, layer = await _document(request)
+    services, access, layer = await document_and_layer(request)
     annotation_id = request.match_info["annotation_id"]
     found = await services.run(services.read_model.annotation_version,
                                access.row.document_id, layer, annotation_id)
@@ -336,12 +287,12 @@ def _for_client_records(client: Client, records: list[str]) -> list[bytes]:
 
 
 async def list_annotations(request: web.Request) -> web.StreamResponse:
-    services, access, layer = await _document(request)
+    services, access, layer = await document_and_layer(request)
     return await _respond_with_records(request, services, access, layer, page_index=None)
 
 
 async def list_page_annotations(request: web.Request) -> web.StreamResponse:
-    services, access, layer = await _document(request)
+    services, access, layer = await document_and_layer(request)
     raw = request.match_info["page_index"]
     page_count = access.page_count
     page_index = whole_number(raw, "'page_index'", status=404)

@@ -7,15 +7,13 @@ import re
 
 from aiohttp import web
 
-from api.clients import Client, decode_client
+from api.clients import CLIENT, Client, decode_client
 from api.errors import ApiError, Handler
-from api.settings import Settings
+from api.settings import SETTINGS
 
 PUBLIC_PATHS = frozenset({"/healthcheck", "/api/openapi.json"})
 TOKEN_HEADER = re.compile(r'Token\s+token="?([^"]*)"?\s*', re.IGNORECASE)
-SETTINGS = web.AppKey("settings", Settings)
 JWT_CONFIG = web.AppKey("jwt_config", object)
-CLIENT = web.RequestKey("client", Client)
 
 
 def token_of(header: str | None) -> str:

@@ -6,22 +6,33 @@ from __future__ import annotations
 import asyncio
 import math
 import os
-from collections.abc import AsyncIterator, Awaitable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import orjson
 import pyjson5
 from aiohttp import web
 
 from api.errors import ApiError
-from api.offload import LARGE, assemble, release_memory, split_json
-
-if TYPE_CHECKING:
-    from api.services import Services
+from api.offload import LARGE, Offload, assemble, release_memory, split_json
+from api.settings import Settings
+from eventstore.blobs import BlobStore
 
 T = TypeVar("T")
+
+
+class Services(Protocol):
+    """What reading a body needs of the services: limits, scratch files, threads and the
+    child process (``api.services.Services`` has them)."""
+
+    settings: Settings
+    blobs: BlobStore
+    offload: Offload
+
+    async def run(self, function: Callable[..., T], *args: Any, **kwargs: Any) -> T: ...
+
 # The seed's own examples use unquoted keys and trailing commas; they are tiny. Above this
 # only strict JSON is read (pyjson5 is fast, but a relaxed body is a courtesy, not a format).
 RELAXED_JSON_LIMIT = 64 * 1024

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import jwt
+from aiohttp import web
 from cryptography.hazmat.primitives.serialization import load_pem_public_key
 
 from api.errors import ApiError
@@ -185,3 +186,6 @@ def revocable_jti(token: str, config: JwtConfig | None) -> tuple[str, int | None
         raise ApiError(422, "the JWT has no `jti` claim, so it cannot be revoked")
     exp = claims.get("exp")
     return jti, exp if isinstance(exp, int) else None
+
+
+CLIENT = web.RequestKey("client", Client)  # the JWT caller of a request

@@ -11,12 +11,12 @@ from ulid import ULID
 from api.auth import JWT_CONFIG, client_of
 from api.bodies import body_chunks, parse_json, read_json
 from api.clients import revocable_jti
+from api.context import DocumentAccess, document_access, password_of
 from api.errors import ApiError, request_id, status_of
+from api.imports import raise_rejections, refuse
 from api.parsing import json_object, layer_name, whole_number
-from api.pdfs import PdfInfo, decode_password_header, inspect_pdf, pdf_identifier
-from api.replays import import_commands, import_paths, refuse, rejections
 from api.responses import empty_response, json_response
-from api.services import PASSWORD_HEADER, SERVICES, DocumentAccess, Services
+from api.services import SERVICES, Services
 from api.uploads import (
     Budget,
     Received,
@@ -30,7 +30,9 @@ from eventstore.commands import Command, DeleteDocument, Rejected, RevokeToken, 
 from eventstore.errors import NotAppliedError
 from eventstore.names import attachment_references, name_problem, normalize_attachment_id
 from projections.instant_json import ImportPlan, plan_import
+from projections.pdfs import PdfInfo, inspect_pdf, pdf_identifier
 from projections.queries import DocumentRow
+from projections.replays import import_commands, import_paths
 
 MAX_FIELD_BYTES = 64 * 1024
 DOCUMENT_ID = re.compile(r"[^/\s]{1,256}")
@@ -111,7 +113,7 @@ async def _store_upload(request: web.Request, services: Services, upload: Upload
         raise ApiError(422, "the multipart body has no 'file' part holding the PDF")
     document_id = _document_id(upload)
     path, sha256, size = upload.file.path, upload.file.sha256, upload.file.size
-    password = decode_password_header(request.headers.get(PASSWORD_HEADER))
+    password = password_of(request)
     info: PdfInfo = await services.read_pdf(inspect_pdf, path, password)
     plan = await _plan_attachment(services, upload, info, password)
     title = upload.fields.get("title") or info.title or upload.filename
@@ -121,15 +123,12 @@ async def _store_upload(request: web.Request, services: Services, upload: Upload
         document_id, title, sha256, size, info.password_protected, info.pages,
         overwrite=upload.fields.get("overwrite_existing_document", "").lower() in TRUE)]
     if plan is not None:
-        commands += await services.run(import_commands, services, plan, document_id, "")
+        commands += await services.run(import_commands, services.blobs, plan, document_id, "")
     outcomes, revision = await services.write(commands, request_id(request), atomic=True)
     if isinstance(outcomes[0], Rejected) and not isinstance(outcomes[0].error,
                                                             NotAppliedError):
         raise ApiError(status_of(outcomes[0].error), str(outcomes[0].error))
-    paths = ["$"] + (import_paths(plan) if plan is not None else [])
-    problems = rejections(commands, outcomes, paths)
-    if problems:
-        raise refuse(problems)
+    raise_rejections(outcomes, ["$"] + (import_paths(plan) if plan is not None else []))
     row = await services.run(services.read_model.document, document_id)
     return json_response({"data": {
         "document_id": document_id, "errors": plan.notes if plan else [],
@@ -195,7 +194,7 @@ async def list_documents(request: web.Request) -> web.Response:
 async def _access(request: web.Request) -> tuple[Services, DocumentAccess]:
     services = request.app[SERVICES]
     layer_name(request)
-    return services, await services.document_access(request, request.match_info["document_id"])
+    return services, await document_access(request, request.match_info["document_id"])
 
 
 async def document_properties(request: web.Request) -> web.Response:

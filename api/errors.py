@@ -10,7 +10,6 @@ import orjson
 from aiohttp import web
 from ulid import ULID
 
-from api.pdfs import NotAPdfError, PdfPasswordError
 from eventstore.errors import (
     AnnotationExistsError,
     AnnotationNotFoundError,
@@ -28,6 +27,7 @@ from eventstore.errors import (
     UnstorableError,
 )
 from eventstore.validation import ContentError
+from projections.pdfs import NotAPdfError, PdfPasswordError
 
 log = logging.getLogger(__name__)
 

@@ -9,6 +9,7 @@ import orjson
 from aiohttp import web
 
 REVISION_HEADER = "Annolog-Revision"
+NDJSON = "application/x-ndjson"
 
 
 SLICE_ITEMS = 1000  # records encoded per orjson call in a large answer

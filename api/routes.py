@@ -8,12 +8,13 @@ from typing import Any
 
 from aiohttp import web
 
-from api import annotations, documents, replays, sync
+from api import annotations, documents, history, instant_json, layers, sync
 from api.auth import client_of
+from api.context import PASSWORD_HEADER
 from api.errors import ApiError
 from api.openapi import build_openapi
 from api.parsing import whole_number
-from api.services import PASSWORD_HEADER, SERVICES
+from api.services import SERVICES
 
 DOC = "/api/documents/{document_id}"
 LAYER = DOC + "/layers/{layer_name}"
@@ -104,11 +105,11 @@ ROUTES: list[Route] = [
                   headers=DOCUMENT_ROUTE, jwt="download"),
     Route("GET", DOC + "/layers", documents.list_layers, "Names of the named layers", "Names",
           headers=DOCUMENT_ROUTE),
-    Route("POST", DOC + "/layers", replays.create_layer,
+    Route("POST", DOC + "/layers", layers.create_layer,
           "Create a layer, from a source layer (at a revision or time: a snapshot) and/or "
           "an instant.json part", "LayerCreated", body="layer", headers=DOCUMENT_ROUTE,
           also=(409,)),
-    Route("DELETE", LAYER, replays.delete_layer, "Delete a named layer and its annotations",
+    Route("DELETE", LAYER, layers.delete_layer, "Delete a named layer and its annotations",
           headers=DOCUMENT_ROUTE),
     Route("GET", DOC + "/attachments/{attachment_id}", documents.get_attachment,
           "The bytes of an attachment the document holds", "attachment", headers=DOCUMENT_ROUTE,
@@ -137,21 +138,21 @@ ROUTES: list[Route] = [
     *_both_layers("DELETE", "/annotations/{annotation_id}", annotations.delete_annotation,
                   "Delete one annotation", headers=(*DOCUMENT_ROUTE, "If-Match"), also=(412,),
                   jwt="write"),
-    *_both_layers("GET", "/document.json", replays.export_instant_json,
+    *_both_layers("GET", "/document.json", instant_json.export_instant_json,
                   "Instant JSON export (extensions: revision=N, at=<ISO 8601>)",
                   answer="InstantJson", query=("revision", "at", "annotation_version"),
                   headers=DOCUMENT_ROUTE, jwt="read-document"),
-    *_both_layers("POST", "/apply_instant_json", replays.apply_instant_json,
+    *_both_layers("POST", "/apply_instant_json", instant_json.apply_instant_json,
                   "Apply an Instant JSON document (part instant.json) in one transaction",
                   answer="Imported", body="instant-json", headers=DOCUMENT_ROUTE),
     *_both_layers("GET", "/annotations/{annotation_id}/history",
-                  replays.annotation_history, "Every version of an annotation",
+                  history.annotation_history, "Every version of an annotation",
                   answer="History", headers=DOCUMENT_ROUTE, extension=True, jwt="read-document"),
-    *_both_layers("GET", "/changes", replays.layer_changes,
+    *_both_layers("GET", "/changes", history.layer_changes,
                   "The layer's changes after revision 'since', as NDJSON", answer="changes",
                   query=("since",), headers=DOCUMENT_ROUTE, extension=True, jwt="read-document"),
     *_both_layers("POST", "/annotations/{annotation_id}/restore",
-                  replays.restore_annotation, "Undelete an annotation (appends events)",
+                  history.restore_annotation, "Undelete an annotation (appends events)",
                   answer="RecordWritten", headers=DOCUMENT_ROUTE, also=(409,), extension=True),
     *_both_layers("GET", "/sync", sync.sync_layer,
                   "Live sync over WebSocket: changes after 'revision', then live; send "
@@ -161,7 +162,7 @@ ROUTES: list[Route] = [
                   "Wait until changes accepted before the call are persisted; return the "
                   "latest persisted records", answer="Confirmations", body="confirm",
                   headers=DOCUMENT_ROUTE, extension=True, jwt="read-document"),
-    *_both_layers("POST", "/restore", replays.restore_layer,
+    *_both_layers("POST", "/restore", history.restore_layer,
                   "Revert the layer to a revision or time (appends events)",
                   answer="Restored", body="restore", headers=DOCUMENT_ROUTE, extension=True),
 ]

@@ -15,11 +15,9 @@ from typing import Any, TypeVar
 
 from aiohttp import web
 
-from api.auth import CLIENT, SETTINGS
 from api.errors import ApiError
 from api.offload import LARGE, Offload
-from api.pdfs import decode_password_header, pages_with_password
-from api.settings import Settings
+from api.settings import SETTINGS, Settings
 from eventstore.blobs import BlobStore
 from eventstore.commands import Accepted, Command, Outcome
 from eventstore.log import Checkpointer, DataDirLock, EventLog, open_log
@@ -32,25 +30,7 @@ from projections.waiting import RevisionWaiter
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
-PASSWORD_HEADER = "pspdfkit-pdf-password"
 WRITE_PART = 2000  # commands per append of a large batch that need not be all or nothing
-
-
-@dataclass(frozen=True)
-class DocumentAccess:
-    """A document the caller may use; a protected PDF's pages are known once it is opened."""
-
-    row: DocumentRow
-    opened: list[dict[str, Any]] | None = None  # the pages of a protected PDF, opened
-    password: str | None = None
-
-    @property
-    def page_count(self) -> int | None:
-        return len(self.opened) if self.opened is not None else self.row.page_count
-
-    @property
-    def pages(self) -> list[dict[str, Any]] | None:
-        return self.opened if self.opened is not None else self.row.pages
 
 
 @dataclass
@@ -132,33 +112,6 @@ class Services:
             raise ApiError(503, f"this process's read model is at revision "
                                 f"{self.waiter.position}, behind the log's {latest}; retry")
         return latest
-
-    async def document_access(self, request: web.Request, document_id: str) -> DocumentAccess:
-        """The document, or 404; for a protected PDF the password header must open it (403)."""
-        row = await self.document(document_id)
-        if row is None:
-            raise ApiError(404, f"document {document_id!r} not found")
-        if not row.password_protected:
-            return DocumentAccess(row)
-        password = decode_password_header(request.headers.get(PASSWORD_HEADER))
-        client = request.get(CLIENT)
-        if password is None and client is not None:
-            password = client.password  # the JWT's `password` claim
-        if password is None:
-            raise ApiError(403, f"document {document_id!r} is password-protected; send its "
-                                f"password in the '{PASSWORD_HEADER}' header", text=True)
-        return DocumentAccess(row, await self._open_protected(row, password), password)
-
-    async def _open_protected(self, row: DocumentRow, password: str) -> list[dict[str, Any]]:
-        key = (row.sha256, password)
-        pages = self.opened.get(key)
-        if pages is None:
-            pages = await self.read_pdf(pages_with_password, self.blobs.path(row.sha256),
-                                        password)
-            if len(self.opened) > 4096:
-                self.opened.clear()
-            self.opened[key] = pages
-        return pages
 
 
 SERVICES = web.AppKey("services", Services)

@@ -5,6 +5,9 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+
+from aiohttp import web
 
 DEVELOPMENT_TOKEN = "secret"
 EVERYWHERE = "0.0.0.0"
@@ -40,28 +43,37 @@ class Settings:
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
         env = dict(os.environ if env is None else env)
         token = env.get("API_AUTH_TOKEN") or ""
+        numbers = {name: _int(env, variable, cls.__dataclass_fields__[name].default)
+                   for name, variable in NUMBERS.items()}
         return cls(
             data_dir=Path(env.get("ANNOLOG_DATA_DIR") or "data"),
             api_token=token or DEVELOPMENT_TOKEN,
             token_is_default=not token,
             host=env.get("HOST") or (EVERYWHERE if token else LOOPBACK),
-            port=_int(env, "PORT", 5000),
-            max_upload_bytes=_int(env, "MAX_UPLOAD_SIZE_BYTES", 1_000_000_000),
-            max_json_bytes=_int(env, "ANNOLOG_MAX_JSON_BYTES", 64 * 1024 * 1024),
-            max_batch=_int(env, "ANNOLOG_MAX_BATCH", 50_000),
-            max_attachment_bytes=_int(env, "ANNOLOG_MAX_ATTACHMENT_BYTES", 100 * 1024 * 1024),
             jwt_public_key=env.get("JWT_PUBLIC_KEY") or None,
             jwt_algorithm=env.get("JWT_ALGORITHM") or None,
             database_url=env.get("ANNOLOG_DATABASE_URL") or None,
-            sync_queue_size=_int(env, "ANNOLOG_SYNC_QUEUE", 10_000),
             blob_dir=Path(env["ANNOLOG_BLOB_DIR"]) if env.get("ANNOLOG_BLOB_DIR") else None,
-            body_timeout=_int(env, "ANNOLOG_BODY_TIMEOUT", 30),
-            header_timeout=_int(env, "ANNOLOG_HEADER_TIMEOUT", 15),
-            max_connections=_int(env, "ANNOLOG_MAX_CONNECTIONS", 1000),
+            **numbers,
         )
 
 
-def _int(env: dict[str, str], key: str, default: int) -> int:
+# The environment variable of each numeric setting; its default is the field's.
+NUMBERS = {
+    "port": "PORT",
+    "max_upload_bytes": "MAX_UPLOAD_SIZE_BYTES",
+    "max_json_bytes": "ANNOLOG_MAX_JSON_BYTES",
+    "max_batch": "ANNOLOG_MAX_BATCH",
+    "max_attachment_bytes": "ANNOLOG_MAX_ATTACHMENT_BYTES",
+    "sync_queue_size": "ANNOLOG_SYNC_QUEUE",
+    "body_timeout": "ANNOLOG_BODY_TIMEOUT",
+    "header_timeout": "ANNOLOG_HEADER_TIMEOUT",
+    "max_connections": "ANNOLOG_MAX_CONNECTIONS",
+}
+SETTINGS = web.AppKey("settings", Settings)
+
+
+def _int(env: dict[str, str], key: str, default: Any) -> Any:
     raw = env.get(key)
     if not raw:
         return default

@@ -22,10 +22,10 @@ import orjson
 from aiohttp import WSMsgType, web
 from ulid import ULID
 
-from api.annotations import _document, as_client
 from api.auth import client_of
 from api.bodies import read_json
 from api.clients import LEEWAY_SECONDS, Client
+from api.context import as_client, create_command, document_and_layer, update_command
 from api.errors import ApiError, request_id
 from api.parsing import check_layer_name, json_object, parse_delete_ids, parse_item, whole_number
 from api.responses import json_response
@@ -33,9 +33,7 @@ from api.services import SERVICES, Services
 from eventstore.commands import (
     Accepted,
     Command,
-    CreateAnnotation,
     DeleteAnnotation,
-    UpdateAnnotation,
 )
 from eventstore.errors import DomainError
 from eventstore.names import check_annotation_id
@@ -363,7 +361,7 @@ async def hub_context(app: web.Application) -> AsyncIterator[None]:
 
 
 async def sync_layer(request: web.Request) -> web.WebSocketResponse:
-    services, access, layer = await _document(request)
+    services, access, layer = await document_and_layer(request)
     since = whole_number(request.query.get("revision", "0"),
                          "'revision' (the last revision the client has, 0 for all)")
     ws = web.WebSocketResponse(heartbeat=30)
@@ -494,20 +492,14 @@ def _command(change: Any, document_id: str, layer: str, client: Client | None) -
     item = parse_item(change, page_count=None, id_required=op == "update")
     if client is not None:
         item = as_client(client, item, creating=op == "create")
-    if op == "create":
-        return CreateAnnotation(document_id, layer, item.annotation_id, item.content,
-                                item.group, item.user_id,
-                                guard=client.exists_guard() if client else None)
-    return UpdateAnnotation(document_id, layer, item.annotation_id, item.content, item.user_id,
-                            group=item.group, keep_group=not item.has_group,
-                            guard=client.edit_guard(item.group, item.has_group)
-                            if client else None, base_version=item.base_version)
+    make = create_command if op == "create" else update_command
+    return make(document_id, layer, item, client)
 
 
 async def confirm(request: web.Request) -> web.Response:
     """Wait (up to ``timeout`` seconds) until every change accepted before this call is
     persisted and projected, then return the annotations' latest persisted state."""
-    services, access, layer = await _document(request)
+    services, access, layer = await document_and_layer(request)
     body = json_object(await read_json(request, services))
     ids = parse_delete_ids({"annotationIds": body.get("annotationIds")},
                            services.settings.max_batch)

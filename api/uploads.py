@@ -19,9 +19,8 @@ import aiohttp
 from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
 
-from api.bodies import parse_json, read_body, within
+from api.bodies import Services, parse_json, read_body, within
 from api.errors import ApiError
-from api.services import Services
 from eventstore.blobs import sniff_content_type
 
 CHUNK = 256 * 1024
@@ -136,6 +135,23 @@ async def read_small_part(part: aiohttp.BodyPartReader, limit: int, budget: Budg
         if len(data) > limit:
             raise ApiError(413, f"the '{part.name}' part is larger than {limit} bytes")
     return bytes(data)
+
+
+async def small_form(request: web.Request, services: Services, json_part: str
+                     ) -> dict[str, Any]:
+    """The parts of a small multipart form: ``json_part`` parsed as JSON, the others as
+    text (a layer's name, its source)."""
+    budget = Budget(services.settings.max_upload_bytes)
+    check_declared_length(request, budget)
+    fields: dict[str, Any] = {}
+    async for part in multipart_parts(request, services):
+        data = await read_small_part(part, services.settings.max_json_bytes, budget,
+                                     services)
+        if part.name == json_part:
+            fields[json_part] = await parse_json(data, services)
+        elif part.name:
+            fields[part.name] = data.decode("utf-8", errors="replace")
+    return fields
 
 
 @dataclass

@@ -184,11 +184,11 @@ def whole(log: EventLog, revision: int | None) -> int | None:
     return None if revision is None else log.whole_revision(revision)
 
 
-def export(data_dir: Path, document: str, layer: str, revision: int | None, at: str | None
-           ) -> dict[str, Any]:
+def export(data_dir: Path, blobs: Path, document: str, layer: str, revision: int | None,
+           at: str | None) -> dict[str, Any]:
     """Instant JSON of a layer at a revision or time, from a fresh replay of the log."""
-    from api.replays import instant_json_of
     from eventstore.blobs import BlobStore
+    from projections.replays import instant_json_of
 
     with opened_log(data_dir) as log, tempfile.TemporaryDirectory() as scratch:
         path = Path(scratch) / "replayed.sqlite"
@@ -197,7 +197,6 @@ def export(data_dir: Path, document: str, layer: str, revision: int | None, at: 
         if read_model.document(document) is None:
             raise AuditError(f"document {document!r} does not exist")
         upto = whole(log, revision_of(read_model, revision, at))
-        blobs = Path(os.environ.get("ANNOLOG_BLOB_DIR") or data_dir / "blobs")
         return instant_json_of(read_model, BlobStore(blobs), document, layer, upto)
 
 
@@ -205,10 +204,10 @@ def snapshot(data_dir: Path, document: str, source: str, name: str, revision: in
              at: str | None) -> int:
     """Create layer ``name`` as a copy of ``source`` at a revision (the server must be
     stopped: an embedded log has one writer)."""
-    from api.replays import layer_copy_commands
     from eventstore.commands import Rejected
     from eventstore.errors import NotAppliedError
     from eventstore.writer import Writer
+    from projections.replays import layer_copy_commands
 
     with opened_log(data_dir) as log:
         projector = Projector(log, data_dir / READ_MODEL)

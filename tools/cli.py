@@ -10,6 +10,7 @@ import logging
 import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -25,11 +26,7 @@ from tools import audit
 
 
 def serve(args: argparse.Namespace) -> int:
-    settings = Settings.from_env()
-    overrides = {k: v for k, v in (("port", args.port), ("host", args.host)) if v is not None}
-    if args.data_dir is not None:
-        overrides["data_dir"] = args.data_dir
-    settings = Settings(**{**settings.__dict__, **overrides})
+    settings = _settings(args, port=args.port, host=args.host)
     logging.getLogger(__name__).info("annolog serving %s on %s:%d", settings.data_dir.resolve(),
                                      settings.host, settings.port)
     access_log = None if args.quiet else logging.getLogger("access")
@@ -56,10 +53,9 @@ def gc_attachments(args: argparse.Namespace) -> int:
     from eventstore.blobs import BlobStore
     from tools.gc import find_orphans
 
-    settings = Settings.from_env()
-    data_dir = args.data_dir or settings.data_dir
-    blobs = BlobStore(settings.blob_dir or data_dir / "blobs")
-    with audit.opened_log(data_dir) as log:
+    settings = _settings(args)
+    blobs = BlobStore(settings.blobs_path)
+    with audit.opened_log(settings.data_dir) as log:
         orphans = find_orphans(log, blobs, args.min_age, progress=True)
     for orphan in orphans:
         if args.delete:
@@ -72,8 +68,14 @@ def gc_attachments(args: argparse.Namespace) -> int:
     return 0
 
 
+def _settings(args: argparse.Namespace, **overrides: Any) -> Settings:
+    """The environment's settings, with what the command line gave."""
+    given = {"data_dir": args.data_dir, **overrides}
+    return replace(Settings.from_env(), **{k: v for k, v in given.items() if v is not None})
+
+
 def _data_dir(args: argparse.Namespace) -> Path:
-    return args.data_dir or Settings.from_env().data_dir
+    return _settings(args).data_dir
 
 
 @contextmanager
@@ -140,7 +142,9 @@ def history_cmd(args: argparse.Namespace) -> int:
 
 
 def export_cmd(args: argparse.Namespace) -> int:
-    document = audit.export(_data_dir(args), args.document, args.layer, args.revision, args.at)
+    settings = _settings(args)
+    document = audit.export(settings.data_dir, settings.blobs_path, args.document, args.layer,
+                            args.revision, args.at)
     data = orjson.dumps(document, option=orjson.OPT_INDENT_2)
     if args.output:
         args.output.write_bytes(data)

@@ -500,7 +500,7 @@ async def test_a_revision_written_by_another_process_is_known_to_every_process(
 
 async def test_a_stream_that_fails_half_way_is_cut_never_given_an_error_page(
         client, document, monkeypatch):
-    from api import replays
+    from api import history
     from api.services import SERVICES
 
     await write(client, "POST", document, [{"id": f"a{i}", "content": note()}
@@ -514,7 +514,7 @@ async def test_a_stream_that_fails_half_way_is_cut_never_given_an_error_page(
             raise RuntimeError("disk gone")
         return pages(*args, **kwargs)
 
-    monkeypatch.setattr(replays, "CHANGES_PAGE", 2)
+    monkeypatch.setattr(history, "CHANGES_PAGE", 2)
     monkeypatch.setattr(read_model, "changes_page", fail_on_the_second_page)
     response = await client.get(f"/api/documents/{document}/changes", headers=AUTH)
     assert response.status == 200

@@ -13,7 +13,6 @@ from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
-from api.replays import instant_json_of, revert_commands
 from eventstore.blobs import BlobStore
 from eventstore.commands import (
     Accepted,
@@ -29,6 +28,7 @@ from eventstore.writer import Writer
 from projections.instant_json import export_annotation
 from projections.projector import Projector
 from projections.queries import ReadModel
+from projections.replays import instant_json_of, revert_commands
 from tests.properties.machines import check_replay_and_close
 
 LAYERS = st.sampled_from(["", "a"])

@@ -1,9 +1,8 @@
-"""PDF inspection with pikepdf: page sizes, title, password protection."""
+"""PDFs with pikepdf: page sizes, title, password protection, identifiers."""
 
 from __future__ import annotations
 
 import base64
-import binascii
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -89,20 +88,6 @@ def _pages(pdf: pikepdf.Pdf) -> list[dict[str, Any]]:
             "rotation": rotation,
         })
     return pages
-
-
-def decode_password_header(value: str | None) -> str | None:
-    """The ``pspdfkit-pdf-password`` header, with its ``base64:`` form decoded."""
-    if value is None:
-        return None
-    if value.startswith("base64:"):
-        try:
-            return base64.b64decode(value[len("base64:"):], validate=True).decode("utf-8")
-        except (binascii.Error, UnicodeDecodeError):
-            raise PdfPasswordError(
-                "the 'pspdfkit-pdf-password' header's base64: value is not valid base64 "
-                "of UTF-8 text") from None
-    return value
 
 
 def pdf_identifier(path: Path, password: str | None) -> dict[str, str] | None:
