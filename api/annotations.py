@@ -155,13 +155,24 @@ async def create_annotations(request: web.Request) -> web.Response:
                 raise ApiError(422, 'the body must be {"annotations": [...]} or one '
                                     'annotation {"content": {...}}')
             return await _create_one(request, services, access, layer, body, sent)
-        batch = await _parse_batch(request, services, body, access, id_required=False)
-        brought = await _bring_attachments(services, sent, [i for _, i in batch.items])
-        commands = await per_item(services, len(batch.items), _commands, create_command,
-                                  access.row.document_id, layer, batch, brought,
-                                  client_of(request))
-        outcomes, revision = await services.write(commands, request_id(request))
-    return await _batch_response(request, services, "created", batch, outcomes, revision)
+        written = await _write_batch(request, services, access, layer, body, sent,
+                                     create_command)
+    return await _batch_response(request, services, "created", *written)
+
+
+async def _write_batch(request: web.Request, services: Services, access: DocumentAccess,
+                       layer: str, body: dict[str, Any], sent: AnnotationRequest,
+                       make: Callable[..., Any]) -> tuple[Batch, list[Outcome], int]:
+    """Check a batch, bring the attachments its good items name, and write their commands
+    (``make`` builds one: a create or an update)."""
+    batch = await _parse_batch(request, services, body, access,
+                               id_required=make is update_command)
+    brought = await _bring_attachments(services, sent, [i for _, i in batch.items])
+    commands = await per_item(services, len(batch.items), _commands, make,
+                              access.row.document_id, layer, batch, brought,
+                              client_of(request))
+    outcomes, revision = await services.write(commands, request_id(request))
+    return batch, outcomes, revision
 
 
 def _commands(make: Callable[..., Any], document_id: str, layer: str, batch: Batch,
@@ -197,13 +208,9 @@ async def update_annotations(request: web.Request) -> web.Response:
     services, access, layer = await document_and_layer(request)
     async with annotation_request(request, services) as sent:
         body = json_object(sent.body)
-        batch = await _parse_batch(request, services, body, access, id_required=True)
-        brought = await _bring_attachments(services, sent, [i for _, i in batch.items])
-        commands = await per_item(services, len(batch.items), _commands, update_command,
-                                  access.row.document_id, layer, batch, brought,
-                                  client_of(request))
-        outcomes, revision = await services.write(commands, request_id(request))
-    return await _batch_response(request, services, "updated", batch, outcomes, revision)
+        written = await _write_batch(request, services, access, layer, body, sent,
+                                     update_command)
+    return await _batch_response(request, services, "updated", *written)
 
 
 async def update_annotation(request: web.Request) -> web.Response:
