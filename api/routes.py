@@ -8,7 +8,8 @@ from typing import Any
 
 from aiohttp import web
 
-from api import annotations, documents, history, instant_json, layers, sync
+from api import annotations as annotation_routes  # "annotations" is also a __future__ name
+from api import documents, history, instant_json, layers, sync
 from api.auth import client_of
 from api.context import PASSWORD_HEADER
 from api.errors import ApiError
@@ -114,28 +115,28 @@ ROUTES: list[Route] = [
     Route("GET", DOC + "/attachments/{attachment_id}", documents.get_attachment,
           "The bytes of an attachment the document holds", "attachment", headers=DOCUMENT_ROUTE,
           jwt="read-document"),
-    *_both_layers("POST", "/annotations", annotations.create_annotations,
+    *_both_layers("POST", "/annotations", annotation_routes.create_annotations,
                   "Create annotations (batch {annotations: [...]} or one {content})",
                   answer="CreatedOrBatch", body="annotations", headers=DOCUMENT_ROUTE,
                   also=(409,), jwt="write"),
-    *_both_layers("PUT", "/annotations", annotations.update_annotations,
+    *_both_layers("PUT", "/annotations", annotation_routes.update_annotations,
                   "Update annotations (batch)", answer="Batch", body="updates",
                   headers=DOCUMENT_ROUTE, jwt="write"),
-    *_both_layers("DELETE", "/annotations", annotations.delete_annotations,
+    *_both_layers("DELETE", "/annotations", annotation_routes.delete_annotations,
                   "Delete annotations by id, or \"all\"", body="ids", headers=DOCUMENT_ROUTE,
                   jwt="write"),
-    *_both_layers("GET", "/annotations", annotations.list_annotations,
+    *_both_layers("GET", "/annotations", annotation_routes.list_annotations,
                   "List annotations: JSON (first 1,000) or NDJSON (all, streamed)",
                   answer="records", headers=DOCUMENT_ROUTE, jwt="read-document"),
     *_both_layers("GET", "/pages/{page_index}/annotations",
-                  annotations.list_page_annotations, "List the annotations of one page",
+                  annotation_routes.list_page_annotations, "List the annotations of one page",
                   answer="records", headers=DOCUMENT_ROUTE, jwt="read-document"),
-    *_both_layers("GET", "/annotations/{annotation_id}", annotations.get_annotation,
+    *_both_layers("GET", "/annotations/{annotation_id}", annotation_routes.get_annotation,
                   "One annotation", answer="Record", headers=DOCUMENT_ROUTE, jwt="read-document"),
-    *_both_layers("PUT", "/annotations/{annotation_id}", annotations.update_annotation,
+    *_both_layers("PUT", "/annotations/{annotation_id}", annotation_routes.update_annotation,
                   "Update one annotation", answer="RecordWritten", body="update",
                   headers=(*DOCUMENT_ROUTE, "If-Match"), also=(412,), jwt="write"),
-    *_both_layers("DELETE", "/annotations/{annotation_id}", annotations.delete_annotation,
+    *_both_layers("DELETE", "/annotations/{annotation_id}", annotation_routes.delete_annotation,
                   "Delete one annotation", headers=(*DOCUMENT_ROUTE, "If-Match"), also=(412,),
                   jwt="write"),
     *_both_layers("GET", "/document.json", instant_json.export_instant_json,

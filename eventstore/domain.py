@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from hashlib import sha1
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from uuid import NAMESPACE_URL, UUID, uuid5
 
 from eventsourcing.domain import Aggregate
@@ -26,6 +26,7 @@ class StreamId(UUID):
     dicts some twenty times per command, and ``UUID.__hash__`` is Python code."""
 
     __slots__ = ("_hash",)
+    _hash: int
 
     def __hash__(self) -> int:
         return self._hash
@@ -210,6 +211,17 @@ class Attachment(Aggregate):
 class Annotation(Aggregate):
     """One annotation of one layer; every event holds the full record."""
 
+    if TYPE_CHECKING:  # set by the events' ``apply`` (see ``carry``)
+        document_id: str
+        instance: str
+        layer: str
+        annotation_id: str
+        content: dict[str, Any]
+        group: str | None
+        created_by: str | None
+        updated_by: str | None
+        deleted: bool
+
     class Event(Aggregate.Event):
         document_id: str
         instance: str
@@ -242,14 +254,8 @@ class Annotation(Aggregate):
         """State is set by the events' ``apply``."""
 
     def record(self) -> dict[str, Any]:
-        """The record in the shape the API serves it."""
-        return {
-            "id": self.annotation_id,
-            "content": self.content,
-            "createdBy": self.created_by,
-            "updatedBy": self.updated_by,
-            "group": self.group,
-        }
+        return annotation_record(self.annotation_id, self.content, self.created_by,
+                                 self.updated_by, self.group)
 
     def _change(self, event_class: type[Annotation.Event], **changes: Any) -> None:
         fields = {
@@ -277,6 +283,14 @@ class Annotation(Aggregate):
 
     def delete(self, *, user_id: str | None, request_id: str) -> None:
         self._change(self.Deleted, updated_by=user_id, request_id=request_id)
+
+
+def annotation_record(annotation_id: str, content: dict[str, Any], created_by: str | None,
+                      updated_by: str | None, group: str | None) -> dict[str, Any]:
+    """A record in the shape the API serves it (the bulk rebuild writes the same shape in
+    SQL: ``projections.replaying.SELECT_CHANGES``)."""
+    return {"id": annotation_id, "content": content, "createdBy": created_by,
+            "updatedBy": updated_by, "group": group}
 
 
 def aggregate_from_head(event: Aggregate.Event) -> Any:

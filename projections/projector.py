@@ -18,7 +18,15 @@ import orjson
 import sqlite_utils
 from eventsourcing.utils import get_topic
 
-from eventstore.domain import Annotation, Attachment, Document, Layer, LayerSections, Token
+from eventstore.domain import (
+    Annotation,
+    Attachment,
+    Document,
+    Layer,
+    LayerSections,
+    Token,
+    annotation_record,
+)
 from eventstore.log import EventLog, LoggedEvent
 from projections.schema import open_read_model
 
@@ -95,17 +103,6 @@ ON CONFLICT (document_id) DO UPDATE SET
     revision = excluded.revision, deleted = 0
 WHERE excluded.version > documents.version
 """
-
-
-def annotation_record(fields: dict[str, Any]) -> dict[str, Any]:
-    """The record in the shape the API serves it (the same as ``Annotation.record``)."""
-    return {
-        "id": fields["annotation_id"],
-        "content": fields["content"],
-        "createdBy": fields["created_by"],
-        "updatedBy": fields["updated_by"],
-        "group": fields["group"],
-    }
 
 
 class ReadModelWriter:
@@ -273,7 +270,9 @@ class ReadModelWriter:
         at = _at(fields["timestamp"])
         creation = topic in CREATIONS
         key = (document_id, fields["layer"], fields["annotation_id"])
-        record = orjson.dumps(annotation_record(fields)).decode()
+        record = orjson.dumps(annotation_record(
+            fields["annotation_id"], fields["content"], fields["created_by"],
+            fields["updated_by"], fields["group"])).decode()
         created_revision, created_at = revision, at
         earlier = pending.get(key)
         if earlier is not None and not creation and earlier[14]:

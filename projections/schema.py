@@ -30,51 +30,51 @@ def connect(path: Path | str, *, readonly: bool = False) -> sqlite_utils.Databas
 
 
 def ensure_schema(db: sqlite_utils.Database) -> None:
-    db["documents"].create({
+    db.table("documents").create({
         "document_id": str, "instance": str, "title": str, "sha256": str, "byte_size": int,
         "password_protected": int, "page_count": int, "pages": str, "created_at": str,
         "updated_at": str, "version": int, "revision": int, "deleted": int,
     }, pk="document_id", if_not_exists=True)
-    db["layers"].create({
+    db.table("layers").create({
         "document_id": str, "name": str, "created_at": str, "revision": int,
     }, pk=("document_id", "name"), if_not_exists=True)
-    db["annotations"].create({
+    db.table("annotations").create({
         "document_id": str, "layer": str, "id": str, "page_index": int, "group_name": str,
         "created_by": str, "updated_by": str, "record": str, "version": int,
         "revision": int, "created_revision": int, "created_at": str, "updated_at": str,
         "deleted": int,
     }, pk=("document_id", "layer", "id"), if_not_exists=True)
-    db["annotations"].create_index(
+    db.table("annotations").create_index(
         ["document_id", "layer", "deleted", "created_revision"], if_not_exists=True,
         index_name="annotations_by_layer")
-    db["annotations"].create_index(
+    db.table("annotations").create_index(
         ["document_id", "layer", "deleted", "page_index", "created_revision"],
         if_not_exists=True, index_name="annotations_by_page")
-    db["attachments"].create({
+    db.table("attachments").create({
         "document_id": str, "attachment_id": str, "sha256": str, "content_type": str,
         "byte_size": int, "created_at": str, "revision": int,
     }, pk=("document_id", "attachment_id"), if_not_exists=True)
     # One row per annotation event: history, change feeds and time travel without the log.
-    db["changes"].create({
+    db.table("changes").create({
         "revision": int, "document_id": str, "layer": str, "annotation_id": str,
         "version": int, "kind": str, "at": str, "user_id": str, "record": str,
     }, pk="revision", if_not_exists=True)
-    db["changes"].create_index(["document_id", "layer", "revision"], if_not_exists=True,
+    db.table("changes").create_index(["document_id", "layer", "revision"], if_not_exists=True,
                                index_name="changes_by_layer")
     index_changes_by_annotation(db)
-    db["changes"].create_index(["at"], if_not_exists=True, index_name="changes_by_time")
+    db.table("changes").create_index(["at"], if_not_exists=True, index_name="changes_by_time")
     # Every version of a layer's other Instant JSON sections, for exports at any revision.
-    db["sections"].create({
+    db.table("sections").create({
         "document_id": str, "layer": str, "revision": int, "sections": str,
     }, pk=("document_id", "layer", "revision"), if_not_exists=True)
-    db["revoked"].create({"jti": str, "expires": int, "revision": int}, pk="jti",
+    db.table("revoked").create({"jti": str, "expires": int, "revision": int}, pk="jti",
                          if_not_exists=True)
-    db["positions"].create({"name": str, "revision": int}, pk="name", if_not_exists=True)
-    db["meta"].create({"key": str, "value": str}, pk="key", if_not_exists=True)
+    db.table("positions").create({"name": str, "revision": int}, pk="name", if_not_exists=True)
+    db.table("meta").create({"key": str, "value": str}, pk="key", if_not_exists=True)
 
 
 def index_changes_by_annotation(db: sqlite_utils.Database) -> None:
-    db["changes"].create_index(["document_id", "layer", "annotation_id", "revision"],
+    db.table("changes").create_index(["document_id", "layer", "annotation_id", "revision"],
                                if_not_exists=True, index_name="changes_by_annotation")
 
 
@@ -112,7 +112,7 @@ def open_read_model(path: Path) -> sqlite_utils.Database:
         reset(path)
     db = connect(path)
     ensure_schema(db)
-    db["meta"].upsert({"key": "schema_version", "value": str(SCHEMA_VERSION)}, pk="key")
+    db.table("meta").upsert({"key": "schema_version", "value": str(SCHEMA_VERSION)}, pk="key")
     return db
 
 

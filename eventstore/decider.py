@@ -1,0 +1,464 @@
+"""Decisions: what events each command makes, given the state of the streams it touches.
+
+One ``Decider`` decides one batch of commands: it reads every head the batch needs in a few
+queries (or from the writer's cache of recent heads), decides each command against those
+heads plus the events decided before it in the batch, and can forget an all-or-nothing
+request's events again. It never writes: the writer appends what it decided.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.domain import Aggregate
+from eventsourcing.utils import get_topic
+from ulid import ULID
+
+from eventstore.commands import (
+    HIDDEN,
+    Command,
+    CopyAnnotation,
+    CreateAnnotation,
+    CreateLayer,
+    DeleteAnnotation,
+    DeleteDocument,
+    DeleteLayer,
+    PutAnnotation,
+    RevokeToken,
+    SetSections,
+    UpdateAnnotation,
+    UploadDocument,
+)
+from eventstore.domain import (
+    DEFAULT_LAYER,
+    SECTION_KEYS,
+    SECTIONS,
+    Annotation,
+    Attachment,
+    Document,
+    Layer,
+    LayerSections,
+    Token,
+    aggregate_from_head,
+    annotation_record,
+    annotation_stream_id,
+    attachment_stream_id,
+    document_stream_id,
+    layer_stream_id,
+    sections_stream_id,
+    token_stream_id,
+)
+from eventstore.errors import (
+    AnnotationExistsError,
+    AnnotationNotFoundError,
+    AttachmentNotFoundError,
+    DocumentExistsError,
+    DocumentNotFoundError,
+    ForbiddenError,
+    LayerExistsError,
+    LayerNotFoundError,
+    StaleVersionError,
+)
+from eventstore.log import EventLog
+
+
+class HeadCache:
+    """Last event per stream, for the streams the writer touched recently (LRU), bounded by
+    count and by the bytes the events take in the log: heads hold whole records, and a count
+    alone let 20,000 large ink drawings hold gigabytes."""
+
+    def __init__(self, maxsize: int, max_bytes: int = 64 * 1024 * 1024) -> None:
+        self.maxsize = maxsize
+        self.max_bytes = max_bytes
+        self.bytes = 0
+        self._heads: OrderedDict[UUID, tuple[Aggregate.Event, int]] = OrderedDict()
+
+    def get(self, stream_id: UUID) -> tuple[Aggregate.Event, int] | None:
+        """The head and its size, or None."""
+        head = self._heads.get(stream_id)
+        if head is not None:
+            self._heads.move_to_end(stream_id)
+        return head
+
+    def put_all(self, heads: dict[UUID, tuple[Aggregate.Event, int]]) -> None:
+        for stream_id, head in heads.items():
+            previous = self._heads.pop(stream_id, None)
+            if previous is not None:
+                self.bytes -= previous[1]
+            self._heads[stream_id] = head
+            self.bytes += head[1]
+        while self._heads and (len(self._heads) > self.maxsize or
+                               self.bytes > self.max_bytes):
+            self.bytes -= self._heads.popitem(last=False)[1][1]
+
+    def clear(self) -> None:
+        self._heads.clear()
+        self.bytes = 0
+
+
+MISSING = object()
+ANNOTATION_TOPIC = get_topic(Annotation)
+
+
+class Decider:
+    """Decides one batch of commands against the log's current state plus its own events."""
+
+    def __init__(self, log: EventLog, cache: HeadCache) -> None:
+        self.log = log
+        self.cache = cache
+        self.heads: dict[UUID, Aggregate.Event | None] = {}
+        self.sizes: dict[UUID, int] = {}  # of the heads, as stored in the log
+        self.events: list[Aggregate.Event] = []
+        self._undo: list[tuple[UUID, Any]] = []
+        self._fresh_instances: set[str] = set()  # documents uploaded in this batch
+
+    def preload(self, commands: Sequence[Command]) -> None:
+        """Read every head the batch needs with a few batched queries."""
+        commands = [c for c in commands if hasattr(c, "document_id")]
+        self._load(document_stream_id(c.document_id) for c in commands)
+        streams: list[UUID] = []
+        for command in commands:
+            document = self._live_document(command.document_id)
+            if document is not None:
+                streams.extend(_streams_of(command, document.instance))
+        self._load(streams)
+
+    def _load(self, stream_ids: Any) -> None:
+        missing = []
+        for stream_id in stream_ids:
+            if stream_id in self.heads:
+                continue
+            cached = self.cache.get(stream_id)
+            if cached is None:
+                missing.append(stream_id)
+            else:
+                self.heads[stream_id], self.sizes[stream_id] = cached
+        found = self.log.heads(missing)
+        for stream_id in missing:
+            head, size = found.get(stream_id, (None, 0))
+            self.heads[stream_id] = head
+            self.sizes[stream_id] = size
+
+    def _head(self, stream_id: UUID, instance: str | None = None) -> Aggregate.Event | None:
+        if stream_id not in self.heads:
+            if instance in self._fresh_instances:  # a new instance has no streams yet
+                self.heads[stream_id] = None
+            else:
+                self._load([stream_id])
+        return self.heads[stream_id]
+
+    def _live_document(self, document_id: str) -> Any:
+        head = self._head(document_stream_id(document_id))
+        if head is None or isinstance(head, Document.Deleted):
+            return None
+        return head
+
+    def _emit(self, events: Sequence[Aggregate.Event]) -> None:
+        for event in events:
+            self._undo.append((event.originator_id,
+                               self.heads.get(event.originator_id, MISSING)))
+            self.heads[event.originator_id] = event
+        self.events.extend(events)
+
+    def checkpoint(self) -> tuple[int, int]:
+        return len(self.events), len(self._undo)
+
+    def rollback(self, checkpoint: tuple[int, int]) -> None:
+        """Forget every event decided since ``checkpoint`` (an all-or-nothing request)."""
+        events, undo = checkpoint
+        del self.events[events:]
+        while len(self._undo) > undo:
+            stream_id, previous = self._undo.pop()
+            if previous is MISSING:
+                self.heads.pop(stream_id, None)
+            else:
+                self.heads[stream_id] = previous
+
+    def decide(self, command: Command, request_id: str) -> tuple[dict[str, Any] | None, int]:
+        """Append the command's events to the batch; returns (result, event count)."""
+        before = len(self.events)
+        result = DECISIONS[type(command)](self, command, request_id)
+        return result, len(self.events) - before
+
+    def upload(self, command: UploadDocument, request_id: str) -> dict[str, Any]:
+        stream_id = document_stream_id(command.document_id)
+        head = self._head(stream_id)
+        if head is not None and not isinstance(head, Document.Deleted) and not command.overwrite:
+            raise DocumentExistsError(
+                f"a document with id {command.document_id!r} already exists; "
+                "delete it first or upload with overwrite_existing_document=true"
+            )
+        fields = dict(
+            document_id=command.document_id, instance=str(ULID()), title=command.title,
+            sha256=command.sha256, byte_size=command.byte_size,
+            password_protected=command.password_protected, pages=command.pages,
+            request_id=request_id,
+        )
+        if head is None:
+            document = Document._create(Document.Uploaded, id=stream_id, **fields)
+        else:
+            document = aggregate_from_head(head)
+            document.trigger_event(Document.Reuploaded, **fields)
+        self._fresh_instances.add(fields["instance"])
+        self._emit(document.collect_events())
+        return {"document_id": command.document_id, "instance": fields["instance"]}
+
+    def delete_document(self, command: DeleteDocument, request_id: str) -> dict[str, Any]:
+        head = self._document(command.document_id)
+        document = aggregate_from_head(head)
+        document.trigger_event(
+            Document.Deleted, document_id=command.document_id, instance=head.instance,
+            request_id=request_id,
+        )
+        self._emit(document.collect_events())
+        return {"document_id": command.document_id}
+
+    def _document(self, document_id: str) -> Any:
+        document = self._live_document(document_id)
+        if document is None:
+            raise DocumentNotFoundError(f"document {document_id!r} not found")
+        return document
+
+    def _annotation_head(self, document: Any, layer: str, annotation_id: str
+                         ) -> tuple[UUID, Aggregate.Event | None, bool]:
+        stream_id = annotation_stream_id(document.instance, layer, annotation_id)
+        head = self._head(stream_id, document.instance)
+        return stream_id, head, head is not None and not isinstance(head, Annotation.Deleted)
+
+    def create_annotation(self, command: CreateAnnotation, request_id: str) -> dict[str, Any]:
+        document = self._document(command.document_id)
+        stream_id, head, live = self._annotation_head(document, command.layer,
+                                                      command.annotation_id)
+        if live:
+            visible = command.guard is None or command.guard(
+                aggregate_from_head(head).record()) != HIDDEN
+            raise AnnotationExistsError(
+                f"an annotation with id {command.annotation_id!r} already exists "
+                f"in {_layer_phrase(command.layer)}" if visible else
+                f"the id {command.annotation_id!r} is not available; choose another")
+        self._ensure_attachments(document, command)
+        self._ensure_layer(document, command.layer)
+        return self._new(document, stream_id, head, command, command.user_id, command.user_id,
+                         request_id)
+
+    def copy_annotation(self, command: CopyAnnotation, request_id: str) -> dict[str, Any]:
+        document = self._document(command.document_id)
+        stream_id, head, live = self._annotation_head(document, command.layer,
+                                                      command.annotation_id)
+        if live:
+            raise AnnotationExistsError(
+                f"an annotation with id {command.annotation_id!r} already exists "
+                f"in {_layer_phrase(command.layer)}")
+        self._ensure_layer(document, command.layer)
+        return self._new(document, stream_id, head, command, command.created_by,
+                         command.updated_by, request_id)
+
+    def put_annotation(self, command: PutAnnotation, request_id: str) -> dict[str, Any]:
+        document = self._document(command.document_id)
+        stream_id, head, live = self._annotation_head(document, command.layer,
+                                                      command.annotation_id)
+        self._ensure_attachments(document, command)
+        if not live:
+            self._ensure_layer(document, command.layer)
+            return self._new(document, stream_id, head, command, command.user_id,
+                             command.user_id, request_id)
+        annotation = aggregate_from_head(head)
+        annotation.update(content=command.content, group=command.group,
+                          user_id=command.user_id, request_id=request_id)
+        self._emit(annotation.collect_events())
+        return annotation.record()
+
+    def _live_annotation(self, command: Any) -> tuple[Any, Any]:
+        document = self._document(command.document_id)
+        _, head, live = self._annotation_head(document, command.layer, command.annotation_id)
+        not_found = AnnotationNotFoundError(
+            f"no annotation with id {command.annotation_id!r} in {_layer_phrase(command.layer)}")
+        if not live:
+            raise not_found
+        annotation = aggregate_from_head(head)
+        verdict = command.guard(annotation.record()) if command.guard is not None else None
+        if verdict == HIDDEN:
+            raise not_found  # the same answer as for a missing record: nothing leaks
+        if verdict is not None:
+            raise ForbiddenError(verdict)
+        base = getattr(command, "base_version", None)
+        if base is not None and base != annotation.version:
+            raise StaleVersionError(
+                f"annotation {command.annotation_id!r} is at version {annotation.version}, "
+                f"not {base}: it changed since; nothing was saved",
+                {**annotation.record(), "version": annotation.version})
+        return document, annotation
+
+    def update_annotation(self, command: UpdateAnnotation, request_id: str) -> dict[str, Any]:
+        document, annotation = self._live_annotation(command)
+        self._ensure_attachments(document, command)
+        group = annotation.group if command.keep_group else command.group
+        annotation.update(content=command.content, group=group, user_id=command.user_id,
+                          request_id=request_id)
+        self._emit(annotation.collect_events())
+        return annotation.record()
+
+    def delete_annotation(self, command: DeleteAnnotation, request_id: str
+                           ) -> dict[str, Any] | None:
+        try:
+            _, annotation = self._live_annotation(command)
+        except AnnotationNotFoundError:
+            if command.missing_ok:
+                return None
+            raise
+        annotation.delete(user_id=command.user_id, request_id=request_id)
+        self._emit(annotation.collect_events())
+        return annotation.record()
+
+    def _new(self, document: Any, stream_id: UUID, head: Aggregate.Event | None, command: Any,
+             created_by: str | None, updated_by: str | None, request_id: str
+             ) -> dict[str, Any]:
+        fields = dict(content=command.content, group=command.group, created_by=created_by,
+                      updated_by=updated_by, request_id=request_id)
+        if head is not None:  # the id was used before and deleted
+            annotation = aggregate_from_head(head)
+            annotation.recreate(**fields)
+            self._emit(annotation.collect_events())
+            return annotation.record()
+        # The hot path of bulk creates: the event itself, without an aggregate object.
+        created = Annotation.Created(
+            originator_id=stream_id, originator_version=1,
+            timestamp=Annotation.Created.create_timestamp(), originator_topic=ANNOTATION_TOPIC,
+            document_id=command.document_id, instance=document.instance, layer=command.layer,
+            annotation_id=command.annotation_id, **fields)
+        self._emit([created])
+        return annotation_record(command.annotation_id, command.content, created_by,
+                                 updated_by, command.group)
+
+    def create_layer(self, command: CreateLayer, request_id: str) -> dict[str, Any]:
+        document = self._document(command.document_id)
+        head = self._head(layer_stream_id(document.instance, command.layer), document.instance)
+        if head is not None and not isinstance(head, Layer.Deleted):
+            raise LayerExistsError(f"layer {command.layer!r} already exists")
+        self._ensure_layer(document, command.layer)
+        return {"name": command.layer}
+
+    def delete_layer(self, command: DeleteLayer, request_id: str) -> dict[str, Any]:
+        document = self._document(command.document_id)
+        head = self._head(layer_stream_id(document.instance, command.layer), document.instance)
+        if head is None or isinstance(head, Layer.Deleted):
+            raise LayerNotFoundError(f"layer {command.layer!r} not found")
+        layer = aggregate_from_head(head)
+        layer.trigger_event(Layer.Deleted, document_id=document.document_id,
+                            instance=document.instance, name=command.layer)
+        self._emit(layer.collect_events())
+        return {"name": command.layer}
+
+    def revoke_token(self, command: RevokeToken, request_id: str) -> dict[str, Any]:
+        stream_id = token_stream_id(command.jti)
+        if self._head(stream_id) is None:
+            self._emit(Token._create(Token.Revoked, id=stream_id, jti=command.jti,
+                                     expires=command.expires).collect_events())
+        return {"jti": command.jti}
+
+    def _ensure_attachments(self, document: Any, command: Any) -> None:
+        """Every referenced attachment is sent now or already held; record the new ones."""
+        if not command.references:
+            return
+        sent = {a.attachment_id: a for a in command.attachments}
+        missing = [a for a in command.references if a not in sent and self._head(
+            attachment_stream_id(document.instance, a), document.instance) is None]
+        if missing:
+            raise AttachmentNotFoundError(
+                f"attachment {missing[0]!r} is neither sent with this request nor held by "
+                f"document {document.document_id!r}; send it as a multipart part named by "
+                "its SHA-256")
+        for attachment_id in command.references:
+            stream_id = attachment_stream_id(document.instance, attachment_id)
+            if self._head(stream_id, document.instance) is None:
+                new = sent[attachment_id]
+                self._emit([Attachment._create(
+                    Attachment.Attached, id=stream_id, document_id=document.document_id,
+                    instance=document.instance, attachment_id=attachment_id,
+                    sha256=new.blob, content_type=new.content_type,
+                    byte_size=new.byte_size).collect_events()[0]])
+
+    def _ensure_layer(self, document: Any, layer: str) -> None:
+        if layer == DEFAULT_LAYER:
+            return
+        stream_id = layer_stream_id(document.instance, layer)
+        head = self._head(stream_id, document.instance)
+        fields = dict(document_id=document.document_id, instance=document.instance, name=layer)
+        if head is None:
+            self._emit(Layer._create(Layer.Created, id=stream_id, **fields).collect_events())
+        elif isinstance(head, Layer.Deleted):
+            aggregate = aggregate_from_head(head)
+            aggregate.trigger_event(Layer.Recreated, **fields)
+            self._emit(aggregate.collect_events())
+
+    def set_sections(self, command: SetSections, request_id: str) -> dict[str, Any]:
+        document = self._document(command.document_id)
+        stream_id = sections_stream_id(document.instance, command.layer)
+        head = self._head(stream_id, document.instance)
+        before = {} if head is None else head.sections
+        sections = merge_sections({} if command.replace else before, command.sections)
+        result = {"sections": {name: len(records) for name, records in sections.items()}}
+        if sections == before:
+            return result
+        if sections:
+            self._ensure_layer(document, command.layer)
+        fields = dict(document_id=document.document_id, instance=document.instance,
+                      layer=command.layer, sections=sections, request_id=request_id)
+        if head is None:
+            self._emit(LayerSections._create(LayerSections.Started, id=stream_id,
+                                             **fields).collect_events())
+        else:
+            aggregate = aggregate_from_head(head)
+            aggregate.trigger_event(LayerSections.Changed, **fields)
+            self._emit(aggregate.collect_events())
+        return result
+
+
+def merge_sections(current: dict[str, list[dict[str, Any]]],
+                   changes: dict[str, list[dict[str, Any]]]) -> dict[str, list[dict[str, Any]]]:
+    """Records of ``changes`` replace those of ``current`` with the same key, or are added;
+    empty sections are left out."""
+    merged = {}
+    for name in SECTIONS:
+        key = SECTION_KEYS[name]
+        records = {record.get(key): record for record in current.get(name, ())}
+        records.update((record.get(key), record) for record in changes.get(name, ()))
+        if records:
+            merged[name] = list(records.values())
+    return merged
+
+
+DECISIONS: dict[type, Callable[[Decider, Any, str], dict[str, Any] | None]] = {
+    UploadDocument: Decider.upload,
+    DeleteDocument: Decider.delete_document,
+    CreateAnnotation: Decider.create_annotation,
+    CopyAnnotation: Decider.copy_annotation,
+    PutAnnotation: Decider.put_annotation,
+    UpdateAnnotation: Decider.update_annotation,
+    DeleteAnnotation: Decider.delete_annotation,
+    CreateLayer: Decider.create_layer,
+    DeleteLayer: Decider.delete_layer,
+    RevokeToken: Decider.revoke_token,
+    SetSections: Decider.set_sections,
+}
+LAYERED = (CreateAnnotation, CopyAnnotation, PutAnnotation, UpdateAnnotation, DeleteAnnotation)
+
+
+def _streams_of(command: Command, instance: str) -> list[UUID]:
+    """The streams a command will look at, so the batch can read them in one go."""
+    streams: list[UUID] = []
+    layer = getattr(command, "layer", DEFAULT_LAYER)
+    if layer != DEFAULT_LAYER:
+        streams.append(layer_stream_id(instance, layer))
+    if isinstance(command, LAYERED):
+        streams.append(annotation_stream_id(instance, layer, command.annotation_id))
+        streams.extend(attachment_stream_id(instance, a)
+                       for a in getattr(command, "references", ()))
+    return streams
+
+
+def _layer_phrase(layer: str) -> str:
+    return "the default layer" if layer == DEFAULT_LAYER else f"layer {layer!r}"
