@@ -246,6 +246,7 @@ async def delete_annotations(request: web.Request) -> web.Response:
     if everything:  # "all": what the read model holds once it shows every committed write
         await services.caught_up()
         ids = await services.run(services.read_model.live_annotation_ids, document_id, layer)
+    assert ids is not None  # parse_delete_ids gives None only for "all"
     guard = client.delete_guard() if client else None
     commands = [DeleteAnnotation(document_id, layer, annotation_id, missing_ok=True,
                                  guard=guard) for annotation_id in ids]

@@ -7,13 +7,13 @@ import re
 
 from aiohttp import web
 
-from api.clients import CLIENT, Client, decode_client
+from api.clients import CLIENT, Client, JwtConfig, decode_client
 from api.errors import ApiError, Handler
 from api.settings import SETTINGS
 
 PUBLIC_PATHS = frozenset({"/healthcheck", "/api/openapi.json"})
 TOKEN_HEADER = re.compile(r'Token\s+token="?([^"]*)"?\s*', re.IGNORECASE)
-JWT_CONFIG = web.AppKey("jwt_config", object)
+JWT_CONFIG = web.AppKey[JwtConfig | None]("jwt_config")
 
 
 def token_of(header: str | None) -> str:

@@ -75,8 +75,10 @@ class Client:
             return False
         return self.collaboration is None or self.collaboration.can_set_group(record, target)
 
-    def decorate(self, record: dict[str, Any]) -> dict[str, Any]:
+    def decorate(self, record: dict[str, Any] | None) -> dict[str, Any] | None:
         """The record with the flags a client shows (extension)."""
+        if record is None:
+            return None
         return {**record, "isEditable": self.may("edit", record),
                 "isDeletable": self.may("delete", record),
                 "canSetGroup": self.may_set_group(record, record.get("group"))}

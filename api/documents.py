@@ -130,6 +130,7 @@ async def _store_upload(request: web.Request, services: Services, upload: Upload
         raise ApiError(status_of(outcomes[0].error), str(outcomes[0].error))
     raise_rejections(outcomes, ["$"] + (import_paths(plan) if plan is not None else []))
     row = await services.run(services.read_model.document, document_id)
+    assert row is not None  # just written, and the read model shows it
     return json_response({"data": {
         "document_id": document_id, "errors": plan.notes if plan else [],
         "password_protected": row.password_protected, "sourcePdfSha256": sha256,

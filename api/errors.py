@@ -70,7 +70,7 @@ STATUS_OF: dict[type[Exception], int] = {
 }
 
 
-def status_of(error: DomainError | ContentError) -> int:
+def status_of(error: Exception) -> int:
     for kind in type(error).__mro__:
         if kind in STATUS_OF:
             return STATUS_OF[kind]

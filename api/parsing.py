@@ -109,13 +109,13 @@ class Batch:
     """The items of a batch that passed validation, and a failing path for each that did not."""
 
     items: list[tuple[int, AnnotationInput]] = field(default_factory=list)
-    failing: list[dict[str, str]] = field(default_factory=list)
+    failing: list[dict[str, Any]] = field(default_factory=list)
 
     def fail(self, index: int, reason: str) -> None:
         self.failing.append(failing_path(index, reason))
 
 
-def failing_path(index: int, reason: str) -> dict[str, str]:
+def failing_path(index: int, reason: str) -> dict[str, Any]:
     return {"path": f"$.annotations[{index}]", "details": reason, "error": reason}
 
 

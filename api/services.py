@@ -74,8 +74,9 @@ class Services:
                                            ] or [commands]
         outcomes: list[Outcome] = []
         for part in parts:
-            outcomes += await asyncio.wrap_future(
+            written: list[Outcome] = await asyncio.wrap_future(
                 self.writer.submit(part, request_id, atomic=atomic))
+            outcomes += written
         revision = max((o.revision for o in outcomes if isinstance(o, Accepted)), default=0)
         if revision and not await self.waiter.wait_for(revision, self.settings.write_timeout):
             raise ApiError(503, f"saved at revision {revision}, but the read model did not "

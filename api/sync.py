@@ -356,7 +356,7 @@ async def hub_context(app: web.Application) -> AsyncIterator[None]:
     yield
     if heartbeat is not None:
         heartbeat.cancel()
-    if hub.presence is not None:
+    if hub.services.listener is not None:
         hub.services.listener.on_presence = None
 
 
@@ -437,7 +437,7 @@ async def _receive(request: web.Request, services: Services, document_id: str, l
             subscriber.push({"type": "rejected", "changeId": _change_id(change),
                              "reason": refusal})
         return
-    commands: list[tuple[Any, Command]] = []
+    commands: list[tuple[Any, Any]] = []  # (changeId, a command of one annotation)
     for change in message["changes"]:
         try:
             commands.append((_change_id(change),
@@ -456,8 +456,9 @@ async def _receive(request: web.Request, services: Services, document_id: str, l
         else:
             rejection = {"type": "rejected", "changeId": change_id,
                          "id": command.annotation_id, "reason": str(outcome.error)}
-            if getattr(outcome.error, "current", None) is not None:
-                rejection["current"] = outcome.error.current
+            current = getattr(outcome.error, "current", None)
+            if current is not None:
+                rejection["current"] = current
             subscriber.push(rejection)
 
 

@@ -117,7 +117,7 @@ async def multipart_parts(request: web.Request, services: Services
     while True:
         with malformed_is_400():
             part = await within(services.settings.body_timeout, reader.next())
-            if part is not None:
+            if isinstance(part, aiohttp.BodyPartReader):
                 _ = part.name  # parses Content-Disposition: a bad one is malformed, not a 500
         if part is None:
             return

@@ -109,7 +109,9 @@ class Decider:
     def __init__(self, log: EventLog, cache: HeadCache) -> None:
         self.log = log
         self.cache = cache
-        self.heads: dict[UUID, Aggregate.Event | None] = {}
+        # Heads are the last events of their streams, of many classes whose fields
+        # eventsourcing sets at runtime: typed Any, as the aggregates they rebuild.
+        self.heads: dict[UUID, Any] = {}
         self.sizes: dict[UUID, int] = {}  # of the heads, as stored in the log
         self.events: list[Aggregate.Event] = []
         self._undo: list[tuple[UUID, Any]] = []
@@ -117,10 +119,10 @@ class Decider:
 
     def preload(self, commands: Sequence[Command]) -> None:
         """Read every head the batch needs with a few batched queries."""
-        commands = [c for c in commands if hasattr(c, "document_id")]
-        self._load(document_stream_id(c.document_id) for c in commands)
+        documented: list[Any] = [c for c in commands if hasattr(c, "document_id")]
+        self._load(document_stream_id(c.document_id) for c in documented)
         streams: list[UUID] = []
-        for command in commands:
+        for command in documented:
             document = self._live_document(command.document_id)
             if document is not None:
                 streams.extend(_streams_of(command, document.instance))
@@ -142,7 +144,7 @@ class Decider:
             self.heads[stream_id] = head
             self.sizes[stream_id] = size
 
-    def _head(self, stream_id: UUID, instance: str | None = None) -> Aggregate.Event | None:
+    def _head(self, stream_id: UUID, instance: str | None = None) -> Any:
         if stream_id not in self.heads:
             if instance in self._fresh_instances:  # a new instance has no streams yet
                 self.heads[stream_id] = None
@@ -156,7 +158,7 @@ class Decider:
             return None
         return head
 
-    def _emit(self, events: Sequence[Aggregate.Event]) -> None:
+    def _emit(self, events: Sequence[Any]) -> None:
         for event in events:
             self._undo.append((event.originator_id,
                                self.heads.get(event.originator_id, MISSING)))
@@ -191,8 +193,9 @@ class Decider:
                 f"a document with id {command.document_id!r} already exists; "
                 "delete it first or upload with overwrite_existing_document=true"
             )
+        instance = str(ULID())
         fields = dict(
-            document_id=command.document_id, instance=str(ULID()), title=command.title,
+            document_id=command.document_id, instance=instance, title=command.title,
             sha256=command.sha256, byte_size=command.byte_size,
             password_protected=command.password_protected, pages=command.pages,
             request_id=request_id,
@@ -202,9 +205,9 @@ class Decider:
         else:
             document = aggregate_from_head(head)
             document.trigger_event(Document.Reuploaded, **fields)
-        self._fresh_instances.add(fields["instance"])
+        self._fresh_instances.add(instance)
         self._emit(document.collect_events())
-        return {"document_id": command.document_id, "instance": fields["instance"]}
+        return {"document_id": command.document_id, "instance": instance}
 
     def delete_document(self, command: DeleteDocument, request_id: str) -> dict[str, Any]:
         head = self._document(command.document_id)
@@ -223,7 +226,7 @@ class Decider:
         return document
 
     def _annotation_head(self, document: Any, layer: str, annotation_id: str
-                         ) -> tuple[UUID, Aggregate.Event | None, bool]:
+                         ) -> tuple[UUID, Any, bool]:
         stream_id = annotation_stream_id(document.instance, layer, annotation_id)
         head = self._head(stream_id, document.instance)
         return stream_id, head, head is not None and not isinstance(head, Annotation.Deleted)
@@ -313,7 +316,7 @@ class Decider:
         self._emit(annotation.collect_events())
         return annotation.record()
 
-    def _new(self, document: Any, stream_id: UUID, head: Aggregate.Event | None, command: Any,
+    def _new(self, document: Any, stream_id: UUID, head: Any, command: Any,
              created_by: str | None, updated_by: str | None, request_id: str
              ) -> dict[str, Any]:
         fields = dict(content=command.content, group=command.group, created_by=created_by,
@@ -324,7 +327,8 @@ class Decider:
             self._emit(annotation.collect_events())
             return annotation.record()
         # The hot path of bulk creates: the event itself, without an aggregate object.
-        created = Annotation.Created(
+        # Its fields are Annotation.Event's, made a dataclass by eventsourcing at runtime.
+        created = Annotation.Created(  # type: ignore[call-arg]
             originator_id=stream_id, originator_version=1,
             timestamp=Annotation.Created.create_timestamp(), originator_topic=ANNOTATION_TOPIC,
             document_id=command.document_id, instance=document.instance, layer=command.layer,

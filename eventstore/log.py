@@ -14,7 +14,7 @@ import time
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, cast
 from urllib.parse import parse_qs, unquote, urlsplit
 from uuid import UUID
 
@@ -167,7 +167,8 @@ class HeadsSQLiteRecorder(SQLiteApplicationRecorder):
         for start in range(0, len(stored_events), HEADS_CHUNK):
             chunk = stored_events[start:start + HEADS_CHUNK]
             pairs = ",".join("(?, ?)" for _ in chunk)
-            params = [v for s in chunk for v in (s.originator_id.hex, s.originator_version)]
+            params = [v for s in chunk
+                      for v in (cast(UUID, s.originator_id).hex, s.originator_version)]
             with self.datastore.transaction(commit=False) as cursor:
                 cursor.execute(f"SELECT rowid, originator_id, originator_version, state FROM "
                                f"{self.events_table_name} WHERE (originator_id, "
@@ -216,10 +217,18 @@ class DurableSQLiteFactory(SQLiteFactory):
         self.datastore.pool.autocheckpoint = self.env.get(BACKGROUND_CHECKPOINTS) != "1"
 
 
+class LogStore(Protocol):
+    """What annolog's recorders (SQLite here, PostgreSQL in postgres_store) add."""
+
+    def revisions_of(self, stored_events: Sequence[StoredEvent]) -> list[int] | None: ...
+
+    def select_stream(self, originator_id: UUID) -> list[Notification]: ...
+
+
 @dataclass(frozen=True)
 class LoggedEvent:
     revision: int
-    event: Aggregate.Event
+    event: Any  # a domain event of any class in eventstore.domain
 
 
 class EventLog(Application[UUID]):
@@ -227,12 +236,18 @@ class EventLog(Application[UUID]):
 
     name = "annolog"
 
+    @property
+    def store(self) -> LogStore:
+        """The recorder, with what both of annolog's adapters add to the library's."""
+        return cast(LogStore, self.recorder)
+
     def construct_transcoder(self) -> Transcoder:
         transcoder = TopLevelOrjsonTranscoder()
-        self.register_transcodings(transcoder)
+        # typed for the library's JSON transcoder; any transcoder that registers serves
+        self.register_transcodings(transcoder)  # type: ignore[arg-type]
         return transcoder
 
-    def heads(self, stream_ids: Iterable[UUID]) -> dict[UUID, tuple[Aggregate.Event, int]]:
+    def heads(self, stream_ids: Iterable[UUID]) -> dict[UUID, tuple[Any, int]]:
         """The last event of each existing stream among ``stream_ids``, with the bytes it
         takes in the log."""
         ids = list(dict.fromkeys(stream_ids))
@@ -244,7 +259,8 @@ class EventLog(Application[UUID]):
         else:
             stored = [s for i in ids for s in recorder.select_events(i, desc=True, limit=1)]
         to_domain_event = self.mapper.to_domain_event
-        return {s.originator_id: (to_domain_event(s), len(s.state)) for s in stored}
+        return {cast(UUID, s.originator_id): (to_domain_event(s), len(s.state))
+                for s in stored}
 
     def append(self, events: Sequence[Aggregate.Event]) -> list[int]:
         """Append ``events`` in one transaction; returns the revision of each.
@@ -265,13 +281,13 @@ class EventLog(Application[UUID]):
     def append_encoded(self, stored: list[StoredEvent]) -> list[int]:
         """Append encoded events in one transaction; returns the revision of each."""
         try:
-            return self.recorder.insert_events(stored)
+            return list(self.recorder.insert_events(stored) or ())
         except Exception as error:
             # The insert may have committed and lost only its acknowledgement (a connection
             # cut after COMMIT; a retry that then met its own rows as a "conflict"). Deciding
             # the commands again would store them twice, so ask the log first.
             try:
-                revisions = self.recorder.revisions_of(stored)
+                revisions = self.store.revisions_of(stored)
             except Exception as lookup_error:
                 raise AppendOutcomeUnknownError(
                     f"the append failed ({type(error).__name__}: {error}) and the log could "
@@ -353,7 +369,7 @@ class EventLog(Application[UUID]):
     def stream(self, stream_id: UUID) -> list[LoggedEvent]:
         """Every event of one stream with its revision."""
         return [LoggedEvent(n.id, self.mapper.to_domain_event(n))
-                for n in self.recorder.select_stream(stream_id)]
+                for n in self.store.select_stream(stream_id)]
 
     def max_revision(self) -> int:
         return self.recorder.max_notification_id() or 0
@@ -418,7 +434,8 @@ def postgres_env(database_url: str) -> dict[str, str]:
 
 def check_synchronous_commit(log: EventLog) -> None:
     """A 200 must mean durable: refuse a server configured with synchronous_commit=off."""
-    with log.recorder.datastore.get_connection() as conn, conn.cursor() as cursor:
+    recorder: Any = log.recorder  # a PostgreSQL recorder: its datastore has connections
+    with recorder.datastore.get_connection() as conn, conn.cursor() as cursor:
         cursor.execute("SHOW synchronous_commit")
         setting = cursor.fetchone()["synchronous_commit"]
     if setting == "off":

@@ -7,7 +7,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, cast
 from uuid import UUID
 
 import psycopg
@@ -190,7 +190,7 @@ class LogListener(BackgroundThread):
                 self._stop.wait(1.0)
 
     def _listen(self) -> None:
-        options = dict(self.recorder.datastore.pool.kwargs)
+        options = dict(cast(dict[str, Any], self.recorder.datastore.pool.kwargs))
         options.pop("row_factory", None)
         with psycopg.connect(**options, autocommit=True) as conn:
             conn.execute(SQL("LISTEN {0}").format(Identifier(self.recorder.channel_name)))

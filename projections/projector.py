@@ -343,21 +343,21 @@ class Projector:
         hold more (after its own writes alone, this process does not ask the log again)."""
         with self._lock:
             while self._offered:
-                batch = [e for e in self._offered.popleft() if e.revision > self.position]
-                self._offered_events -= len(batch)
-                if batch and batch[0].revision == self.position + 1:
-                    return batch
-                if batch:  # a gap: drop the hand-overs, the log will serve them
+                offered = [e for e in self._offered.popleft() if e.revision > self.position]
+                self._offered_events -= len(offered)
+                if offered and offered[0].revision == self.position + 1:
+                    return offered
+                if offered:  # a gap: drop the hand-overs, the log will serve them
                     self._offered.clear()
                     self._offered_events = 0
                     self._unread = True
             if not self._unread:
                 return []
             self._unread = False
-        batch = self.log.read_facts(self.position, BATCH, raw_timestamps=True)
-        if len(batch) == BATCH:  # a full page: more may follow
+        facts = self.log.read_facts(self.position, BATCH, raw_timestamps=True)
+        if len(facts) == BATCH:  # a full page: more may follow
             self._unread = True
-        return batch
+        return facts
 
     def start(self) -> None:
         self._thread.start()

@@ -100,7 +100,7 @@ def check_comment(record: Any, page_count: int | None, roots: Collection[str]
 def check_bookmark(record: Any, page_count: int | None, roots: Collection[str]
                    ) -> dict[str, Any]:
     bookmark = _with_id(_common(record, "pspdfkit/bookmark", (1,)))
-    action = bookmark.get("action")
+    action: Any = bookmark.get("action")
     _expect(isinstance(action, dict) and isinstance(action.get("type"), str),
             "'action' must be an action object with a 'type', e.g. "
             "{\"type\": \"goTo\", \"pageIndex\": 1}")

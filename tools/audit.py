@@ -204,7 +204,7 @@ def snapshot(data_dir: Path, document: str, source: str, name: str, revision: in
              at: str | None) -> int:
     """Create layer ``name`` as a copy of ``source`` at a revision (the server must be
     stopped: an embedded log has one writer)."""
-    from eventstore.commands import Rejected
+    from eventstore.commands import Accepted, Rejected
     from eventstore.errors import NotAppliedError
     from eventstore.writer import Writer
     from projections.replays import layer_copy_commands
@@ -229,7 +229,7 @@ def snapshot(data_dir: Path, document: str, source: str, name: str, revision: in
         for outcome in outcomes:
             if isinstance(outcome, Rejected) and not isinstance(outcome.error, NotAppliedError):
                 raise AuditError(str(outcome.error))
-        return max(o.revision for o in outcomes)
+        return max(o.revision for o in outcomes if isinstance(o, Accepted))
 
 
 def migrate(data_dir: Path, database_url: str, batch: int = 5000) -> int:

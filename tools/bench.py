@@ -16,6 +16,7 @@ import time
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import orjson
@@ -24,7 +25,13 @@ import psycopg
 import uvloop
 from tqdm import tqdm
 
-from eventstore.commands import CreateAnnotation, UpdateAnnotation, UploadDocument
+from eventstore.commands import (
+    Accepted,
+    Command,
+    CreateAnnotation,
+    UpdateAnnotation,
+    UploadDocument,
+)
 from eventstore.log import open_log
 from eventstore.writer import Writer
 from projections.replaying import replay
@@ -189,7 +196,7 @@ async def uploads(session: aiohttp.ClientSession, server: ServerProcess, connect
 
 
 async def bulk(session: aiohttp.ClientSession, server: ServerProcess, n: int, scratch: Path) -> Row:
-    items = [{"id": f"bulk{i}", "content": _note(i)} for i in range(n)]
+    items: list[dict[str, Any]] = [{"id": f"bulk{i}", "content": _note(i)} for i in range(n)]
     elapsed = await _post(session, f"{server.base}/api/documents/bench/layers/bulk/annotations",
                           items)
     rows = [(item["id"], orjson.dumps(item).decode()) for item in items]
@@ -267,6 +274,7 @@ def build_log(data_dir: Path, events: int, layer_size: int) -> int:
             command = CreateAnnotation if round_ == 0 else UpdateAnnotation
             for start in range(0, layer_size, 10_000):
                 items = range(start, min(layer_size, start + 10_000))
+                batch: list[Command]
                 if command is CreateAnnotation:
                     batch = [CreateAnnotation("bench", "big", f"a{i}", _note(i), None, "u")
                              for i in items]
@@ -276,7 +284,7 @@ def build_log(data_dir: Path, events: int, layer_size: int) -> int:
                 outcomes = writer.execute(batch)
                 bar.update(len(batch))
             if round_ == 0:
-                first_round = max(o.revision for o in outcomes)
+                first_round = max(o.revision for o in outcomes if isinstance(o, Accepted))
     writer.stop()
     log.close()
     return first_round
@@ -536,7 +544,8 @@ async def run_cluster(args: argparse.Namespace, scratch: Path) -> list[Row]:
                                          timeout=aiohttp.ClientTimeout(total=600)) as session:
             await _upload(session, servers[0], scratch)
             print("bulk ...", file=sys.stderr)
-            items = [{"id": f"bulk{i}", "content": _note(i)} for i in range(args.bulk)]
+            items: list[dict[str, Any]] = [{"id": f"bulk{i}", "content": _note(i)}
+                                           for i in range(args.bulk)]
             elapsed = await _post(session, f"{servers[0].base}/api/documents/bench/layers/"
                                            "bulk/annotations", items)
             raw_bulk, raw_single = raw_postgres_rates(

@@ -15,6 +15,7 @@ CURVES = {"ES256": ec.SECP256R1(), "ES512": ec.SECP521R1()}
 
 def generate_keys(algorithm: str) -> tuple[bytes, bytes]:
     """(private PEM, public PEM) for one of RS256, RS512, ES256, ES512."""
+    private: ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey
     if algorithm in CURVES:
         private = ec.generate_private_key(CURVES[algorithm])
     else:
