@@ -20,8 +20,9 @@ from api.offload import LARGE, Offload
 from api.settings import SETTINGS, Settings
 from eventstore.blobs import BlobStore
 from eventstore.commands import Accepted, Command, Outcome
-from eventstore.log import Checkpointer, DataDirLock, EventLog, open_log
+from eventstore.log import EventLog, open_log
 from eventstore.postgres_store import HeadsPostgresRecorder, LogListener
+from eventstore.sqlite_store import Checkpointer, DataDirLock
 from eventstore.writer import Writer
 from projections.projector import Projector
 from projections.queries import DocumentRow, ReadModel

@@ -8,6 +8,7 @@ import logging
 import threading
 from collections.abc import Callable, Sequence
 from typing import Any, cast
+from urllib.parse import parse_qs, unquote, urlsplit
 from uuid import UUID
 
 import psycopg
@@ -21,7 +22,8 @@ from eventsourcing.utils import retry
 from psycopg.sql import SQL, Identifier
 
 from eventstore.background import BackgroundThread
-from eventstore.log import matching_revisions
+from eventstore.errors import DataDirLockedError
+from eventstore.sqlite_store import matching_revisions
 
 MAX_BIGINT = 2**63 - 1
 # One policy for every statement of the writer and the followers: a moment of PostgreSQL
@@ -203,3 +205,32 @@ class LogListener(BackgroundThread):
                         self.on_commit()
                     elif self.on_presence is not None:
                         self.on_presence(notify.payload)
+
+
+def postgres_env(database_url: str) -> dict[str, str]:
+    """``postgresql://user:password@host:port/dbname?schema=name`` as eventsourcing's keys."""
+    url = urlsplit(database_url)
+    if url.scheme not in ("postgresql", "postgres") or not url.path.strip("/"):
+        raise ValueError("ANNOLOG_DATABASE_URL must look like "
+                         "postgresql://user:password@host:5432/dbname")
+    query = parse_qs(url.query)
+    return {
+        "PERSISTENCE_MODULE": "eventstore.postgres_store:HeadsPostgresFactory",
+        "POSTGRES_DBNAME": unquote(url.path.strip("/")),
+        "POSTGRES_HOST": url.hostname or "localhost",
+        "POSTGRES_PORT": str(url.port or 5432),
+        "POSTGRES_USER": unquote(url.username or ""),
+        "POSTGRES_PASSWORD": unquote(url.password or ""),
+        "POSTGRES_SCHEMA": query.get("schema", ["public"])[0],
+        "POSTGRES_POOL_SIZE": "4",
+    }
+
+
+def check_synchronous_commit(recorder: Any) -> None:
+    """A 200 must mean durable: refuse a server configured with synchronous_commit=off."""
+    with recorder.datastore.get_connection() as conn, conn.cursor() as cursor:
+        cursor.execute("SHOW synchronous_commit")
+        setting = cursor.fetchone()["synchronous_commit"]
+    if setting == "off":
+        raise DataDirLockedError("PostgreSQL runs with synchronous_commit=off, so an "
+                                 "acknowledged write could be lost; turn it on")

@@ -15,7 +15,8 @@ from eventstore.commands import (
     UpdateAnnotation,
     UploadDocument,
 )
-from eventstore.log import DataDirLock, open_log
+from eventstore.log import open_log
+from eventstore.sqlite_store import DataDirLock
 from eventstore.writer import Writer
 from projections.projector import Projector
 from projections.queries import dump_tables

@@ -21,7 +21,7 @@ from api import serving
 from api.app import create_app
 from api.settings import Settings
 from eventstore.errors import DataDirLockedError
-from eventstore.log import DataDirLock
+from eventstore.sqlite_store import DataDirLock
 from tools import audit
 
 

@@ -32,7 +32,8 @@ from eventstore.errors import (
     LogUnavailableError,
     UnstorableError,
 )
-from eventstore.log import DataDirLock, EventLog, open_log
+from eventstore.log import EventLog, open_log
+from eventstore.sqlite_store import DataDirLock
 from eventstore.writer import Writer
 
 
@@ -215,7 +216,7 @@ def test_attachments_are_recorded_once_per_document_and_must_be_sent_or_held(wri
 
 @pytest.mark.parametrize("background", [False, True])
 def test_with_background_checkpoints_no_commit_checkpoints(tmp_path, background):
-    from eventstore.log import Checkpointer
+    from eventstore.sqlite_store import Checkpointer
     log = open_log(tmp_path, background_checkpoints=background)
     writer = Writer(log)
     writer.start()
