@@ -18,7 +18,7 @@ from ulid import ULID
 
 from eventstore.blobs import sniff_content_type
 from eventstore.names import attachment_references, check_annotation_id, normalize_attachment_id
-from eventstore.times import utc
+from eventstore.times import utc, utc_second_text
 from eventstore.validation import ContentError, validate_content
 from projections.sections import plan_sections
 
@@ -31,7 +31,7 @@ TEXT_TYPES = ("pspdfkit/note", "pspdfkit/text", "pspdfkit/comment-marker")
 
 def canonical_timestamp(value: str) -> str:
     """Whole seconds in UTC, as the engine exports them (validated on the way in)."""
-    return utc(value).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return utc_second_text(utc(value))
 
 
 def export_annotation(record: dict[str, Any], annotation_version: int | None = None

@@ -28,7 +28,8 @@ import sqlite_utils
 
 from eventstore.domain import Attachment, Document, Layer, LayerSections, Token
 from eventstore.log import EventLog
-from projections.projector import CREATIONS, KINDS, POSITION, ReadModelWriter, _at
+from eventstore.times import stored_time_text
+from projections.read_model_writer import CREATIONS, KINDS, POSITION, ReadModelWriter
 from projections.schema import (
     drop_indexes,
     ensure_schema,
@@ -239,7 +240,7 @@ def sql_replay(log: EventLog, db: sqlite_utils.Database, upto: int,
 
 
 def _register_functions(conn: sqlite3.Connection) -> None:
-    conn.create_function("annolog_at", 1, lambda text: _at({"_data_": text}),
+    conn.create_function("annolog_at", 1, stored_time_text,
                          deterministic=True)
     conn.create_function("annolog_field", 2, lambda record, key: orjson.loads(record)[key],
                          deterministic=True)

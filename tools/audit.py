@@ -22,7 +22,7 @@ from ulid import ULID
 
 from eventstore.domain import Annotation, Document, annotation_stream_id
 from eventstore.log import EventLog, LoggedEvent, open_log
-from eventstore.times import utc, utc_micro_text
+from eventstore.times import read_model_time, utc, utc_micro_text
 from projections.projector import Projector
 from projections.queries import ReadModel, dump_tables
 from projections.replaying import replay
@@ -127,7 +127,7 @@ def event_json(logged: LoggedEvent) -> dict[str, Any]:
                            "originator_topic")}
     return {"revision": logged.revision, "type": type(event).__qualname__,
             "stream": event.originator_id.hex, "version": event.originator_version,
-            "at": event.timestamp.isoformat().replace("+00:00", "Z"), **fields}
+            "at": read_model_time(event.timestamp), **fields}
 
 
 def events(data_dir: Path, *, document: str | None, layer: str | None, after: int,
@@ -161,7 +161,7 @@ def history(data_dir: Path, document: str, annotation_id: str, layer: str
                 assert isinstance(event, Annotation.Event)
                 versions.append({
                     "revision": logged.revision, "instance": instance,
-                    "at": event.timestamp.isoformat().replace("+00:00", "Z"),
+                    "at": read_model_time(event.timestamp),
                     "kind": type(event).__name__.lower(), "version": event.originator_version,
                     "user_id": event.updated_by, "content": event.content,
                     "group": event.group})

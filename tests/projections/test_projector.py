@@ -16,8 +16,9 @@ from eventstore.commands import (
 )
 from eventstore.log import EventLog, open_log
 from eventstore.writer import Writer
-from projections.projector import Projector, ReadModelWriter
+from projections.projector import Projector
 from projections.queries import ReadModel, dump_tables
+from projections.read_model_writer import ReadModelWriter
 from projections.replaying import replay
 from projections.schema import connect, open_read_model
 
