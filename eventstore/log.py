@@ -32,6 +32,7 @@ from eventstore.sqlite_store import (
     BACKGROUND_CHECKPOINTS,
     DurableSQLiteFactory,
     HeadsSQLiteRecorder,
+    events_select,
 )
 from eventstore.transcoding import TopLevelOrjsonTranscoder
 
@@ -198,11 +199,13 @@ class EventLog(Application[UUID]):
         return self.recorder.max_notification_id() or 0
 
     def sqlite_source(self) -> tuple[Path, str] | None:
-        """(file, events table) of an embedded log, for replays done by SQLite itself."""
+        """(file, events as rows) of an embedded log, for replays done by SQLite itself:
+        the SQL (see ``sqlite_store.events_select``) reads the file attached as ``log``."""
         recorder = self.recorder
         if not isinstance(recorder, HeadsSQLiteRecorder):
             return None
-        return Path(recorder.datastore.pool.db_name), recorder.events_table_name
+        return (Path(recorder.datastore.pool.db_name),
+                events_select(recorder.events_table_name))
 
 
 def open_log(data_dir: Path, database_url: str | None = None, *,

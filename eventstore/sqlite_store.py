@@ -226,3 +226,11 @@ class DataDirLock:
             fcntl.flock(self._fd, fcntl.LOCK_UN)
             os.close(self._fd)
             self._fd = -1
+
+
+def events_select(table: str, schema: str = "log") -> str:
+    """The embedded log's events as SQL rows (revision, version, topic, state) for a
+    connection that attached the log file as ``schema``: replays done by SQLite itself read
+    the log through this, and only this module knows the library's table."""
+    return (f"SELECT rowid AS revision, originator_version AS version, topic, state "
+            f"FROM {schema}.{table}")

@@ -49,3 +49,9 @@ class TopLevelOrjsonTranscoder(Transcoder):
                 if transcoding is not None:
                     state[key] = transcoding.decode(value["_data_"])
         return state
+
+
+def timestamp_sql(state: str) -> str:
+    """SQL that reads an event's stored timestamp text (UTC isoformat) from its JSON
+    ``state``, where this transcoder tags it."""
+    return f"json_extract({state}, '$.timestamp._data_')"

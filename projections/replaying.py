@@ -29,6 +29,7 @@ import sqlite_utils
 from eventstore.domain import Attachment, Document, Layer, LayerSections, Token
 from eventstore.log import EventLog
 from eventstore.times import stored_time_text
+from eventstore.transcoding import timestamp_sql
 from projections.read_model_writer import CREATIONS, KINDS, POSITION, ReadModelWriter
 from projections.schema import (
     drop_indexes,
@@ -75,19 +76,19 @@ SELECT e.revision, e.document_id, json_extract(e.s, '$.layer') AS layer, e.annot
                 'updatedBy', json_extract(e.s, '$.updated_by'),
                 'group', json_extract(e.s, '$.group')) AS record,
     e.instance
-FROM (SELECT rowid AS revision, originator_version AS version, topic, s,
+FROM (SELECT revision, version, topic, s,
              json_extract(s, '$.document_id') AS document_id,
              json_extract(s, '$.instance') AS instance,
              json_extract(s, '$.annotation_id') AS annotation_id,
-             json_extract(s, '$.timestamp._data_') AS t
-      FROM (SELECT rowid, originator_version, topic, CAST(state AS TEXT) AS s
-            FROM log.{{table}}
-            WHERE rowid > ? AND rowid <= ? AND topic IN ({ANNOTATION_TOPICS})
+             {timestamp_sql('s')} AS t
+      FROM (SELECT revision, version, topic, CAST(state AS TEXT) AS s
+            FROM ({{events}})
+            WHERE revision > ? AND revision <= ? AND topic IN ({ANNOTATION_TOPICS})
               AND NOT {HAS_NUL})) AS e
 """
 SELECT_WITH_NUL = f"""
-SELECT rowid, originator_version, topic, state FROM log.{{table}}
-WHERE rowid <= ? AND topic IN ({ANNOTATION_TOPICS}) AND {HAS_NUL} ORDER BY rowid
+SELECT revision, version, topic, state FROM ({{events}})
+WHERE revision <= ? AND topic IN ({ANNOTATION_TOPICS}) AND {HAS_NUL} ORDER BY revision
 """
 LIVE = "d.document_id = e.document_id AND d.instance = e.instance AND d.deleted = 0"
 
@@ -194,7 +195,7 @@ def sql_replay(log: EventLog, db: sqlite_utils.Database, upto: int,
     source = log.sqlite_source()
     if source is None:
         return False
-    log_path, table = source
+    log_path, events = source
     conn = db.conn
     _register_functions(conn)
     split = upto // 2 if upto >= PARALLEL_FROM else upto
@@ -206,11 +207,11 @@ def sql_replay(log: EventLog, db: sqlite_utils.Database, upto: int,
     child = None
     try:
         if split < upto:
-            child = _start_decoding(part, log_path, table, split, upto)
+            child = _start_decoding(part, log_path, events, split, upto)
         with db.atomic():
             writer = ReadModelWriter(db)
             writer.apply(log.read_all(upto=upto, kinds=OTHER_KINDS))
-            statement = INSERT_CHANGES.format(table=table)
+            statement = INSERT_CHANGES.format(events=events)
             for start in range(0, split, CHUNK):
                 conn.execute(statement, [start, min(split, start + CHUNK)])
                 if progress is not None:
@@ -222,7 +223,7 @@ def sql_replay(log: EventLog, db: sqlite_utils.Database, upto: int,
                     progress(upto)
             writer.insert_changes(
                 (revision, version, topic, orjson.loads(state)) for revision, version, topic,
-                state in conn.execute(SELECT_WITH_NUL.format(table=table), [upto]))
+                state in conn.execute(SELECT_WITH_NUL.format(events=events), [upto]))
             index_changes_by_annotation(db)  # needed anyway; the GROUP BY then needs no sort
             conn.execute(INSERT_ANNOTATIONS)
             conn.execute("INSERT INTO positions (name, revision) VALUES (?, ?) "
@@ -255,12 +256,12 @@ def _create_part(part: Path) -> None:
         conn.close()
 
 
-def _start_decoding(part: Path, log_path: Path, table: str, after: int, upto: int
+def _start_decoding(part: Path, log_path: Path, events: str, after: int, upto: int
                     ) -> subprocess.Popen:
     """A child process decoding revisions after..upto into the scratch file."""
     return subprocess.Popen(
         [sys.executable, "-c", DECODE_SCRIPT, str(part), str(log_path),
-         INSERT_PENDING.format(table=table), str(after), str(upto), str(CHUNK)],
+         INSERT_PENDING.format(events=events), str(after), str(upto), str(CHUNK)],
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
 
