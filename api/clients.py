@@ -11,8 +11,8 @@ from aiohttp import web
 from cryptography.hazmat.primitives.serialization import load_pem_public_key
 
 from api.errors import ApiError
-from api.permissions import Collaboration, PermissionSyntaxError
 from eventstore.commands import HIDDEN
+from eventstore.permissions import Collaboration, PermissionSyntaxError
 
 ALGORITHMS = ("RS256", "RS512", "ES256", "ES512")
 PERMISSIONS = frozenset({"read-document", "write", "download", "cover-image"})

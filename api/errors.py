@@ -1,4 +1,5 @@
-"""The one place that knows HTTP status codes: maps domain errors to the seed's error bodies."""
+"""Errors as HTTP answers: domain errors mapped to statuses, and every refusal (an ``ApiError``
+raised where an HTTP-level problem is found, with its status) rendered as the seed's body."""
 
 from __future__ import annotations
 

@@ -26,7 +26,7 @@ from eventstore.sqlite_store import Checkpointer, DataDirLock
 from eventstore.writer import Writer
 from projections.projector import Projector
 from projections.queries import DocumentRow, ReadModel
-from projections.replaying import replay
+from projections.rebuild import replay
 from projections.waiting import RevisionWaiter
 
 log = logging.getLogger(__name__)

@@ -288,7 +288,7 @@ class Annotation(Aggregate):
 def annotation_record(annotation_id: str, content: dict[str, Any], created_by: str | None,
                       updated_by: str | None, group: str | None) -> dict[str, Any]:
     """A record in the shape the API serves it (the bulk rebuild writes the same shape in
-    SQL: ``projections.replaying.SELECT_CHANGES``)."""
+    SQL: ``projections.rebuild.SELECT_CHANGES``)."""
     return {"id": annotation_id, "content": content, "createdBy": created_by,
             "updatedBy": updated_by, "group": group}
 

@@ -183,11 +183,11 @@ def test_lint_lists_stored_records_that_break_the_current_rules(tmp_path, capsys
 def test_verify_sees_drift_the_bulk_rebuild_would_share(data, capsys, monkeypatch):
     """Regression (issue 12): verify replayed by the same SQL path that built the live
     model, so a bug of that path (text cut at NUL) showed no drift."""
-    from projections import replaying
+    from projections import rebuild
 
-    buggy = replaying.INSERT_ANNOTATIONS.replace("c.kind = 'deleted'", "0")
-    assert buggy != replaying.INSERT_ANNOTATIONS
-    monkeypatch.setattr(replaying, "INSERT_ANNOTATIONS", buggy)  # deletions forgotten
+    buggy = rebuild.INSERT_ANNOTATIONS.replace("c.kind = 'deleted'", "0")
+    assert buggy != rebuild.INSERT_ANNOTATIONS
+    monkeypatch.setattr(rebuild, "INSERT_ANNOTATIONS", buggy)  # deletions forgotten
     code, _, _ = run(capsys, "rebuild", "--data-dir", str(data))
     assert code == 0
     code, out, _ = run(capsys, "verify", "--data-dir", str(data))

@@ -25,7 +25,7 @@ from eventstore.log import EventLog, LoggedEvent, open_log
 from eventstore.times import read_model_time, utc, utc_micro_text
 from projections.projector import Projector
 from projections.queries import ReadModel, dump_tables
-from projections.replaying import replay
+from projections.rebuild import replay
 from projections.schema import connect, reset
 
 READ_MODEL = "readmodel.sqlite"

@@ -34,7 +34,7 @@ from eventstore.commands import (
 )
 from eventstore.log import open_log
 from eventstore.writer import Writer
-from projections.replaying import replay
+from projections.rebuild import replay
 from tools.process import ServerProcess, free_port
 from tools.samples import make_png
 

@@ -19,7 +19,7 @@ from eventstore.writer import Writer
 from projections.projector import Projector
 from projections.queries import ReadModel, dump_tables
 from projections.read_model_writer import ReadModelWriter
-from projections.replaying import replay
+from projections.rebuild import replay
 from projections.schema import connect, open_read_model
 
 

@@ -6,7 +6,7 @@ import shutil
 from typing import Any
 
 from projections.queries import dump_tables
-from projections.replaying import replay
+from projections.rebuild import replay
 from projections.schema import connect
 
 

@@ -24,9 +24,9 @@ from eventstore.commands import (
 from eventstore.log import open_log
 from eventstore.writer import Writer
 from projections.projector import Projector
-from projections.replaying import replay
+from projections.rebuild import replay
 from tests.conftest import postgres_schema
-from tests.projections.test_replaying import python_replay, tables
+from tests.projections.test_rebuild import python_replay, tables
 
 # Every code point but surrogates, which UTF-8 (and so the log) cannot carry; short
 # strings that share prefixes, so that a string cut short collides with another.

@@ -22,8 +22,8 @@ from eventstore.commands import (
 )
 from eventstore.log import EventLog, open_log
 from eventstore.writer import Writer
-from projections import replaying
-from projections.replaying import replay
+from projections import rebuild
+from projections.rebuild import replay
 from projections.schema import connect
 
 PAGES = [{"width": 10, "height": 10}] * 3
@@ -112,8 +112,8 @@ def test_the_sql_replay_stops_at_the_same_revision(log, tmp_path, upto):
 
 def test_a_long_log_is_decoded_by_two_processes_with_the_same_result(log, tmp_path,
                                                                      monkeypatch):
-    monkeypatch.setattr(replaying, "PARALLEL_FROM", 2)
-    monkeypatch.setattr(replaying, "CHUNK", 3)
+    monkeypatch.setattr(rebuild, "PARALLEL_FROM", 2)
+    monkeypatch.setattr(rebuild, "CHUNK", 3)
     python_replay(log, tmp_path / "python.sqlite")
     replay(log, tmp_path / "sql.sqlite")
     assert tables(tmp_path / "sql.sqlite") == tables(tmp_path / "python.sqlite")
@@ -135,8 +135,8 @@ def test_timestamps_with_another_offset_are_written_in_utc(log, tmp_path):
 
 def test_a_failing_decoding_process_fails_the_replay_and_leaves_no_scratch_file(
         log, tmp_path, monkeypatch):
-    monkeypatch.setattr(replaying, "PARALLEL_FROM", 2)
-    monkeypatch.setattr(replaying, "DECODE_SCRIPT", "raise SystemExit('disk full')")
+    monkeypatch.setattr(rebuild, "PARALLEL_FROM", 2)
+    monkeypatch.setattr(rebuild, "DECODE_SCRIPT", "raise SystemExit('disk full')")
     with pytest.raises(RuntimeError, match="disk full"):
         replay(log, tmp_path / "sql.sqlite")
     assert not Path(f"{tmp_path / 'sql.sqlite'}.part").exists()
