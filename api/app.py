@@ -9,10 +9,10 @@ from aiohttp import web
 from api.auth import JWT_CONFIG, auth_middleware
 from api.clients import JwtConfig
 from api.errors import error_middleware, request_id_middleware
+from api.hub import hub_context
 from api.routes import client_scope_middleware, min_revision_middleware, setup_routes
 from api.services import services_context
 from api.settings import LOOPBACK, SETTINGS, Settings
-from api.sync import hub_context
 
 log = logging.getLogger(__name__)
 

@@ -9,7 +9,7 @@ from typing import Any
 from aiohttp import web
 
 from api import annotations as annotation_routes  # "annotations" is also a __future__ name
-from api import documents, history, instant_json, layers, sync
+from api import confirmations, documents, history, instant_json, layers, sync
 from api.auth import client_of
 from api.context import PASSWORD_HEADER
 from api.errors import ApiError
@@ -159,7 +159,7 @@ ROUTES: list[Route] = [
                   "Live sync over WebSocket: changes after 'revision', then live; send "
                   "changes, get confirmations", query=("revision",), headers=DOCUMENT_ROUTE,
                   extension=True, jwt="read-document"),
-    *_both_layers("POST", "/confirmations", sync.confirm,
+    *_both_layers("POST", "/confirmations", confirmations.confirm,
                   "Wait until changes accepted before the call are persisted; return the "
                   "latest persisted records", answer="Confirmations", body="confirm",
                   headers=DOCUMENT_ROUTE, extension=True, jwt="read-document"),

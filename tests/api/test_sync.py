@@ -10,8 +10,9 @@ import orjson
 import pytest
 
 from api.app import create_app
+from api.hub import HUB, LayerFeed
+from api.presence import Presence
 from api.settings import Settings
-from api.sync import HUB, LayerFeed, Presence
 from tests.api.test_jwt import PUBLIC, token
 from tests.conftest import AUTH, TOKEN, make_pdf, note, postgres_schema
 
@@ -313,10 +314,9 @@ async def test_a_revoked_token_closes_its_open_sockets_at_once(jwt_client):
 
 async def test_an_expiring_token_closes_its_socket_and_may_not_write_meanwhile(
         jwt_client, monkeypatch):
-    from api import clients
-    from api import sync as sync_module
+    from api import clients, hub
     monkeypatch.setattr(clients, "LEEWAY_SECONDS", 0)
-    monkeypatch.setattr(sync_module, "LEEWAY_SECONDS", 0)
+    monkeypatch.setattr(hub, "LEEWAY_SECONDS", 0)
     document = await doc_id(jwt_client)
     short = {"Authorization": "Bearer " + token(document_id=document,
                                                  exp=int(time.time()) + 2)}
@@ -325,7 +325,7 @@ async def test_an_expiring_token_closes_its_socket_and_may_not_write_meanwhile(
     assert closing.ws.close_code == 4001
     # While a socket outlives its token (between expiry and its close), nothing it sends
     # is stored.
-    monkeypatch.setattr(sync_module.Hub, "open", lambda hub, subscriber: None)
+    monkeypatch.setattr(hub.Hub, "open", lambda feed_hub, subscriber: None)
     lingering, task = await connect(jwt_client, document, headers={
         "Authorization": "Bearer " + token(document_id=document, exp=int(time.time()) + 1)})
     await asyncio.sleep(2.1)
