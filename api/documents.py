@@ -214,15 +214,6 @@ async def document_info(request: web.Request) -> web.Response:
     }})
 
 
-async def download_pdf(request: web.Request) -> web.FileResponse:
-    services, access = await _access(request)
-    if request.query.get("source", "").lower() not in TRUE:
-        raise ApiError(400, "annolog serves the original upload only: pass source=true "
-                            "(a PDF with the annotations written in is not supported)")
-    return web.FileResponse(services.blobs.path(access.row.sha256),
-                            headers={"Content-Type": "application/pdf"})
-
-
 async def delete_document(request: web.Request) -> web.Response:
     services, access = await _access(request)
     outcomes, revision = await services.write([DeleteDocument(access.row.document_id)],

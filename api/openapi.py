@@ -162,6 +162,8 @@ QUERY: dict[str, dict[str, Any]] = {
     "revision": REVISION, "at": {"type": "string", "format": "date-time"},
     "annotation_version": {"enum": ["1", "2"]},
     "since": REVISION, "source": {"enum": ["true", "false"]},
+    "flatten": {"enum": ["true", "false"]}, "annotations": {"enum": ["true", "false"]},
+    "comments": {"enum": ["true", "false"]}, "type": {"enum": ["pdf", "pdfa"]},
 }
 HEADERS: dict[str, dict[str, Any]] = {
     "pspdfkit-pdf-password": STRING,

@@ -9,7 +9,7 @@ from typing import Any
 from aiohttp import web
 
 from api import annotations as annotation_routes  # "annotations" is also a __future__ name
-from api import confirmations, documents, history, instant_json, layers, sync
+from api import confirmations, documents, downloads, history, instant_json, layers, sync
 from api.auth import client_of
 from api.context import PASSWORD_HEADER
 from api.errors import ApiError
@@ -101,9 +101,11 @@ ROUTES: list[Route] = [
     *_both_layers("GET", "/document_info", documents.document_info,
                   "Page count and page sizes", answer="DocumentInfo", headers=DOCUMENT_ROUTE,
                   jwt="read-document"),
-    *_both_layers("GET", "/pdf", documents.download_pdf,
-                  "The original PDF (source=true)", answer="pdf", query=("source",),
-                  headers=DOCUMENT_ROUTE, jwt="download"),
+    *_both_layers("GET", "/pdf", downloads.download_pdf,
+                  "The PDF with the layer's annotations written in (at a revision or time), "
+                  "flattened or not; or the original upload (source=true)", answer="pdf",
+                  query=("source", "flatten", "annotations", "comments", "type", "revision",
+                         "at"), headers=DOCUMENT_ROUTE, jwt="download"),
     Route("GET", DOC + "/layers", documents.list_layers, "Names of the named layers", "Names",
           headers=DOCUMENT_ROUTE),
     Route("POST", DOC + "/layers", layers.create_layer,

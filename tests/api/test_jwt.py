@@ -5,12 +5,14 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import io
 import time
 from typing import Any
 
 import aiohttp
 import jwt
 import orjson
+import pikepdf
 import pytest
 
 from api.app import create_app
@@ -231,6 +233,10 @@ async def test_view_filters_every_read(client, scope):
         assert (single.status, history.status) == (expected, expected)
     changes = (await (await client.get(f"{base}/changes", headers=headers)).read()).splitlines()
     assert {orjson.loads(c)["id"] for c in changes} == COVERED[scope]
+    pdf = await (await client.get(f"{base}/pdf", headers=headers)).read()
+    with pikepdf.open(io.BytesIO(pdf)) as opened:
+        written = {str(a.NM) for a in opened.pages[0].obj.get("/Annots", [])}
+    assert written == COVERED[scope]
 
 
 @pytest.mark.parametrize("scope", list(GRANTS))

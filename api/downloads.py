@@ -1,0 +1,101 @@
+"""PDF downloads: the original upload, or the PDF with a layer's annotations written in (now,
+or as the layer was at a revision or time), optionally flattened into the page content."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import orjson
+from aiohttp import web
+
+from api.auth import client_of
+from api.context import document_and_layer, resolve_revision
+from api.errors import ApiError
+from api.offload import LARGE
+from api.services import Services
+from projections.pdf_annotations import write_annotated
+
+PDF = "application/pdf"
+OPTIONS = ("flatten", "annotations", "comments", "type", "revision", "at")
+SKIPPED = "Annolog-Skipped"
+MANY_RECORDS = 500  # more than this are written in the child process, not a thread
+CHUNK = 256 * 1024
+
+
+@dataclass(frozen=True)
+class PdfOptions:
+    flatten: bool = False
+    annotations: bool = True
+
+
+def pdf_options(query: Any) -> PdfOptions:
+    """The download's options; what annolog cannot do yet is a 400 that says so."""
+    if query.get("type", "pdf") != "pdf":
+        raise ApiError(400, "type=pdfa (PDF/A) is not supported: annolog writes plain PDF; "
+                            "leave 'type' out or send type=pdf")
+    if _flag(query, "comments", False):
+        raise ApiError(400, "comments=true is not supported yet: comment threads are not "
+                            "written into PDFs (their records are in document.json)")
+    return PdfOptions(flatten=_flag(query, "flatten", False),
+                      annotations=_flag(query, "annotations", True))
+
+
+def _flag(query: Any, name: str, default: bool) -> bool:
+    value = query.get(name)
+    if value is None:
+        return default
+    if value not in ("true", "false"):
+        raise ApiError(400, f"'{name}' must be true or false, not {value[:40]!r}")
+    return value == "true"
+
+
+async def download_pdf(request: web.Request) -> web.StreamResponse:
+    services, access, layer = await document_and_layer(request)
+    source = services.blobs.path(access.row.sha256)
+    if request.query.get("source") == "true":
+        given = [name for name in OPTIONS if name in request.query]
+        if given:
+            raise ApiError(400, "source=true is the original upload and takes no other "
+                                f"option (given: {', '.join(given)})")
+        return web.FileResponse(source, headers={"Content-Type": PDF})
+    options = pdf_options(request.query)
+    upto, _ = await resolve_revision(services, request.query)
+    records = await _records(request, services, access.row.document_id, layer, upto) \
+        if options.annotations else []
+    if not records and not options.flatten:
+        return web.FileResponse(source, headers={"Content-Type": PDF})
+    fd, target = services.blobs.temporary()
+    os.close(fd)
+    try:
+        arguments = (source, target, records, access.password, options.flatten)
+        if source.stat().st_size > LARGE or len(records) > MANY_RECORDS:
+            skipped = await services.offload.run(write_annotated, *arguments)
+        else:
+            skipped = await services.run(write_annotated, *arguments)
+        return await _send(request, target, len(skipped))
+    finally:
+        target.unlink(missing_ok=True)
+
+
+async def _records(request: web.Request, services: Services, document_id: str, layer: str,
+                   upto: int | None) -> list[dict[str, Any]]:
+    """The layer's records at ``upto``, only those a JWT caller may view."""
+    rows = await services.run(services.read_model.layer_state, document_id, layer, upto)
+    records = [orjson.loads(row) for row in rows]
+    client = client_of(request)
+    return records if client is None else [r for r in records if client.sees(r)]
+
+
+async def _send(request: web.Request, path: Path, skipped: int) -> web.StreamResponse:
+    """The written PDF; ``Annolog-Skipped`` counts the records of types not written yet."""
+    response = web.StreamResponse(headers={"Content-Type": PDF, SKIPPED: str(skipped)})
+    response.content_length = path.stat().st_size
+    await response.prepare(request)
+    with open(path, "rb") as f:
+        while chunk := f.read(CHUNK):
+            await response.write(chunk)
+    await response.write_eof()
+    return response

@@ -1,0 +1,446 @@
+"""Annotations written into a PDF (pikepdf): each record of a layer becomes the PDF annotation
+of its type, with an appearance stream (/AP /N) drawn here, so that viewers which do not draw
+annotations themselves, and printing, show it as the Web SDK does.
+
+Instant JSON places annotations in points from the top-left corner of the page's CropBox, in
+the page's unrotated space (as the Web SDK stores them): a PDF /Rect is the same box measured
+from the CropBox's bottom-left corner, and viewers turn both with the page's /Rotate.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pikepdf
+from pikepdf import Array, Dictionary, Name, Pdf, String
+
+from eventstore.times import utc
+
+# Instant JSON flags and the PDF annotation flag bits (PDF 32000-1, 12.5.3); printing is on
+# unless a record says noPrint.
+FLAG_BITS = {"invisible": 1, "hidden": 2, "noZoom": 8, "noRotate": 16, "noView": 32,
+             "readOnly": 64, "locked": 128, "toggleNoView": 256, "lockedContents": 512}
+PRINT = 4
+LINE_ENDINGS = {"square": "Square", "circle": "Circle", "diamond": "Diamond",
+                "openArrow": "OpenArrow", "closedArrow": "ClosedArrow", "butt": "Butt",
+                "reverseOpenArrow": "ROpenArrow", "reverseClosedArrow": "RClosedArrow",
+                "slash": "Slash"}
+MARKUP_SUBTYPES = {"pspdfkit/markup/highlight": "Highlight",
+                   "pspdfkit/markup/underline": "Underline",
+                   "pspdfkit/markup/strikeout": "StrikeOut",
+                   "pspdfkit/markup/squiggly": "Squiggly"}
+KAPPA = 0.5523  # control-point distance of a quarter circle drawn as a Bézier curve
+HELVETICA = Dictionary(Type=Name.Font, Subtype=Name.Type1, BaseFont=Name.Helvetica,
+                       Encoding=Name.WinAnsiEncoding)
+WRITTEN_TYPES = frozenset({
+    "pspdfkit/note", "pspdfkit/shape/rectangle", "pspdfkit/shape/ellipse",
+    "pspdfkit/shape/line", "pspdfkit/shape/polyline", "pspdfkit/shape/polygon",
+    "pspdfkit/ink", "pspdfkit/text", "pspdfkit/link", *MARKUP_SUBTYPES,
+})
+
+
+@dataclass(frozen=True)
+class PageSpace:
+    """Instant JSON's page space to the PDF's: x from the CropBox's left edge, y down from
+    its top edge."""
+
+    left: float
+    top: float
+
+    @classmethod
+    def of(cls, page: pikepdf.Page) -> PageSpace:
+        box = [float(v) for v in page.cropbox]
+        return cls(min(box[0], box[2]), max(box[1], box[3]))
+
+    def point(self, x: float, y: float) -> tuple[float, float]:
+        return self.left + x, self.top - y
+
+    def rect(self, bbox: list[float]) -> list[float]:
+        """[left, top, width, height] as a PDF rectangle [llx, lly, urx, ury]."""
+        left, top, width, height = bbox
+        return [self.left + left, self.top - top - height, self.left + left + width,
+                self.top - top]
+
+
+@dataclass
+class Drawing:
+    """An appearance stream drawn in the annotation's own box (origin at its lower left)."""
+
+    rect: list[float]
+    ops: list[str]
+    resources: Dictionary | None = None
+
+    def local(self, x: float, y: float) -> str:
+        return f"{_n(x - self.rect[0])} {_n(y - self.rect[1])}"
+
+
+def write_annotated(source: Path, target: Path, records: list[dict[str, Any]],
+                    password: str | None = None, flatten: bool = False) -> list[dict[str, Any]]:
+    """Write ``source`` to ``target`` with ``records`` as PDF annotations (the PDF's own
+    annotations are kept; a protected PDF keeps its encryption). Returns the records that
+    could not be written, each with its id and reason."""
+    with Pdf.open(source, password=password or "") as pdf:
+        skipped = annotate(pdf, records)
+        if flatten:
+            pdf.flatten_annotations("all")
+        pdf.save(target, encryption=pdf.is_encrypted)
+    return skipped
+
+
+def annotate(pdf: Pdf, records: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Add each record to its page's /Annots; the ones that cannot be written are returned."""
+    skipped = []
+    spaces: dict[int, PageSpace] = {}
+    for record in records:
+        content = record["content"]
+        kind = content.get("type")
+        page_index = content.get("pageIndex")
+        if kind not in WRITTEN_TYPES:
+            skipped.append({"id": record["id"], "reason": f"{kind} is not written into PDFs "
+                                                          "yet"})
+            continue
+        if not isinstance(page_index, int) or not 0 <= page_index < len(pdf.pages):
+            skipped.append({"id": record["id"], "reason": "its page is not in this PDF"})
+            continue
+        page = pdf.pages[page_index]
+        space = spaces.setdefault(page_index, PageSpace.of(page))
+        annotation = pdf.make_indirect(_annotation(pdf, record, space))
+        annotation.P = page.obj
+        if "/Annots" not in page.obj:
+            page.obj.Annots = Array()
+        page.obj.Annots.append(annotation)
+    return skipped
+
+
+def _annotation(pdf: Pdf, record: dict[str, Any], space: PageSpace) -> Dictionary:
+    content = record["content"]
+    kind = content["type"]
+    rect = space.rect(content["bbox"])
+    annotation = Dictionary(Type=Name.Annot, Rect=Array(rect), NM=String(record["id"]),
+                            F=_flags(content.get("flags", ())))
+    moment = content.get("updatedAt") or content.get("createdAt")
+    if isinstance(moment, str):
+        annotation.M = String(utc(moment).strftime("D:%Y%m%d%H%M%SZ"))
+    if isinstance(content.get("creatorName"), str):
+        annotation.T = String(content["creatorName"])
+    if content.get("opacity", 1) != 1:
+        annotation.CA = float(content["opacity"])
+    drawing = Drawing(rect, [])
+    if kind == "pspdfkit/link":
+        _link(annotation, content, pdf)
+    else:
+        WRITERS[kind](annotation, drawing, content, space)
+    if drawing.ops:
+        annotation.AP = Dictionary(N=_stream(pdf, drawing, content))
+    return annotation
+
+
+def _stream(pdf: Pdf, drawing: Drawing, content: dict[str, Any]) -> pikepdf.Stream:
+    width, height = drawing.rect[2] - drawing.rect[0], drawing.rect[3] - drawing.rect[1]
+    resources = drawing.resources or Dictionary()
+    ops = drawing.ops
+    if content.get("opacity", 1) != 1:
+        resources.ExtGState = Dictionary(A=Dictionary(CA=float(content["opacity"]),
+                                                      ca=float(content["opacity"])))
+        ops = ["/A gs", *ops]
+    stream = pikepdf.Stream(pdf, "\n".join(ops).encode("latin-1"))
+    stream.Type = Name.XObject
+    stream.Subtype = Name.Form
+    stream.BBox = Array([0, 0, round(width, 3), round(height, 3)])
+    stream.Resources = resources
+    return stream
+
+
+# ---- one writer per type: the annotation's own keys, and its appearance -------------------
+
+def _note(annotation: Dictionary, drawing: Drawing, content: dict[str, Any],
+          space: PageSpace) -> None:
+    annotation.Subtype = Name.Text
+    annotation.Name = Name("/" + str(content.get("icon", "Comment")).capitalize())
+    annotation.Open = False
+    _contents(annotation, content)
+    color = _rgb(content.get("color")) or (1.0, 0.92, 0.23)
+    annotation.C = Array(color)
+    width, height = _size(drawing)
+    drawing.ops += [f"{_color(color)} rg 0 0 0 RG 0.6 w",
+                    f"0.3 0.3 {_n(width - 0.6)} {_n(height - 0.6)} re B",
+                    f"{_n(width * 0.2)} {_n(height * 0.65)} m {_n(width * 0.8)} "
+                    f"{_n(height * 0.65)} l {_n(width * 0.2)} {_n(height * 0.4)} m "
+                    f"{_n(width * 0.7)} {_n(height * 0.4)} l S"]
+
+
+def _rectangle(annotation: Dictionary, drawing: Drawing, content: dict[str, Any],
+               space: PageSpace) -> None:
+    annotation.Subtype = Name.Square
+    stroke = _shape_keys(annotation, drawing, content)
+    width, height = _size(drawing)
+    inset = stroke / 2
+    drawing.ops.append(f"{_n(inset)} {_n(inset)} {_n(width - stroke)} {_n(height - stroke)} "
+                       f"re {_paint(content)}")
+
+
+def _ellipse(annotation: Dictionary, drawing: Drawing, content: dict[str, Any],
+             space: PageSpace) -> None:
+    annotation.Subtype = Name.Circle
+    stroke = _shape_keys(annotation, drawing, content)
+    width, height = _size(drawing)
+    rx, ry = (width - stroke) / 2, (height - stroke) / 2
+    cx, cy = width / 2, height / 2
+    kx, ky = rx * KAPPA, ry * KAPPA
+    drawing.ops.append(
+        f"{_n(cx + rx)} {_n(cy)} m "
+        f"{_n(cx + rx)} {_n(cy + ky)} {_n(cx + kx)} {_n(cy + ry)} {_n(cx)} {_n(cy + ry)} c "
+        f"{_n(cx - kx)} {_n(cy + ry)} {_n(cx - rx)} {_n(cy + ky)} {_n(cx - rx)} {_n(cy)} c "
+        f"{_n(cx - rx)} {_n(cy - ky)} {_n(cx - kx)} {_n(cy - ry)} {_n(cx)} {_n(cy - ry)} c "
+        f"{_n(cx + kx)} {_n(cy - ry)} {_n(cx + rx)} {_n(cy - ky)} {_n(cx + rx)} {_n(cy)} c "
+        f"{_paint(content)}")
+
+
+def _line(annotation: Dictionary, drawing: Drawing, content: dict[str, Any],
+          space: PageSpace) -> None:
+    annotation.Subtype = Name.Line
+    _shape_keys(annotation, drawing, content)
+    start, end = space.point(*content["startPoint"]), space.point(*content["endPoint"])
+    annotation.L = Array([*start, *end])
+    caps = content.get("lineCaps") or {}
+    annotation.LE = Array([Name("/" + LINE_ENDINGS.get(str(caps.get(side)), "None"))
+                           for side in ("start", "end")])
+    drawing.ops.append(f"{drawing.local(*start)} m {drawing.local(*end)} l S")
+    for side, tip, tail in (("start", start, end), ("end", end, start)):
+        if caps.get(side) in ("openArrow", "closedArrow"):
+            drawing.ops.append(_arrow(drawing, tip, tail, content, caps[side] == "closedArrow"))
+
+
+def _polyline(annotation: Dictionary, drawing: Drawing, content: dict[str, Any],
+              space: PageSpace) -> None:
+    closed = content["type"] == "pspdfkit/shape/polygon"
+    annotation.Subtype = Name.Polygon if closed else Name.PolyLine
+    _shape_keys(annotation, drawing, content)
+    points = [space.point(*p) for p in content["points"]]
+    annotation.Vertices = Array([v for p in points for v in p])
+    drawing.ops.append(_path(drawing, points) + (f" h {_paint(content)}" if closed else " S"))
+
+
+def _ink(annotation: Dictionary, drawing: Drawing, content: dict[str, Any],
+         space: PageSpace) -> None:
+    annotation.Subtype = Name.Ink
+    color = _rgb(content.get("strokeColor")) or (0.0, 0.0, 0.0)
+    width = float(content.get("lineWidth", 1))
+    annotation.C = Array(color)
+    annotation.BS = Dictionary(W=width)
+    segments = [[space.point(*p[:2]) for p in segment]
+                for segment in content["lines"].get("points", [])]
+    annotation.InkList = Array([Array([v for p in segment for v in p])
+                                for segment in segments])
+    drawing.ops.append(f"{_color(color)} RG {_n(width)} w 1 J 1 j")
+    drawing.ops += [_path(drawing, segment) + " S" for segment in segments if segment]
+
+
+def _markup(annotation: Dictionary, drawing: Drawing, content: dict[str, Any],
+            space: PageSpace) -> None:
+    kind = MARKUP_SUBTYPES[content["type"]]
+    annotation.Subtype = Name("/" + kind)
+    color = _rgb(content.get("color")) or (1.0, 0.92, 0.23)
+    annotation.C = Array(color)
+    rects = [space.rect(r) for r in content["rects"]]
+    # Acrobat's order: upper left, upper right, lower left, lower right
+    annotation.QuadPoints = Array([v for r in rects
+                                   for v in (r[0], r[3], r[2], r[3], r[0], r[1], r[2], r[1])])
+    if kind == "Highlight":
+        drawing.resources = Dictionary(ExtGState=Dictionary(M=Dictionary(BM=Name.Multiply)))
+        drawing.ops.append(f"/M gs {_color(color)} rg")
+    else:
+        drawing.ops.append(f"{_color(color)} RG")
+    for r in rects:
+        (x0, y0), (x1, y1) = (r[0], r[1]), (r[2], r[3])
+        height = y1 - y0
+        thickness = max(height / 14, 0.5)
+        if kind == "Highlight":
+            drawing.ops.append(f"{drawing.local(x0, y0)} {_n(x1 - x0)} {_n(height)} re f")
+        elif kind == "Underline":
+            y = y0 + thickness
+            drawing.ops.append(f"{_n(thickness)} w {drawing.local(x0, y)} m "
+                               f"{drawing.local(x1, y)} l S")
+        elif kind == "StrikeOut":
+            y = y0 + height / 2
+            drawing.ops.append(f"{_n(thickness)} w {drawing.local(x0, y)} m "
+                               f"{drawing.local(x1, y)} l S")
+        else:
+            drawing.ops.append(f"{_n(thickness)} w " + _zigzag(drawing, x0, x1, y0 + thickness,
+                                                             height / 8) + " S")
+
+
+def _text(annotation: Dictionary, drawing: Drawing, content: dict[str, Any],
+          space: PageSpace) -> None:
+    annotation.Subtype = Name.FreeText
+    _contents(annotation, content)
+    size = float(content["fontSize"]) if isinstance(content.get("fontSize"), (int, float)) \
+        else 12.0
+    color = _rgb(content.get("fontColor")) or (0.0, 0.0, 0.0)
+    annotation.DA = String(f"/Helv {_n(size)} Tf {_color(color)} rg")
+    annotation.Q = {"left": 0, "center": 1, "right": 2}.get(str(content.get("horizontalAlign")), 0)
+    width, height = _size(drawing)
+    background = _rgb(content.get("backgroundColor"))
+    if background is not None:
+        drawing.ops.append(f"{_color(background)} rg 0 0 {_n(width)} {_n(height)} re f")
+    drawing.resources = Dictionary(Font=Dictionary(Helv=HELVETICA))
+    lines = _wrapped(_plain_text(content), size, width - 4)
+    drawing.ops += ["BT", f"/Helv {_n(size)} Tf {_color(color)} rg"]
+    y = height - 2 - size
+    for line in lines:
+        if y < -size:
+            break
+        x = {1: (width - _text_width(line, size)) / 2,
+             2: width - 2 - _text_width(line, size)}.get(int(annotation.Q), 2.0)
+        drawing.ops.append(f"1 0 0 1 {_n(x)} {_n(y)} Tm {_pdf_text(line)} Tj")
+        y -= size * 1.2
+    drawing.ops.append("ET")
+
+
+def _link(annotation: Dictionary, content: dict[str, Any], pdf: Pdf) -> None:
+    """A link has no appearance: viewers show it as the page under it."""
+    annotation.Subtype = Name.Link
+    annotation.Border = Array([0, 0, 0])
+    action = content.get("action") or {}
+    if action.get("type") == "uri":
+        annotation.A = Dictionary(S=Name.URI, URI=String(action["uri"]))
+    elif action.get("type") == "goTo" and 0 <= action["pageIndex"] < len(pdf.pages):
+        annotation.A = Dictionary(S=Name.GoTo,
+                                  D=Array([pdf.pages[action["pageIndex"]].obj, Name.Fit]))
+
+
+WRITERS: dict[str, Callable[[Dictionary, Drawing, dict[str, Any], PageSpace], None]] = {
+    "pspdfkit/note": _note, "pspdfkit/shape/rectangle": _rectangle,
+    "pspdfkit/shape/ellipse": _ellipse, "pspdfkit/shape/line": _line,
+    "pspdfkit/shape/polyline": _polyline, "pspdfkit/shape/polygon": _polyline,
+    "pspdfkit/ink": _ink, "pspdfkit/text": _text,
+    **{kind: _markup for kind in MARKUP_SUBTYPES},
+}
+
+
+# ---- helpers -------------------------------------------------------------------------------
+
+def _shape_keys(annotation: Dictionary, drawing: Drawing, content: dict[str, Any]) -> float:
+    """Colours and border of a shape, set on the annotation and the drawing; its width."""
+    stroke = float(content.get("strokeWidth", content.get("lineWidth", 1)))
+    color = _rgb(content.get("strokeColor")) or (0.0, 0.0, 0.0)
+    annotation.C = Array(color)
+    annotation.BS = Dictionary(W=stroke)
+    dash = content.get("strokeDashArray")
+    style = [f"{_color(color)} RG {_n(stroke)} w"]
+    if isinstance(dash, list) and dash:
+        annotation.BS.S = Name.D
+        annotation.BS.D = Array([float(d) for d in dash])
+        style.append(f"[{' '.join(_n(float(d)) for d in dash)}] 0 d")
+    fill = _rgb(content.get("fillColor"))
+    if fill is not None:
+        annotation.IC = Array(fill)
+        style.append(f"{_color(fill)} rg")
+    drawing.ops += style
+    return stroke
+
+
+def _paint(content: dict[str, Any]) -> str:
+    return "B" if _rgb(content.get("fillColor")) is not None else "S"
+
+
+def _arrow(drawing: Drawing, tip: tuple[float, float], tail: tuple[float, float],
+           content: dict[str, Any], closed: bool) -> str:
+    size = 3 * float(content.get("strokeWidth", 1)) + 4
+    angle = math.atan2(tip[1] - tail[1], tip[0] - tail[0])
+    wings = [(tip[0] - size * math.cos(angle + turn), tip[1] - size * math.sin(angle + turn))
+             for turn in (math.pi / 6, -math.pi / 6)]
+    path = f"{drawing.local(*wings[0])} m {drawing.local(*tip)} l {drawing.local(*wings[1])} l"
+    return path + (" h B" if closed else " S")
+
+
+def _path(drawing: Drawing, points: list[tuple[float, float]]) -> str:
+    first, *rest = points
+    return " ".join([f"{drawing.local(*first)} m", *(f"{drawing.local(*p)} l" for p in rest)])
+
+
+def _zigzag(drawing: Drawing, x0: float, x1: float, y: float, amplitude: float) -> str:
+    step = max(amplitude * 2, 1.0)
+    points, x, up = [(x0, y)], x0, True
+    while x < x1:
+        x = min(x + step, x1)
+        points.append((x, y + (amplitude if up else 0)))
+        up = not up
+    return _path(drawing, points)
+
+
+def _contents(annotation: Dictionary, content: dict[str, Any]) -> None:
+    text = _plain_text(content)
+    if text:
+        annotation.Contents = String(text)
+
+
+def _plain_text(content: dict[str, Any]) -> str:
+    text = content.get("text")
+    if isinstance(text, dict):
+        value = str(text.get("value", ""))
+        if text.get("format") == "xhtml":
+            value = re.sub(r"<[^>]+>", "", value)
+        return value
+    return text if isinstance(text, str) else ""
+
+
+def _wrapped(text: str, size: float, width: float) -> list[str]:
+    """Greedy word wrap by Helvetica's average width (enough for an appearance; viewers
+    that lay text out themselves use /Contents and /DA)."""
+    lines: list[str] = []
+    for paragraph in text.split("\n"):
+        line = ""
+        for word in paragraph.split(" "):
+            candidate = f"{line} {word}" if line else word
+            if line and _text_width(candidate, size) > width:
+                lines.append(line)
+                line = word
+            else:
+                line = candidate
+        lines.append(line)
+    return lines
+
+
+def _text_width(text: str, size: float) -> float:
+    return len(text) * size * 0.5
+
+
+def _pdf_text(text: str) -> str:
+    """A string literal in WinAnsi, the standard fonts' encoding (other characters show as
+    '?'; /Contents keeps the exact text)."""
+    encoded = text.encode("cp1252", errors="replace").decode("latin-1")
+    return "(" + encoded.replace("\\", "\\\\").replace("(", "\\(").replace(")", "\\)") + ")"
+
+
+def _flags(flags: Any) -> int:
+    names = set(flags) if isinstance(flags, list) else set()
+    value = 0 if "noPrint" in names else PRINT
+    for name in names:
+        value |= FLAG_BITS.get(name, 0)
+    return value
+
+
+def _rgb(value: Any) -> tuple[float, float, float] | None:
+    if not isinstance(value, str) or len(value) != 7:
+        return None
+    return int(value[1:3], 16) / 255, int(value[3:5], 16) / 255, int(value[5:7], 16) / 255
+
+
+def _color(rgb: tuple[float, float, float]) -> str:
+    return " ".join(_n(c) for c in rgb)
+
+
+def _size(drawing: Drawing) -> tuple[float, float]:
+    return drawing.rect[2] - drawing.rect[0], drawing.rect[3] - drawing.rect[1]
+
+
+def _n(value: float) -> str:
+    """A number as PDF content writes it: short, no exponent."""
+    text = f"{value:.3f}".rstrip("0").rstrip(".")
+    return "0" if text in ("-0", "") else text

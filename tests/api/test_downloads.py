@@ -1,0 +1,220 @@
+"""PDF downloads with the annotations written in (issue 15, first part): every written type is
+a PDF annotation of its subtype with an appearance that shows where the record says, checked
+by rendering the PDF with PDFium and comparing pixels with the PDF rendered without them."""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+import pikepdf
+import pypdfium2
+import pytest
+
+from tests.conftest import AUTH, make_pdf, note
+
+SUBTYPES = {
+    "n": "/Text", "r": "/Square", "e": "/Circle", "l": "/Line", "pl": "/PolyLine",
+    "pg": "/Polygon", "i": "/Ink", "h": "/Highlight", "u": "/Underline", "s": "/StrikeOut",
+    "q": "/Squiggly", "t": "/FreeText", "k": "/Link",
+}
+
+
+def shape(kind: str, bbox: list[float], **extra: Any) -> dict[str, Any]:
+    return {"v": 2, "type": kind, "pageIndex": 0, "bbox": bbox, "opacity": 1,
+            "strokeWidth": 3, "strokeColor": "#CC0000", **extra}
+
+
+def markup(kind: str, bbox: list[float]) -> dict[str, Any]:
+    return {"v": 2, "type": f"pspdfkit/markup/{kind}", "pageIndex": 0, "bbox": bbox,
+            "opacity": 1, "color": "#0000FF", "rects": [bbox]}
+
+
+RECORDS = [
+    {"id": "n", "content": note(bbox=[20, 20, 24, 24], text="a note")},
+    {"id": "r", "content": shape("pspdfkit/shape/rectangle", [80, 30, 100, 60],
+                                 fillColor="#00CC00")},
+    {"id": "e", "content": shape("pspdfkit/shape/ellipse", [220, 30, 100, 60])},
+    {"id": "l", "content": shape("pspdfkit/shape/line", [360, 30, 120, 60],
+                                 startPoint=[365, 35], endPoint=[475, 85],
+                                 lineCaps={"end": "closedArrow"})},
+    {"id": "pl", "content": shape("pspdfkit/shape/polyline", [30, 130, 120, 80],
+                                  points=[[35, 135], [90, 205], [145, 135]])},
+    {"id": "pg", "content": shape("pspdfkit/shape/polygon", [200, 130, 120, 80],
+                                  points=[[205, 135], [315, 140], [260, 205]])},
+    {"id": "i", "content": {"v": 2, "type": "pspdfkit/ink", "pageIndex": 0,
+                            "bbox": [360, 130, 120, 80], "opacity": 1, "lineWidth": 4,
+                            "strokeColor": "#AA00AA", "isDrawnNaturally": False,
+                            "lines": {"points": [[[365, 135], [420, 205], [475, 135]]],
+                                      "intensities": [[1, 1, 1]]}}},
+    {"id": "h", "content": markup("highlight", [30, 250, 200, 16])},
+    {"id": "u", "content": markup("underline", [30, 290, 200, 16])},
+    {"id": "s", "content": markup("strikeout", [30, 330, 200, 16])},
+    {"id": "q", "content": markup("squiggly", [30, 370, 200, 16])},
+    {"id": "t", "content": {"v": 2, "type": "pspdfkit/text", "pageIndex": 0,
+                            "bbox": [280, 250, 250, 40], "opacity": 1, "fontSize": 14,
+                            "fontColor": "#000000", "horizontalAlign": "left",
+                            "verticalAlign": "top",
+                            "text": {"format": "plain", "value": "Free text, written in"}}},
+    {"id": "k", "content": {"v": 2, "type": "pspdfkit/link", "pageIndex": 0,
+                            "bbox": [280, 330, 100, 20], "opacity": 1,
+                            "action": {"type": "uri", "uri": "https://example.com/"}}},
+]
+INVISIBLE = {"k"}  # a link has no appearance: viewers show the page under it
+
+
+def render(pdf: bytes, page: int = 0, password: str | None = None) -> Any:
+    """The page as PDFium draws it, annotations included, at 72 dpi (a pixel a point)."""
+    document = pypdfium2.PdfDocument(pdf, password=password)
+    return document[page].render(scale=1, draw_annots=True).to_pil().convert("RGB")
+
+
+def differs(before: Any, after: Any, box: tuple[float, float, float, float]) -> int:
+    """How many pixels of ``box`` (left, top, right, bottom in pixels) changed."""
+    region = tuple(round(v) for v in box)
+    old, new = before.crop(region).tobytes(), after.crop(region).tobytes()
+    return sum(a != b for a, b in zip(old, new, strict=True))
+
+
+async def download(client: Any, document: str, **query: str) -> Any:
+    return await client.get(f"/api/documents/{document}/pdf", headers=AUTH, params=query)
+
+
+async def upload(client: Any, pdf: bytes) -> str:
+    response = await client.post("/api/documents", data=pdf,
+                                 headers={**AUTH, "Content-Type": "application/pdf"})
+    return (await response.json())["data"]["document_id"]
+
+
+async def write(client: Any, document: str, records: list[dict[str, Any]]) -> int:
+    response = await client.post(f"/api/documents/{document}/annotations", headers=AUTH,
+                                 json={"annotations": records})
+    body = await response.json()
+    assert body["result"] == "success", body
+    return body["revision"]
+
+
+async def test_every_written_type_is_an_annotation_of_its_subtype_drawn_where_it_is(
+        client, document):
+    await write(client, document, RECORDS)
+    response = await download(client, document)
+    assert response.status == 200
+    assert response.content_type == "application/pdf"
+    assert response.headers["Annolog-Skipped"] == "0"
+    annotated = await response.read()
+    with pikepdf.open(io.BytesIO(annotated)) as pdf:
+        written = {str(a.NM): a for a in pdf.pages[0].obj.Annots}
+        assert {k: str(a.Subtype) for k, a in written.items()} == SUBTYPES
+        assert all("/AP" in a for k, a in written.items() if k not in INVISIBLE)
+        assert str(written["k"].A.URI) == "https://example.com/"
+        assert str(written["n"].Contents) == "a note"
+        height = float(pdf.pages[0].mediabox[3])
+        left, top, width, tall = RECORDS[1]["content"]["bbox"]
+        assert [float(v) for v in written["r"].Rect] == [left, height - top - tall,
+                                                         left + width, height - top]
+    plain = await (await download(client, document, annotations="false")).read()
+    before, after = render(plain), render(annotated)
+    for record in RECORDS:
+        left, top, width, tall = record["content"]["bbox"]
+        changed = differs(before, after, (left, top, left + width, top + tall))
+        assert (changed > 0) == (record["id"] not in INVISIBLE), record["id"]
+    # nothing is drawn outside the records' boxes
+    assert differs(before, after, (0, 450, 612, 792)) == 0
+
+
+async def test_flattened_the_annotations_are_page_content(client, document):
+    await write(client, document, RECORDS[:3])
+    flat = await (await download(client, document, flatten="true")).read()
+    with pikepdf.open(io.BytesIO(flat)) as pdf:
+        assert len(pdf.pages[0].obj.get("/Annots", [])) == 0
+    plain = await (await download(client, document, annotations="false")).read()
+    before = render(plain)
+    after = pypdfium2.PdfDocument(flat)[0].render(scale=1, draw_annots=False).to_pil()
+    for record in RECORDS[:3]:
+        left, top, width, tall = record["content"]["bbox"]
+        assert differs(before, after.convert("RGB"), (left, top, left + width, top + tall))
+
+
+async def test_a_cropped_and_rotated_page_shows_the_record_where_the_web_sdk_does(client):
+    """Instant JSON measures from the CropBox's top-left corner of the unrotated page, and
+    the page turns with its /Rotate, annotations included."""
+    pdf = pikepdf.new()
+    pdf.add_blank_page(page_size=(600, 800))
+    pdf.pages[0].obj.CropBox = pikepdf.Array([50, 100, 550, 700])
+    pdf.pages[0].obj.Rotate = 90
+    out = io.BytesIO()
+    pdf.save(out)
+    document = await upload(client, out.getvalue())
+    record = {"id": "box", "content": shape("pspdfkit/shape/rectangle", [10, 20, 100, 50],
+                                            fillColor="#00CC00")}
+    await write(client, document, [record])
+    annotated = await (await download(client, document)).read()
+    with pikepdf.open(io.BytesIO(annotated)) as opened:
+        [annotation] = opened.pages[0].obj.Annots
+        assert [float(v) for v in annotation.Rect] == [60, 630, 160, 680]
+    before = render(await (await download(client, document, annotations="false")).read())
+    after = render(annotated)
+    assert after.size == (600, 500)  # the 500 x 600 CropBox, turned a quarter clockwise
+    # turned clockwise, the box's top-left corner (10, 20) goes to the top right:
+    # x = 600 - 20 - 50, y = 10, and its width and height swap
+    turned = (600 - 20 - 50, 10, 600 - 20, 10 + 100)
+    assert differs(before, after, turned) > 0.5 * 3 * 50 * 100
+    outside = (0, 200, 400, 500)
+    assert differs(before, after, outside) == 0
+
+
+async def test_a_download_shows_the_layer_at_a_revision(client, document):
+    first = await write(client, document, RECORDS[1:2])
+    response = await client.delete(f"/api/documents/{document}/annotations/r", headers=AUTH)
+    assert response.status == 200
+    then = await (await download(client, document, revision=str(first))).read()
+    with pikepdf.open(io.BytesIO(then)) as pdf:
+        assert [str(a.NM) for a in pdf.pages[0].obj.Annots] == ["r"]
+    now = await (await download(client, document)).read()
+    with pikepdf.open(io.BytesIO(now)) as pdf:
+        assert "/Annots" not in pdf.pages[0].obj
+
+
+async def test_a_protected_pdf_keeps_its_password(client):
+    document = await upload(client, make_pdf(user_password="s3cret"))
+    headers = {**AUTH, "pspdfkit-pdf-password": "s3cret"}
+    response = await client.post(f"/api/documents/{document}/annotations", headers=headers,
+                                 json={"annotations": RECORDS[1:2]})
+    assert (await response.json())["result"] == "success"
+    annotated = await (await client.get(f"/api/documents/{document}/pdf",
+                                        headers=headers)).read()
+    with pytest.raises(pikepdf.PasswordError):
+        pikepdf.open(io.BytesIO(annotated))
+    with pikepdf.open(io.BytesIO(annotated), password="s3cret") as pdf:
+        assert [str(a.NM) for a in pdf.pages[0].obj.Annots] == ["r"]
+
+
+async def test_types_not_written_yet_are_counted_not_lost(client, document):
+    stamp = {"id": "st", "content": {"v": 2, "type": "pspdfkit/stamp", "pageIndex": 0,
+                                     "bbox": [10, 10, 100, 40], "opacity": 1,
+                                     "stampType": "Approved"}}
+    await write(client, document, [stamp, RECORDS[1]])
+    response = await download(client, document)
+    assert response.headers["Annolog-Skipped"] == "1"
+    with pikepdf.open(io.BytesIO(await response.read())) as pdf:
+        assert [str(a.NM) for a in pdf.pages[0].obj.Annots] == ["r"]
+
+
+@pytest.mark.parametrize("query, reason", [
+    ({"source": "true", "flatten": "true"}, "takes no other option"),
+    ({"type": "pdfa"}, "PDF/A"),
+    ({"comments": "true"}, "comment threads"),
+    ({"flatten": "yes"}, "true or false"),
+])
+async def test_options_it_cannot_honour_are_a_400_that_says_why(client, document, query,
+                                                                   reason):
+    response = await download(client, document, **query)
+    assert response.status == 400
+    assert reason in (await response.json())["error"]["reason"]
+
+
+async def test_the_source_is_the_upload_byte_for_byte(client):
+    original = make_pdf()
+    document = await upload(client, original)
+    await write(client, document, RECORDS[1:2])
+    assert await (await download(client, document, source="true")).read() == original
