@@ -16,6 +16,7 @@ from api.context import document_and_layer, resolve_revision
 from api.errors import ApiError
 from api.offload import LARGE
 from api.services import Services
+from eventstore.names import normalize_attachment_id
 from projections.pdf_annotations import write_annotated
 
 PDF = "application/pdf"
@@ -70,7 +71,8 @@ async def download_pdf(request: web.Request) -> web.StreamResponse:
     fd, target = services.blobs.temporary()
     os.close(fd)
     try:
-        arguments = (source, target, records, access.password, options.flatten)
+        images = await services.run(_images, services, access.row.document_id, records)
+        arguments = (source, target, records, access.password, options.flatten, images)
         if source.stat().st_size > LARGE or len(records) > MANY_RECORDS:
             skipped = await services.offload.run(write_annotated, *arguments)
         else:
@@ -87,6 +89,22 @@ async def _records(request: web.Request, services: Services, document_id: str, l
     records = [orjson.loads(row) for row in rows]
     client = client_of(request)
     return records if client is None else [r for r in records if client.sees(r)]
+
+
+def _images(services: Services, document_id: str, records: list[dict[str, Any]]
+            ) -> dict[str, Path]:
+    """The files of the attachments the image records show (blocking)."""
+    images = {}
+    for record in records:
+        attachment_id = record["content"].get("imageAttachmentId")
+        if record["content"].get("type") != "pspdfkit/image" or \
+                not isinstance(attachment_id, str):
+            continue
+        held = services.read_model.attachment(document_id, normalize_attachment_id(
+            attachment_id))
+        if held is not None:
+            images[attachment_id] = services.blobs.path(held.sha256)
+    return images
 
 
 async def _send(request: web.Request, path: Path, skipped: int) -> web.StreamResponse:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import re
+import zlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +19,7 @@ from typing import Any
 
 import pikepdf
 from pikepdf import Array, Dictionary, Name, Pdf, String
+from PIL import Image
 
 from eventstore.times import utc
 
@@ -40,8 +42,16 @@ HELVETICA = Dictionary(Type=Name.Font, Subtype=Name.Type1, BaseFont=Name.Helveti
 WRITTEN_TYPES = frozenset({
     "pspdfkit/note", "pspdfkit/shape/rectangle", "pspdfkit/shape/ellipse",
     "pspdfkit/shape/line", "pspdfkit/shape/polyline", "pspdfkit/shape/polygon",
-    "pspdfkit/ink", "pspdfkit/text", "pspdfkit/link", *MARKUP_SUBTYPES,
+    "pspdfkit/ink", "pspdfkit/text", "pspdfkit/link", "pspdfkit/stamp", "pspdfkit/image",
+    "pspdfkit/markup/redaction", *MARKUP_SUBTYPES,
 })
+HELVETICA_BOLD = Dictionary(Type=Name.Font, Subtype=Name.Type1, BaseFont=Name("/Helvetica-Bold"),
+                            Encoding=Name.WinAnsiEncoding)
+GREEN, RED = (0.13, 0.55, 0.13), (0.8, 0.1, 0.1)
+JPEG_SPACES = {"RGB": "DeviceRGB", "L": "DeviceGray", "CMYK": "DeviceCMYK"}
+STAMP_COLORS = {"Approved": GREEN, "Accepted": GREEN, "Completed": GREEN, "Final": GREEN,
+                "NotApproved": RED, "Rejected": RED, "Void": RED, "Confidential": RED,
+                "TopSecret": RED, "Expired": RED}
 
 
 @dataclass(frozen=True)
@@ -73,26 +83,35 @@ class Drawing:
 
     rect: list[float]
     ops: list[str]
+    pdf: Pdf
+    images: dict[str, Path]  # attachment id -> its bytes, for image annotations
     resources: Dictionary | None = None
 
     def local(self, x: float, y: float) -> str:
         return f"{_n(x - self.rect[0])} {_n(y - self.rect[1])}"
 
 
+class NotWritten(Exception):
+    """A record this module cannot write (yet), with the reason."""
+
+
 def write_annotated(source: Path, target: Path, records: list[dict[str, Any]],
-                    password: str | None = None, flatten: bool = False) -> list[dict[str, Any]]:
+                    password: str | None = None, flatten: bool = False,
+                    images: dict[str, Path] | None = None) -> list[dict[str, Any]]:
     """Write ``source`` to ``target`` with ``records`` as PDF annotations (the PDF's own
-    annotations are kept; a protected PDF keeps its encryption). Returns the records that
-    could not be written, each with its id and reason."""
+    annotations are kept; a protected PDF keeps its encryption); ``images`` holds the files
+    of the attachments image annotations show. Returns the records that could not be
+    written, each with its id and reason."""
     with Pdf.open(source, password=password or "") as pdf:
-        skipped = annotate(pdf, records)
+        skipped = annotate(pdf, records, images or {})
         if flatten:
             pdf.flatten_annotations("all")
         pdf.save(target, encryption=pdf.is_encrypted)
     return skipped
 
 
-def annotate(pdf: Pdf, records: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+def annotate(pdf: Pdf, records: Iterable[dict[str, Any]], images: dict[str, Path]
+             ) -> list[dict[str, Any]]:
     """Add each record to its page's /Annots; the ones that cannot be written are returned."""
     skipped = []
     spaces: dict[int, PageSpace] = {}
@@ -109,7 +128,11 @@ def annotate(pdf: Pdf, records: Iterable[dict[str, Any]]) -> list[dict[str, Any]
             continue
         page = pdf.pages[page_index]
         space = spaces.setdefault(page_index, PageSpace.of(page))
-        annotation = pdf.make_indirect(_annotation(pdf, record, space))
+        try:
+            annotation = pdf.make_indirect(_annotation(pdf, record, space, images))
+        except NotWritten as error:
+            skipped.append({"id": record["id"], "reason": str(error)})
+            continue
         annotation.P = page.obj
         if "/Annots" not in page.obj:
             page.obj.Annots = Array()
@@ -117,7 +140,8 @@ def annotate(pdf: Pdf, records: Iterable[dict[str, Any]]) -> list[dict[str, Any]
     return skipped
 
 
-def _annotation(pdf: Pdf, record: dict[str, Any], space: PageSpace) -> Dictionary:
+def _annotation(pdf: Pdf, record: dict[str, Any], space: PageSpace,
+                images: dict[str, Path]) -> Dictionary:
     content = record["content"]
     kind = content["type"]
     rect = space.rect(content["bbox"])
@@ -130,7 +154,7 @@ def _annotation(pdf: Pdf, record: dict[str, Any], space: PageSpace) -> Dictionar
         annotation.T = String(content["creatorName"])
     if content.get("opacity", 1) != 1:
         annotation.CA = float(content["opacity"])
-    drawing = Drawing(rect, [])
+    drawing = Drawing(rect, [], pdf, images)
     if kind == "pspdfkit/link":
         _link(annotation, content, pdf)
     else:
@@ -314,11 +338,71 @@ def _link(annotation: Dictionary, content: dict[str, Any], pdf: Pdf) -> None:
                                   D=Array([pdf.pages[action["pageIndex"]].obj, Name.Fit]))
 
 
+def _stamp(annotation: Dictionary, drawing: Drawing, content: dict[str, Any],
+           space: PageSpace) -> None:
+    """A standard stamp keeps its PDF name (/Approved, /Draft, ...); its appearance is its
+    label in a rounded frame, as the Web SDK draws it."""
+    annotation.Subtype = Name.Stamp
+    kind = str(content.get("stampType") or content.get("kind") or "Custom")
+    annotation.Name = Name("/" + kind)
+    label = content["title"] if kind == "Custom" else re.sub(r"(?<=[a-z])(?=[A-Z])", " ",
+                                                             kind).upper()
+    _contents(annotation, content)
+    color = _rgb(content.get("color")) or STAMP_COLORS.get(kind, (0.1, 0.3, 0.7))
+    annotation.C = Array(color)
+    width, height = _size(drawing)
+    size = max(min(height * 0.5, (width - 8) / max(_text_width(label, 1.0, bold=True), 0.1)),
+               1.0)
+    radius = min(width, height) * 0.15
+    drawing.resources = Dictionary(Font=Dictionary(Helv=HELVETICA_BOLD))
+    drawing.ops += [f"{_color(color)} RG {_color(color)} rg 2 w",
+                    _rounded(1, 1, width - 2, height - 2, radius) + " S",
+                    "BT", f"/Helv {_n(size)} Tf",
+                    f"1 0 0 1 {_n((width - _text_width(label, size, bold=True)) / 2)} "
+                    f"{_n((height - size * 0.7) / 2)} Tm {_pdf_text(label)} Tj", "ET"]
+
+
+def _image(annotation: Dictionary, drawing: Drawing, content: dict[str, Any],
+           space: PageSpace) -> None:
+    """An image is a stamp whose appearance draws the image attachment over its box."""
+    annotation.Subtype = Name.Stamp
+    annotation.Name = Name.Image
+    _contents(annotation, content)
+    path = drawing.images.get(str(content.get("imageAttachmentId")))
+    if path is None:
+        raise NotWritten("its image attachment is not held by this document")
+    if content.get("contentType") == "application/pdf":
+        raise NotWritten("images that are PDF pages are not written into PDFs yet")
+    width, height = _size(drawing)
+    drawing.resources = Dictionary(XObject=Dictionary(Im=_image_object(drawing.pdf, path)))
+    drawing.ops.append(f"q {_n(width)} 0 0 {_n(height)} 0 0 cm /Im Do Q")
+
+
+def _redaction(annotation: Dictionary, drawing: Drawing, content: dict[str, Any],
+               space: PageSpace) -> None:
+    """A redaction marked, not applied: its areas outlined, as viewers show one."""
+    annotation.Subtype = Name.Redact
+    rects = [space.rect(r) for r in content.get("rects") or [content["bbox"]]]
+    annotation.QuadPoints = Array([v for r in rects
+                                   for v in (r[0], r[3], r[2], r[3], r[0], r[1], r[2], r[1])])
+    outline = _rgb(content.get("outlineColor")) or (1.0, 0.0, 0.0)
+    annotation.OC = Array(outline)
+    fill = _rgb(content.get("fillColor"))
+    if fill is not None:
+        annotation.IC = Array(fill)
+    if isinstance(content.get("overlayText"), str):
+        annotation.OverlayText = String(content["overlayText"])
+    drawing.ops.append(f"{_color(outline)} RG 1 w")
+    drawing.ops += [f"{drawing.local(r[0], r[1])} {_n(r[2] - r[0])} {_n(r[3] - r[1])} re S"
+                    for r in rects]
+
+
 WRITERS: dict[str, Callable[[Dictionary, Drawing, dict[str, Any], PageSpace], None]] = {
     "pspdfkit/note": _note, "pspdfkit/shape/rectangle": _rectangle,
     "pspdfkit/shape/ellipse": _ellipse, "pspdfkit/shape/line": _line,
     "pspdfkit/shape/polyline": _polyline, "pspdfkit/shape/polygon": _polyline,
-    "pspdfkit/ink": _ink, "pspdfkit/text": _text,
+    "pspdfkit/ink": _ink, "pspdfkit/text": _text, "pspdfkit/stamp": _stamp,
+    "pspdfkit/image": _image, "pspdfkit/markup/redaction": _redaction,
     **{kind: _markup for kind in MARKUP_SUBTYPES},
 }
 
@@ -343,6 +427,46 @@ def _shape_keys(annotation: Dictionary, drawing: Drawing, content: dict[str, Any
         style.append(f"{_color(fill)} rg")
     drawing.ops += style
     return stroke
+
+
+def _image_object(pdf: Pdf, path: Path) -> pikepdf.Stream:
+    """An image XObject: a JPEG as it is (DCT), anything else decoded by Pillow, its alpha
+    kept as a soft mask."""
+    with Image.open(path) as image:
+        image.load()
+        if image.format == "JPEG" and image.mode in ("RGB", "L", "CMYK"):
+            return pikepdf.Stream(pdf, path.read_bytes(), Type=Name.XObject,
+                                  Subtype=Name.Image, Width=image.width, Height=image.height,
+                                  ColorSpace=Name("/" + JPEG_SPACES[image.mode]),
+                                  BitsPerComponent=8, Filter=Name.DCTDecode)
+        alpha = image.getchannel("A") if "A" in image.getbands() else None
+        pixels = image.convert("RGB")
+        stream = pikepdf.Stream(pdf, zlib.compress(pixels.tobytes()), Type=Name.XObject,
+                                Subtype=Name.Image, Width=image.width, Height=image.height,
+                                ColorSpace=Name.DeviceRGB, BitsPerComponent=8,
+                                Filter=Name.FlateDecode)
+        if alpha is not None:
+            stream.SMask = pikepdf.Stream(pdf, zlib.compress(alpha.tobytes()),
+                                          Type=Name.XObject, Subtype=Name.Image,
+                                          Width=image.width, Height=image.height,
+                                          ColorSpace=Name.DeviceGray, BitsPerComponent=8,
+                                          Filter=Name.FlateDecode)
+        return stream
+
+
+def _rounded(x: float, y: float, width: float, height: float, radius: float) -> str:
+    k = radius * KAPPA
+    right, top = x + width, y + height
+    return " ".join([
+        f"{_n(x + radius)} {_n(y)} m {_n(right - radius)} {_n(y)} l",
+        f"{_n(right - radius + k)} {_n(y)} {_n(right)} {_n(y + radius - k)} "
+        f"{_n(right)} {_n(y + radius)} c {_n(right)} {_n(top - radius)} l",
+        f"{_n(right)} {_n(top - radius + k)} {_n(right - radius + k)} {_n(top)} "
+        f"{_n(right - radius)} {_n(top)} c {_n(x + radius)} {_n(top)} l",
+        f"{_n(x + radius - k)} {_n(top)} {_n(x)} {_n(top - radius + k)} "
+        f"{_n(x)} {_n(top - radius)} c {_n(x)} {_n(y + radius)} l",
+        f"{_n(x)} {_n(y + radius - k)} {_n(x + radius - k)} {_n(y)} {_n(x + radius)} {_n(y)} c",
+    ])
 
 
 def _paint(content: dict[str, Any]) -> str:
@@ -407,8 +531,13 @@ def _wrapped(text: str, size: float, width: float) -> list[str]:
     return lines
 
 
-def _text_width(text: str, size: float) -> float:
-    return len(text) * size * 0.5
+def _text_width(text: str, size: float, bold: bool = False) -> float:
+    """About how wide Helvetica (or Helvetica-Bold) sets ``text``: widths by kind of
+    character, near the fonts' metrics, which is all an appearance needs."""
+    upper, lower = (0.722, 0.58) if bold else (0.667, 0.5)
+    total = sum(upper if c.isupper() else lower if c.islower() else 0.556 if c.isdigit()
+                else 0.278 if c == " " else 0.4 for c in text)
+    return total * size
 
 
 def _pdf_text(text: str) -> str:

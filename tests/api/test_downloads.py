@@ -4,12 +4,16 @@ by rendering the PDF with PDFium and comparing pixels with the PDF rendered with
 
 from __future__ import annotations
 
+import hashlib
 import io
 from typing import Any
 
+import aiohttp
+import orjson
 import pikepdf
 import pypdfium2
 import pytest
+from PIL import Image
 
 from tests.conftest import AUTH, make_pdf, note
 
@@ -189,11 +193,69 @@ async def test_a_protected_pdf_keeps_its_password(client):
         assert [str(a.NM) for a in pdf.pages[0].obj.Annots] == ["r"]
 
 
+def png(color: tuple[int, int, int, int], size: tuple[int, int] = (20, 10)) -> bytes:
+    out = io.BytesIO()
+    Image.new("RGBA", size, color).save(out, "PNG")
+    return out.getvalue()
+
+
+async def test_stamps_images_and_redactions_show_what_they_are(client, document):
+    image = png((255, 0, 0, 255))
+    sha = hashlib.sha256(image).hexdigest()
+    records = [
+        {"id": "st", "content": {"v": 2, "type": "pspdfkit/stamp", "pageIndex": 0,
+                                 "bbox": [20, 20, 160, 50], "opacity": 1,
+                                 "stampType": "Approved"}},
+        {"id": "cu", "content": {"v": 2, "type": "pspdfkit/stamp", "pageIndex": 0,
+                                 "bbox": [220, 20, 160, 50], "opacity": 1,
+                                 "stampType": "Custom", "title": "Checked",
+                                 "color": "#0000FF"}},
+        {"id": "im", "content": {"v": 2, "type": "pspdfkit/image", "pageIndex": 0,
+                                 "bbox": [20, 120, 80, 60], "opacity": 1,
+                                 "contentType": "image/png", "imageAttachmentId": sha}},
+        {"id": "rd", "content": {"v": 2, "type": "pspdfkit/markup/redaction", "pageIndex": 0,
+                                 "bbox": [220, 120, 100, 20], "opacity": 1,
+                                 "rects": [[220, 120, 100, 20]], "outlineColor": "#FF0000"}},
+    ]
+    form = aiohttp.FormData()
+    form.add_field("annotations", orjson.dumps({"annotations": records}).decode(),
+                   content_type="application/json")
+    form.add_field(sha, image, filename="red.png", content_type="image/png")
+    response = await client.post(f"/api/documents/{document}/annotations", headers=AUTH,
+                                 data=form)
+    assert (await response.json())["result"] == "success"
+    response = await download(client, document)
+    assert response.headers["Annolog-Skipped"] == "0"
+    annotated = await response.read()
+    with pikepdf.open(io.BytesIO(annotated)) as pdf:
+        written = {str(a.NM): a for a in pdf.pages[0].obj.Annots}
+        assert (str(written["st"].Subtype), str(written["st"].Name)) == ("/Stamp", "/Approved")
+        assert str(written["im"].Subtype) == "/Stamp"
+        assert str(written["rd"].Subtype) == "/Redact"
+    before = render(await (await download(client, document, annotations="false")).read())
+    after = render(annotated)
+    for record in records:
+        left, top, width, tall = record["content"]["bbox"]
+        assert differs(before, after, (left, top, left + width, top + tall)), record["id"]
+    # the image fills its box with its own pixels
+    assert after.getpixel((60, 150)) == (255, 0, 0)
+
+
 async def test_types_not_written_yet_are_counted_not_lost(client, document):
-    stamp = {"id": "st", "content": {"v": 2, "type": "pspdfkit/stamp", "pageIndex": 0,
-                                     "bbox": [10, 10, 100, 40], "opacity": 1,
-                                     "stampType": "Approved"}}
-    await write(client, document, [stamp, RECORDS[1]])
+    """An image showing a PDF page is stored, but not drawn into PDFs yet."""
+    page = make_pdf(1)
+    sha = hashlib.sha256(page).hexdigest()
+    image = {"id": "im", "content": {
+        "v": 2, "type": "pspdfkit/image", "pageIndex": 0, "bbox": [10, 10, 100, 40],
+        "opacity": 1, "contentType": "application/pdf", "imageAttachmentId": sha}}
+    await write(client, document, [RECORDS[1]])
+    form = aiohttp.FormData()
+    form.add_field("annotations", orjson.dumps({"annotations": [image]}).decode(),
+                   content_type="application/json")
+    form.add_field(sha, page, filename="page.pdf", content_type="application/pdf")
+    response = await client.post(f"/api/documents/{document}/annotations", headers=AUTH,
+                                 data=form)
+    assert (await response.json())["result"] == "success"
     response = await download(client, document)
     assert response.headers["Annolog-Skipped"] == "1"
     with pikepdf.open(io.BytesIO(await response.read())) as pdf:
