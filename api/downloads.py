@@ -12,10 +12,14 @@ import orjson
 from aiohttp import web
 
 from api.auth import client_of
-from api.context import document_and_layer, resolve_revision
+from api.bodies import read_json
+from api.context import DocumentAccess, document_and_layer, resolve_revision
 from api.errors import ApiError
+from api.imports import plan_for, read_instant_json, refuse
 from api.offload import LARGE
+from api.parsing import json_object
 from api.services import Services
+from eventstore.domain import annotation_record
 from eventstore.names import normalize_attachment_id
 from projections.pdf_annotations import write_annotated
 
@@ -54,25 +58,93 @@ def _flag(query: Any, name: str, default: bool) -> bool:
 
 
 async def download_pdf(request: web.Request) -> web.StreamResponse:
+    """``GET …/pdf``: the options in the query."""
     services, access, layer = await document_and_layer(request)
+    return await _pdf(request, services, access, layer, request.query)
+
+
+async def download_pdf_posted(request: web.Request) -> web.StreamResponse:
+    """``POST …/pdf``: the same options as a JSON body (true and false as JSON booleans)."""
+    services, access, layer = await document_and_layer(request)
+    body = json_object(await read_json(request, services))
+    return await _pdf(request, services, access, layer, _as_query(body))
+
+
+async def pdf_with_instant_json(request: web.Request) -> web.StreamResponse:
+    """The PDF of the layer with an Instant JSON document applied, checked as an import
+    would be; nothing is stored."""
+    services, access, layer = await document_and_layer(request)
+    document = await read_instant_json(request, services)
+    plan = await plan_for(services, access, document, layer)
+    if plan.problems:
+        raise refuse(plan.problems)
+    upto, _ = await resolve_revision(services, {})
+    records = {r["id"]: r for r in await _records(request, services, access.row.document_id,
+                                                  layer, upto)}
+    for annotation_id, content, _references in plan.annotations:
+        kept = records.get(annotation_id, {})
+        records[annotation_id] = annotation_record(
+            annotation_id, content, kept.get("createdBy"), kept.get("updatedBy"),
+            kept.get("group"))
+    scratch: list[Path] = []
+    try:
+        extra = {}
+        for attachment in plan.attachments.values():
+            fd, path = services.blobs.temporary()
+            scratch.append(path)
+            with os.fdopen(fd, "wb") as f:
+                f.write(attachment.data)
+            extra[attachment.attachment_id] = path
+        return await _written(request, services, access, list(records.values()),
+                              PdfOptions(), extra)
+    finally:
+        for path in scratch:
+            path.unlink(missing_ok=True)
+
+
+def _as_query(body: dict[str, Any]) -> dict[str, str]:
+    """A JSON body's options as the query would carry them."""
+    query = {}
+    for name, value in body.items():
+        if isinstance(value, bool):
+            query[name] = "true" if value else "false"
+        elif isinstance(value, (str, int)):
+            query[name] = str(value)
+        else:
+            raise ApiError(400, f"'{name}' must be true, false, a number or a string")
+    return query
+
+
+async def _pdf(request: web.Request, services: Services, access: DocumentAccess, layer: str,
+               query: Any) -> web.StreamResponse:
     source = services.blobs.path(access.row.sha256)
-    if request.query.get("source") == "true":
-        given = [name for name in OPTIONS if name in request.query]
+    if query.get("source") == "true":
+        given = [name for name in OPTIONS if name in query]
         if given:
             raise ApiError(400, "source=true is the original upload and takes no other "
                                 f"option (given: {', '.join(given)})")
         return web.FileResponse(source, headers={"Content-Type": PDF})
-    options = pdf_options(request.query)
-    upto, _ = await resolve_revision(services, request.query)
+    options = pdf_options(query)
+    upto, _ = await resolve_revision(services, query)
     records = await _records(request, services, access.row.document_id, layer, upto) \
         if options.annotations else []
+    return await _written(request, services, access, records, options, {})
+
+
+async def _written(request: web.Request, services: Services, access: DocumentAccess,
+                   records: list[dict[str, Any]], options: PdfOptions,
+                   extra_images: dict[str, Path]) -> web.StreamResponse:
+    """The PDF with ``records`` written in (the upload itself when there is nothing to
+    write); ``extra_images`` are attachments not stored (yet)."""
+    source = services.blobs.path(access.row.sha256)
     if not records and not options.flatten:
         return web.FileResponse(source, headers={"Content-Type": PDF})
     fd, target = services.blobs.temporary()
     os.close(fd)
     try:
         images = await services.run(_images, services, access.row.document_id, records)
-        arguments = (source, target, records, access.password, options.flatten, images)
+        arguments = (source, target, records, access.password, options.flatten,
+                     {**images, **extra_images})
         if source.stat().st_size > LARGE or len(records) > MANY_RECORDS:
             skipped = await services.offload.run(write_annotated, *arguments)
         else:

@@ -138,6 +138,10 @@ JSON_BODIES: dict[str, Any] = {
     "confirm": obj({"annotationIds": {"type": "array", "items": STRING, "minItems": 1}},
                    {"timeout": {"type": "number", "minimum": 0, "maximum": 5}}),
     "revoke": obj({"jwts": {"type": "array", "items": STRING, "minItems": 1}}),
+    "pdf-options": obj({}, {"source": BOOLEAN, "flatten": BOOLEAN, "annotations": BOOLEAN,
+                            "comments": BOOLEAN, "type": {"enum": ["pdf", "pdfa"]},
+                            "revision": REVISION,
+                            "at": {"type": "string", "format": "date-time"}}),
 }
 BINARY = {"type": "string", "format": "binary"}
 MULTIPART: dict[str, Any] = {

@@ -280,3 +280,45 @@ async def test_the_source_is_the_upload_byte_for_byte(client):
     document = await upload(client, original)
     await write(client, document, RECORDS[1:2])
     assert await (await download(client, document, source="true")).read() == original
+
+
+async def test_the_options_may_come_as_a_json_body(client, document):
+    await write(client, document, RECORDS[1:3])
+    url = f"/api/documents/{document}/pdf"
+    flat = await client.post(url, headers=AUTH, json={"flatten": True})
+    assert flat.status == 200
+    with pikepdf.open(io.BytesIO(await flat.read())) as pdf:
+        assert len(pdf.pages[0].obj.get("/Annots", [])) == 0
+    response = await client.post(url, headers=AUTH, json={"source": True, "flatten": False})
+    assert response.status == 400
+    response = await client.post(url, headers=AUTH, json={"flatten": [1]})
+    assert response.status == 400
+
+
+async def test_pdf_with_instant_json_applies_a_document_and_stores_nothing(client, document):
+    await write(client, document, RECORDS[1:2])
+    before = await client.get(f"/api/documents/{document}/document.json", headers=AUTH)
+    revision = before.headers["Annolog-Revision"]
+    instant = {"format": "https://pspdfkit.com/instant-json/v1",
+               "annotations": [{**RECORDS[2]["content"], "id": "e"},
+                               {**RECORDS[1]["content"], "id": "r", "strokeColor": "#0000FF"}]}
+    form = aiohttp.FormData()
+    form.add_field("instant.json", orjson.dumps(instant), filename="instant.json",
+                   content_type="application/json")
+    response = await client.post(f"/api/documents/{document}/pdf_with_instant_json",
+                                 headers=AUTH, data=form)
+    assert response.status == 200, await response.text()
+    with pikepdf.open(io.BytesIO(await response.read())) as pdf:
+        written = {str(a.NM): a for a in pdf.pages[0].obj.Annots}
+        assert set(written) == {"r", "e"}
+        assert [float(c) for c in written["r"].C] == [0, 0, 1]  # the import's version
+    after = await client.get(f"/api/documents/{document}/document.json", headers=AUTH)
+    assert after.headers["Annolog-Revision"] == revision
+    assert [a["id"] for a in (await after.json())["annotations"]] == ["r"]
+    bad = aiohttp.FormData()
+    bad.add_field("instant.json", orjson.dumps({"format": "https://pspdfkit.com/instant-json/v1",
+                                                "annotations": [{"type": "pspdfkit/note"}]}),
+                  filename="instant.json", content_type="application/json")
+    response = await client.post(f"/api/documents/{document}/pdf_with_instant_json",
+                                 headers=AUTH, data=bad)
+    assert response.status == 422
