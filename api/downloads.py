@@ -34,6 +34,7 @@ CHUNK = 256 * 1024
 class PdfOptions:
     flatten: bool = False
     annotations: bool = True
+    comments: bool = False  # comment threads, as replies to their roots
 
 
 def pdf_options(query: Any) -> PdfOptions:
@@ -41,11 +42,9 @@ def pdf_options(query: Any) -> PdfOptions:
     if query.get("type", "pdf") != "pdf":
         raise ApiError(400, "type=pdfa (PDF/A) is not supported: annolog writes plain PDF; "
                             "leave 'type' out or send type=pdf")
-    if _flag(query, "comments", False):
-        raise ApiError(400, "comments=true is not supported yet: comment threads are not "
-                            "written into PDFs (their records are in document.json)")
     return PdfOptions(flatten=_flag(query, "flatten", False),
-                      annotations=_flag(query, "annotations", True))
+                      annotations=_flag(query, "annotations", True),
+                      comments=_flag(query, "comments", False))
 
 
 def _flag(query: Any, name: str, default: bool) -> bool:
@@ -128,12 +127,18 @@ async def _pdf(request: web.Request, services: Services, access: DocumentAccess,
     upto, _ = await resolve_revision(services, query)
     records = await _records(request, services, access.row.document_id, layer, upto) \
         if options.annotations else []
-    return await _written(request, services, access, records, options, {})
+    comments = None
+    if options.comments and records:
+        sections = await services.run(services.read_model.sections, access.row.document_id,
+                                      layer, upto)
+        comments = sections.get("comments", [])
+    return await _written(request, services, access, records, options, {}, comments)
 
 
 async def _written(request: web.Request, services: Services, access: DocumentAccess,
                    records: list[dict[str, Any]], options: PdfOptions,
-                   extra_images: dict[str, Path]) -> web.StreamResponse:
+                   extra_images: dict[str, Path],
+                   comments: list[dict[str, Any]] | None = None) -> web.StreamResponse:
     """The PDF with ``records`` written in (the upload itself when there is nothing to
     write); ``extra_images`` are attachments not stored (yet)."""
     source = services.blobs.path(access.row.sha256)
@@ -144,7 +149,7 @@ async def _written(request: web.Request, services: Services, access: DocumentAcc
     try:
         images = await services.run(_images, services, access.row.document_id, records)
         arguments = (source, target, records, access.password, options.flatten,
-                     {**images, **extra_images})
+                     {**images, **extra_images}, comments)
         if source.stat().st_size > LARGE or len(records) > MANY_RECORDS:
             skipped = await services.offload.run(write_annotated, *arguments)
         else:

@@ -28,6 +28,11 @@ def utc_second_text(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def pdf_date(moment: datetime) -> str:
+    """A PDF date string (PDF 32000-1, 7.9.4), in UTC."""
+    return moment.astimezone(UTC).strftime("D:%Y%m%d%H%M%SZ")
+
+
 def read_model_time(timestamp: Any) -> str:
     """An event's timestamp (a datetime, or still tagged as the log stores it when read
     raw) in the read model's form (``utc_micro_text``), quickly: it runs for every event."""

@@ -21,13 +21,14 @@ import pikepdf
 from pikepdf import Array, Dictionary, Name, Pdf, String
 from PIL import Image
 
-from eventstore.times import utc
+from eventstore.times import pdf_date, utc
 
 # Instant JSON flags and the PDF annotation flag bits (PDF 32000-1, 12.5.3); printing is on
 # unless a record says noPrint.
 FLAG_BITS = {"invisible": 1, "hidden": 2, "noZoom": 8, "noRotate": 16, "noView": 32,
              "readOnly": 64, "locked": 128, "toggleNoView": 256, "lockedContents": 512}
 PRINT = 4
+MARKER = "pspdfkit/comment-marker"
 LINE_ENDINGS = {"square": "Square", "circle": "Circle", "diamond": "Diamond",
                 "openArrow": "OpenArrow", "closedArrow": "ClosedArrow", "butt": "Butt",
                 "reverseOpenArrow": "ROpenArrow", "reverseClosedArrow": "RClosedArrow",
@@ -97,28 +98,38 @@ class NotWritten(Exception):
 
 def write_annotated(source: Path, target: Path, records: list[dict[str, Any]],
                     password: str | None = None, flatten: bool = False,
-                    images: dict[str, Path] | None = None) -> list[dict[str, Any]]:
+                    images: dict[str, Path] | None = None,
+                    comments: list[dict[str, Any]] | None = None) -> list[dict[str, Any]]:
     """Write ``source`` to ``target`` with ``records`` as PDF annotations (the PDF's own
     annotations are kept; a protected PDF keeps its encryption); ``images`` holds the files
-    of the attachments image annotations show. Returns the records that could not be
-    written, each with its id and reason."""
+    of the attachments image annotations show; ``comments`` (None: leave threads out)
+    become replies to their roots. Returns the records that could not be written, each with
+    its id and reason."""
     with Pdf.open(source, password=password or "") as pdf:
-        skipped = annotate(pdf, records, images or {})
+        skipped = annotate(pdf, records, images or {}, comments)
         if flatten:
             pdf.flatten_annotations("all")
         pdf.save(target, encryption=pdf.is_encrypted)
     return skipped
 
 
-def annotate(pdf: Pdf, records: Iterable[dict[str, Any]], images: dict[str, Path]
-             ) -> list[dict[str, Any]]:
-    """Add each record to its page's /Annots; the ones that cannot be written are returned."""
+def annotate(pdf: Pdf, records: Iterable[dict[str, Any]], images: dict[str, Path],
+             comments: list[dict[str, Any]] | None = None) -> list[dict[str, Any]]:
+    """Add each record to its page's /Annots, and each comment as a reply to its root; the
+    records that cannot be written are returned."""
     skipped = []
     spaces: dict[int, PageSpace] = {}
+    threads = _threads(comments or [])
+    written: dict[str, pikepdf.Object] = {}
     for record in records:
         content = record["content"]
         kind = content.get("type")
         page_index = content.get("pageIndex")
+        if kind == MARKER:
+            if comments is None or not threads.get(record["id"]):
+                continue  # a marker is its thread's place: shown with the thread or not at all
+            record = _marker_note(record, threads[record["id"]].pop(0))
+            kind = "pspdfkit/note"
         if kind not in WRITTEN_TYPES:
             skipped.append({"id": record["id"], "reason": f"{kind} is not written into PDFs "
                                                           "yet"})
@@ -137,7 +148,48 @@ def annotate(pdf: Pdf, records: Iterable[dict[str, Any]], images: dict[str, Path
         if "/Annots" not in page.obj:
             page.obj.Annots = Array()
         page.obj.Annots.append(annotation)
+        written[record["id"]] = annotation
+    for root_id, thread in threads.items():
+        root = written.get(root_id)
+        if root is None:
+            continue  # a comment of a record not written (not viewable, or of a type not yet)
+        for comment in thread:
+            root.P.Annots.append(pdf.make_indirect(_reply(pdf, root, comment)))
     return skipped
+
+
+def _threads(comments: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+    """Comments by the annotation they belong to, oldest first."""
+    threads: dict[str, list[dict[str, Any]]] = {}
+    for comment in sorted(comments, key=lambda c: str(c.get("createdAt") or "")):
+        threads.setdefault(str(comment.get("rootId")), []).append(comment)
+    return threads
+
+
+def _marker_note(record: dict[str, Any], first: dict[str, Any]) -> dict[str, Any]:
+    """A comment marker drawn as a note holding its thread's first comment."""
+    content = {**record["content"], "type": "pspdfkit/note", "text": first.get("text"),
+               "creatorName": first.get("creatorName") or record["content"].get("creatorName")}
+    return {**record, "content": content}
+
+
+def _reply(pdf: Pdf, root: pikepdf.Object, comment: dict[str, Any]) -> Dictionary:
+    """A comment as a reply (/IRT) to its root; an empty appearance, as viewers show
+    replies in the root's thread, not on the page."""
+    reply = Dictionary(Type=Name.Annot, Subtype=Name.Text, Rect=root.Rect, IRT=root,
+                       RT=Name.R, P=root.P, F=PRINT, Open=False)
+    if comment.get("id") is not None:
+        reply.NM = String(str(comment["id"]))
+    _contents(reply, comment)
+    if isinstance(comment.get("creatorName"), str):
+        reply.T = String(comment["creatorName"])
+    moment = comment.get("updatedAt") or comment.get("createdAt")
+    if isinstance(moment, str):
+        reply.M = String(pdf_date(utc(moment)))
+    empty = pikepdf.Stream(pdf, b"", Type=Name.XObject, Subtype=Name.Form,
+                           BBox=Array([0, 0, 1, 1]))
+    reply.AP = Dictionary(N=empty)
+    return reply
 
 
 def _annotation(pdf: Pdf, record: dict[str, Any], space: PageSpace,
@@ -149,7 +201,7 @@ def _annotation(pdf: Pdf, record: dict[str, Any], space: PageSpace,
                             F=_flags(content.get("flags", ())))
     moment = content.get("updatedAt") or content.get("createdAt")
     if isinstance(moment, str):
-        annotation.M = String(utc(moment).strftime("D:%Y%m%d%H%M%SZ"))
+        annotation.M = String(pdf_date(utc(moment)))
     if isinstance(content.get("creatorName"), str):
         annotation.T = String(content["creatorName"])
     if content.get("opacity", 1) != 1:

@@ -265,7 +265,6 @@ async def test_types_not_written_yet_are_counted_not_lost(client, document):
 @pytest.mark.parametrize("query, reason", [
     ({"source": "true", "flatten": "true"}, "takes no other option"),
     ({"type": "pdfa"}, "PDF/A"),
-    ({"comments": "true"}, "comment threads"),
     ({"flatten": "yes"}, "true or false"),
 ])
 async def test_options_it_cannot_honour_are_a_400_that_says_why(client, document, query,
@@ -322,3 +321,36 @@ async def test_pdf_with_instant_json_applies_a_document_and_stores_nothing(clien
     response = await client.post(f"/api/documents/{document}/pdf_with_instant_json",
                                  headers=AUTH, data=bad)
     assert response.status == 422
+
+
+async def test_comment_threads_are_replies_to_their_roots_when_asked_for(client, document):
+    marker = {"v": 2, "type": "pspdfkit/comment-marker", "pageIndex": 0,
+              "bbox": [100, 100, 24, 24], "opacity": 1}
+    instant = {"format": "https://pspdfkit.com/instant-json/v1",
+               "annotations": [{**marker, "id": "m"},
+                               {**RECORDS[7]["content"], "id": "h"}],
+               "comments": [
+                   {"v": 2, "type": "pspdfkit/comment", "id": f"c{i}", "rootId": root,
+                    "pageIndex": 0, "creatorName": who, "createdAt": f"2026-01-0{i}T10:00:00Z",
+                    "updatedAt": f"2026-01-0{i}T10:00:00Z",
+                    "text": {"format": "plain", "value": text}}
+                   for i, (root, who, text) in enumerate([
+                       ("m", "ann", "first"), ("m", "bob", "second"), ("h", "cy", "why?")],
+                       start=1)]}
+    form = aiohttp.FormData()
+    form.add_field("instant.json", orjson.dumps(instant), filename="instant.json",
+                   content_type="application/json")
+    response = await client.post(f"/api/documents/{document}/apply_instant_json",
+                                 headers=AUTH, data=form)
+    assert response.status == 200, await response.text()
+    with pikepdf.open(io.BytesIO(await (await download(client, document)).read())) as pdf:
+        assert [str(a.NM) for a in pdf.pages[0].obj.Annots] == ["h"]  # threads left out
+    asked = await (await download(client, document, comments="true")).read()
+    with pikepdf.open(io.BytesIO(asked)) as pdf:
+        annotations = {str(a.NM): a for a in pdf.pages[0].obj.Annots}
+        assert set(annotations) == {"m", "h", "c2", "c3"}
+        assert str(annotations["m"].Subtype) == "/Text"
+        assert (str(annotations["m"].Contents), str(annotations["m"].T)) == ("first", "ann")
+        assert annotations["c2"].IRT.objgen == annotations["m"].objgen
+        assert annotations["c3"].IRT.objgen == annotations["h"].objgen
+        assert (str(annotations["c3"].Contents), str(annotations["c3"].T)) == ("why?", "cy")
