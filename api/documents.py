@@ -26,10 +26,19 @@ from api.uploads import (
     read_small_part,
     receive,
 )
-from eventstore.commands import Command, DeleteDocument, Rejected, RevokeToken, UploadDocument
+from eventstore.commands import (
+    Command,
+    DeleteDocument,
+    PutAnnotation,
+    Rejected,
+    RevokeToken,
+    UploadDocument,
+)
+from eventstore.domain import DEFAULT_LAYER
 from eventstore.errors import NotAppliedError
 from eventstore.names import attachment_references, name_problem, normalize_attachment_id
 from projections.instant_json import ImportPlan, plan_import
+from projections.pdf_reading import ReadAnnotations, read_annotations
 from projections.pdfs import PdfInfo, inspect_pdf, pdf_identifier
 from projections.queries import DocumentRow
 from projections.replays import import_commands, import_paths
@@ -116,26 +125,46 @@ async def _store_upload(request: web.Request, services: Services, upload: Upload
     password = password_of(request)
     info: PdfInfo = await services.read_pdf(inspect_pdf, path, password)
     plan = await _plan_attachment(services, upload, info, password)
+    own = await _own_annotations(services, upload, info, password, plan)
     title = upload.fields.get("title") or info.title or upload.filename
     await services.run(services.blobs.commit, path, sha256)
     upload.file = None
     commands: list[Command] = [UploadDocument(
         document_id, title, sha256, size, info.password_protected, info.pages,
         overwrite=upload.fields.get("overwrite_existing_document", "").lower() in TRUE)]
+    commands += [PutAnnotation(document_id, DEFAULT_LAYER, annotation_id, content, None, None)
+                 for annotation_id, content in own.records]
     if plan is not None:
         commands += await services.run(import_commands, services.blobs, plan, document_id, "")
     outcomes, revision = await services.write(commands, request_id(request), atomic=True)
     if isinstance(outcomes[0], Rejected) and not isinstance(outcomes[0].error,
                                                             NotAppliedError):
         raise ApiError(status_of(outcomes[0].error), str(outcomes[0].error))
-    raise_rejections(outcomes, ["$"] + (import_paths(plan) if plan is not None else []))
+    raise_rejections(outcomes, ["$"] + [f"PDF object {content['pdfObjectId']}"
+                                        for _, content in own.records]
+                     + (import_paths(plan) if plan is not None else []))
     row = await services.run(services.read_model.document, document_id)
     assert row is not None  # just written, and the read model shows it
     return json_response({"data": {
-        "document_id": document_id, "errors": plan.notes if plan else [],
+        "document_id": document_id, "errors": (plan.notes if plan else []) + own.errors,
         "password_protected": row.password_protected, "sourcePdfSha256": sha256,
         "title": row.title, "createdAt": row.created_at,
     }, "revision": revision}, revision=revision)
+
+
+async def _own_annotations(services: Services, upload: Upload, info: PdfInfo,
+                           password: str | None, plan: ImportPlan | None) -> ReadAnnotations:
+    """The PDF's own annotations, to become records of the default layer; an Instant JSON
+    attachment replaces them unless keep_current_annotations=true."""
+    if plan is not None and \
+            upload.fields.get("keep_current_annotations", "").lower() not in TRUE:
+        return ReadAnnotations()
+    if info.pages is None:
+        return ReadAnnotations(errors=[{
+            "reason": "the PDF's own annotations were not read: it is password-protected "
+                      "and was uploaded without its password"}])
+    assert upload.file is not None
+    return await services.read_pdf(read_annotations, upload.file.path, password)
 
 
 async def _plan_attachment(services: Services, upload: Upload, info: PdfInfo,

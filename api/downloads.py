@@ -94,7 +94,7 @@ async def pdf_with_instant_json(request: web.Request) -> web.StreamResponse:
             with os.fdopen(fd, "wb") as f:
                 f.write(attachment.data)
             extra[attachment.attachment_id] = path
-        return await _written(request, services, access, list(records.values()),
+        return await _written(request, services, access, layer, list(records.values()),
                               PdfOptions(), extra)
     finally:
         for path in scratch:
@@ -132,24 +132,27 @@ async def _pdf(request: web.Request, services: Services, access: DocumentAccess,
         sections = await services.run(services.read_model.sections, access.row.document_id,
                                       layer, upto)
         comments = sections.get("comments", [])
-    return await _written(request, services, access, records, options, {}, comments)
+    return await _written(request, services, access, layer, records, options, {},
+                          comments)
 
 
 async def _written(request: web.Request, services: Services, access: DocumentAccess,
-                   records: list[dict[str, Any]], options: PdfOptions,
+                   layer: str, records: list[dict[str, Any]], options: PdfOptions,
                    extra_images: dict[str, Path],
                    comments: list[dict[str, Any]] | None = None) -> web.StreamResponse:
-    """The PDF with ``records`` written in (the upload itself when there is nothing to
-    write); ``extra_images`` are attachments not stored (yet)."""
+    """The PDF with ``records`` written in place of the PDF's own annotations they came
+    from; ``extra_images`` are attachments not stored (yet)."""
     source = services.blobs.path(access.row.sha256)
-    if not records and not options.flatten:
-        return web.FileResponse(source, headers={"Content-Type": PDF})
+    replaced = await services.run(services.read_model.pdf_object_ids,
+                                  access.row.document_id, layer)
+    if not records and not replaced and not options.flatten:
+        return web.FileResponse(source, headers={"Content-Type": PDF})  # nothing to change
     fd, target = services.blobs.temporary()
     os.close(fd)
     try:
         images = await services.run(_images, services, access.row.document_id, records)
         arguments = (source, target, records, access.password, options.flatten,
-                     {**images, **extra_images}, comments)
+                     {**images, **extra_images}, comments, replaced)
         if source.stat().st_size > LARGE or len(records) > MANY_RECORDS:
             skipped = await services.offload.run(write_annotated, *arguments)
         else:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 import re
 import zlib
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -99,18 +99,45 @@ class NotWritten(Exception):
 def write_annotated(source: Path, target: Path, records: list[dict[str, Any]],
                     password: str | None = None, flatten: bool = False,
                     images: dict[str, Path] | None = None,
-                    comments: list[dict[str, Any]] | None = None) -> list[dict[str, Any]]:
+                    comments: list[dict[str, Any]] | None = None,
+                    replaced: Collection[int] = ()) -> list[dict[str, Any]]:
     """Write ``source`` to ``target`` with ``records`` as PDF annotations (the PDF's own
     annotations are kept; a protected PDF keeps its encryption); ``images`` holds the files
     of the attachments image annotations show; ``comments`` (None: leave threads out)
-    become replies to their roots. Returns the records that could not be written, each with
-    its id and reason."""
+    become replies to their roots; the PDF's own annotations numbered in ``replaced`` (now
+    records) are taken out first, with their popups and replies. Returns the records that
+    could not be written, each with its id and reason."""
     with Pdf.open(source, password=password or "") as pdf:
+        remove_originals(pdf, set(replaced))
         skipped = annotate(pdf, records, images or {}, comments)
         if flatten:
             pdf.flatten_annotations("all")
         pdf.save(target, encryption=pdf.is_encrypted)
     return skipped
+
+
+def remove_originals(pdf: Pdf, numbers: set[int]) -> None:
+    """Take the annotations with these object numbers off their pages, with the popups and
+    replies that belong to them."""
+    if not numbers:
+        return
+    for page in pdf.pages:
+        annotations = page.obj.get("/Annots")
+        if annotations is None:
+            continue
+        kept = [a for a in annotations if not _belongs(a, numbers)]
+        if len(kept) != len(annotations):
+            page.obj.Annots = Array(kept)
+
+
+def _belongs(annotation: Any, numbers: set[int]) -> bool:
+    if not isinstance(annotation, Dictionary):
+        return False
+    if annotation.objgen[0] in numbers:
+        return True
+    parent = annotation.get("/Parent") if annotation.get("/Subtype") == Name.Popup \
+        else annotation.get("/IRT")
+    return isinstance(parent, Dictionary) and parent.objgen[0] in numbers
 
 
 def annotate(pdf: Pdf, records: Iterable[dict[str, Any]], images: dict[str, Path],
@@ -237,7 +264,8 @@ def _stream(pdf: Pdf, drawing: Drawing, content: dict[str, Any]) -> pikepdf.Stre
 def _note(annotation: Dictionary, drawing: Drawing, content: dict[str, Any],
           space: PageSpace) -> None:
     annotation.Subtype = Name.Text
-    annotation.Name = Name("/" + str(content.get("icon", "Comment")).capitalize())
+    icon = str(content.get("icon") or "comment")
+    annotation.Name = Name("/" + icon[0].upper() + icon[1:])
     annotation.Open = False
     _contents(annotation, content)
     color = _rgb(content.get("color")) or (1.0, 0.92, 0.23)
@@ -400,6 +428,8 @@ def _stamp(annotation: Dictionary, drawing: Drawing, content: dict[str, Any],
     label = content["title"] if kind == "Custom" else re.sub(r"(?<=[a-z])(?=[A-Z])", " ",
                                                              kind).upper()
     _contents(annotation, content)
+    if kind == "Custom" and "/Contents" not in annotation:
+        annotation.Contents = String(label)  # where readers find a custom stamp's title
     color = _rgb(content.get("color")) or STAMP_COLORS.get(kind, (0.1, 0.3, 0.7))
     annotation.C = Array(color)
     width, height = _size(drawing)

@@ -146,6 +146,17 @@ class ReadModel:
         ).fetchone()
         return AttachmentRow(*row) if row else None
 
+    def pdf_object_ids(self, document_id: str, layer: str) -> set[int]:
+        """The PDF objects that records of the layer came from (read at upload, or imported
+        with a ``pdfObjectId``), deleted ones included: a download writes their current
+        state instead of the PDF's originals."""
+        rows = self.db.execute(
+            "SELECT DISTINCT json_extract(record, '$.content.pdfObjectId') FROM changes "
+            "WHERE document_id = ? AND layer = ? "
+            "AND json_type(record, '$.content.pdfObjectId') = 'integer'",
+            [document_id, layer]).fetchall()
+        return {row[0] for row in rows}
+
     def layer_state(self, document_id: str, layer: str, upto: int | None = None
                     ) -> list[str]:
         """The live records of a layer as they were at revision ``upto`` (now when None),

@@ -354,3 +354,155 @@ async def test_comment_threads_are_replies_to_their_roots_when_asked_for(client,
         assert annotations["c2"].IRT.objgen == annotations["m"].objgen
         assert annotations["c3"].IRT.objgen == annotations["h"].objgen
         assert (str(annotations["c3"].Contents), str(annotations["c3"].T)) == ("why?", "cy")
+
+
+# ---- a PDF's own annotations ---------------------------------------------------------------
+
+def close(a: Any, b: Any) -> bool:
+    """Equal, numbers within half a point."""
+    if isinstance(a, (int, float)) and isinstance(b, (int, float)):
+        return abs(a - b) <= 0.5
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(close(x, y) for x, y in zip(a, b, strict=True))
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(close(a[k], b[k]) for k in a)
+    return a == b
+
+
+COMPARED = ("type", "pageIndex", "bbox", "strokeColor", "fillColor", "color", "strokeWidth",
+            "lineWidth", "text", "lines", "startPoint", "endPoint", "lineCaps", "points",
+            "rects", "action", "stampType", "fontSize", "fontColor")
+
+
+async def records_of(client: Any, document: str) -> dict[str, dict[str, Any]]:
+    response = await client.get(f"/api/documents/{document}/annotations", headers={
+        **AUTH, "Accept": "application/x-ndjson"})
+    return {r["id"]: r["content"] for r in map(orjson.loads, (await response.read()).splitlines())}
+
+
+async def test_records_survive_a_round_trip_through_a_downloaded_pdf(client, document):
+    """Records -> the annotated PDF -> uploaded as a new document -> the same records."""
+    stamp = {"id": "st", "content": {"v": 2, "type": "pspdfkit/stamp", "pageIndex": 0,
+                                     "bbox": [20, 500, 160, 50], "opacity": 1,
+                                     "stampType": "Approved"}}
+    redaction = {"id": "rd", "content": {"v": 2, "type": "pspdfkit/markup/redaction",
+                                         "pageIndex": 1, "bbox": [20, 20, 100, 20],
+                                         "opacity": 1, "rects": [[20, 20, 100, 20]]}}
+    await write(client, document, [*RECORDS, stamp, redaction])
+    pdf = await (await download(client, document)).read()
+    response = await client.post("/api/documents", data=pdf,
+                                 headers={**AUTH, "Content-Type": "application/pdf"})
+    body = await response.json()
+    assert body["data"]["errors"] == []
+    copy = body["data"]["document_id"]
+    original, read = await records_of(client, document), await records_of(client, copy)
+    assert read.keys() == original.keys()  # each /NM became the record's id again
+    for annotation_id, content in original.items():
+        for key in COMPARED:  # what the record says (a default drawn may come back named)
+            if key in content:
+                assert close(read[annotation_id].get(key), content[key]), (annotation_id, key)
+        assert isinstance(read[annotation_id]["pdfObjectId"], int)
+
+
+def acrobat_like_pdf() -> bytes:
+    """Three annotations as Acrobat writes them: a note with a /Popup child, a square with
+    an appearance stream, a highlight without one; plus a form field's widget."""
+    pdf = pikepdf.new()
+    pdf.add_blank_page(page_size=(612, 792))
+    page = pdf.pages[0].obj
+    note_annotation = pdf.make_indirect(pikepdf.Dictionary(
+        Type=pikepdf.Name.Annot, Subtype=pikepdf.Name.Text, Rect=[100, 700, 120, 720],
+        Contents=pikepdf.String("from Acrobat"), T=pikepdf.String("Ann"), NM="acro-note",
+        C=[1, 1, 0], F=4, M=pikepdf.String("D:20260102030405+01'00'")))
+    popup = pdf.make_indirect(pikepdf.Dictionary(
+        Type=pikepdf.Name.Annot, Subtype=pikepdf.Name.Popup, Rect=[120, 600, 300, 700],
+        Parent=note_annotation))
+    note_annotation.Popup = popup
+    appearance = pikepdf.Stream(pdf, b"0 0 1 RG 2 w 1 1 98 48 re S", Type=pikepdf.Name.XObject,
+                                Subtype=pikepdf.Name.Form, BBox=[0, 0, 100, 50])
+    square = pdf.make_indirect(pikepdf.Dictionary(
+        Type=pikepdf.Name.Annot, Subtype=pikepdf.Name.Square, Rect=[200, 500, 300, 550],
+        C=[0, 0, 1], BS=pikepdf.Dictionary(W=2), F=4,
+        AP=pikepdf.Dictionary(N=appearance)))
+    highlight = pdf.make_indirect(pikepdf.Dictionary(
+        Type=pikepdf.Name.Annot, Subtype=pikepdf.Name.Highlight, Rect=[50, 400, 250, 415],
+        QuadPoints=[50, 415, 250, 415, 50, 400, 250, 400], C=[1, 1, 0], F=4))
+    widget = pdf.make_indirect(pikepdf.Dictionary(
+        Type=pikepdf.Name.Annot, Subtype=pikepdf.Name.Widget, FT=pikepdf.Name.Tx,
+        T=pikepdf.String("field"), Rect=[50, 100, 200, 120]))
+    page.Annots = pdf.make_indirect(pikepdf.Array([note_annotation, popup, square, highlight,
+                                                   widget]))
+    pdf.Root.AcroForm = pikepdf.Dictionary(Fields=[widget])
+    out = io.BytesIO()
+    pdf.save(out)
+    return out.getvalue()
+
+
+async def test_an_uploaded_pdfs_annotations_are_records_and_never_doubled(client):
+    document = await upload(client, acrobat_like_pdf())
+    records = await records_of(client, document)
+    assert len(records) == 3  # the popup and the widget are the PDF's own
+    assert records["acro-note"]["text"]["value"] == "from Acrobat"
+    assert records["acro-note"]["creatorName"] == "Ann"
+    assert records["acro-note"]["updatedAt"] == "2026-01-02T02:04:05Z"
+    square_id = next(i for i, c in records.items() if c["type"] == "pspdfkit/shape/rectangle")
+    highlight_id = next(i for i, c in records.items()
+                        if c["type"] == "pspdfkit/markup/highlight")
+    assert records[square_id]["bbox"] == [200, 242, 100, 50]
+    # delete one, change another, download, upload the download: exactly two, one changed
+    response = await client.delete(f"/api/documents/{document}/annotations/{highlight_id}",
+                                   headers=AUTH)
+    assert response.status == 200
+    changed = {**records[square_id], "strokeColor": "#FF0000"}
+    response = await client.put(f"/api/documents/{document}/annotations/{square_id}",
+                                headers=AUTH, json={"content": changed})
+    assert response.status == 200, await response.text()
+    pdf = await (await download(client, document)).read()
+    with pikepdf.open(io.BytesIO(pdf)) as opened:
+        subtypes = sorted(str(a.Subtype) for a in opened.pages[0].obj.Annots)
+    assert subtypes == ["/Square", "/Text", "/Widget"]  # no popup orphaned, no highlight
+    again = await records_of(client, await upload(client, pdf))
+    assert len(again) == 2
+    assert {c["type"] for c in again.values()} == {"pspdfkit/note",
+                                                   "pspdfkit/shape/rectangle"}
+    [square] = [c for c in again.values() if c["type"] == "pspdfkit/shape/rectangle"]
+    assert square["strokeColor"] == "#FF0000"
+
+
+async def test_what_cannot_be_read_is_listed_and_the_rest_is_kept(client):
+    pdf = pikepdf.new()
+    pdf.add_blank_page(page_size=(612, 792))
+    attachment = pdf.make_indirect(pikepdf.Dictionary(
+        Type=pikepdf.Name.Annot, Subtype=pikepdf.Name.FileAttachment, Rect=[10, 10, 30, 30]))
+    square = pdf.make_indirect(pikepdf.Dictionary(
+        Type=pikepdf.Name.Annot, Subtype=pikepdf.Name.Square, Rect=[200, 500, 300, 550]))
+    pdf.pages[0].obj.Annots = pikepdf.Array([attachment, square])
+    out = io.BytesIO()
+    pdf.save(out)
+    response = await client.post("/api/documents", data=out.getvalue(),
+                                 headers={**AUTH, "Content-Type": "application/pdf"})
+    body = await response.json()
+    with pikepdf.open(io.BytesIO(out.getvalue())) as saved:
+        [number] = [a.objgen[0] for a in saved.pages[0].obj.Annots
+                    if a.Subtype == pikepdf.Name.FileAttachment]
+    [error] = body["data"]["errors"]
+    assert error["pageIndex"] == 0 and error["pdfObjectId"] == number
+    assert "/FileAttachment" in error["reason"]
+    assert len(await records_of(client, body["data"]["document_id"])) == 1
+
+
+@pytest.mark.parametrize("keep", [False, True])
+async def test_an_instant_json_attachment_replaces_the_pdfs_own_unless_kept(client, keep):
+    form = aiohttp.FormData()
+    form.add_field("file", acrobat_like_pdf(), filename="a.pdf", content_type="application/pdf")
+    form.add_field("attachment", orjson.dumps({
+        "format": "https://pspdfkit.com/instant-json/v1",
+        "annotations": [{**note(), "id": "from-json"}]}),
+        filename="attachment.json", content_type="application/json")
+    if keep:
+        form.add_field("keep_current_annotations", "true")
+    response = await client.post("/api/documents", headers=AUTH, data=form)
+    assert response.status == 200, await response.text()
+    records = await records_of(client, (await response.json())["data"]["document_id"])
+    assert len(records) == (4 if keep else 1)
+    assert "from-json" in records

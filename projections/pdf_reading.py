@@ -1,0 +1,305 @@
+"""A PDF's own annotations read as Instant JSON records: the reverse of ``pdf_annotations``,
+for the types it writes, so that an uploaded PDF's annotations (from Acrobat, Preview, the
+Web SDK or annolog itself) become records like any other, each with its ``pdfObjectId``.
+
+Form-field widgets and popups are the PDF's own and stay in it untouched; what cannot be
+read is reported with its page, object number and reason, never guessed.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pikepdf
+from pikepdf import Name, Pdf
+from ulid import ULID
+
+from eventstore.names import check_annotation_id
+from eventstore.times import utc, utc_second_text
+from eventstore.validation import STAMP_TYPES, ContentError, validate_content
+from projections.pdf_annotations import FLAG_BITS, LINE_ENDINGS, MARKUP_SUBTYPES, PageSpace
+
+NOT_RECORDS = frozenset({"/Popup", "/Widget"})  # parts of the PDF, not annotations of it
+CAPS = {f"/{pdf_name}": name for name, pdf_name in LINE_ENDINGS.items()}
+MARKUPS = {f"/{subtype}": kind for kind, subtype in MARKUP_SUBTYPES.items()}
+DA_SIZE = re.compile(r"([\d.]+)\s+Tf")
+DA_RGB = re.compile(r"([\d.]+)\s+([\d.]+)\s+([\d.]+)\s+rg")
+
+
+@dataclass
+class ReadAnnotations:
+    """Records read from a PDF, and what could not be read."""
+
+    records: list[tuple[str, dict[str, Any]]] = field(default_factory=list)  # (id, content)
+    errors: list[dict[str, Any]] = field(default_factory=list)
+
+
+class Unreadable(Exception):
+    """An annotation this module does not read (yet), with the reason."""
+
+
+def read_annotations(path: Path, password: str | None = None) -> ReadAnnotations:
+    """The annotations of every page as (id, Instant JSON content), in page order."""
+    found = ReadAnnotations()
+    used: set[str] = set()
+    with Pdf.open(path, password=password or "") as pdf:
+        pages = {page.obj.objgen: index for index, page in enumerate(pdf.pages)}
+        for index, page in enumerate(pdf.pages):
+            space = PageSpace.of(page)
+            for annotation in _annotations(page):
+                number = annotation.objgen[0]
+                try:
+                    content = _content(annotation, index, space, pages)
+                    validate_content(content, len(pdf.pages))
+                except (Unreadable, ContentError, KeyError, ValueError, TypeError) as error:
+                    found.errors.append({"pageIndex": index, "pdfObjectId": number,
+                                         "reason": str(error) or type(error).__name__})
+                    continue
+                found.records.append((_id(annotation, used), content))
+    return found
+
+
+def _annotations(page: pikepdf.Page) -> Iterator[pikepdf.Dictionary]:
+    for annotation in page.obj.get("/Annots", []):
+        if not isinstance(annotation, pikepdf.Dictionary):
+            continue
+        if str(annotation.get("/Subtype")) in NOT_RECORDS:
+            continue
+        yield annotation
+
+
+def _id(annotation: pikepdf.Dictionary, used: set[str]) -> str:
+    """The annotation's /NM when it is a usable id not taken yet, else a fresh ULID."""
+    name = str(annotation.get("/NM", ""))
+    try:
+        identifier = check_annotation_id(name) if name else str(ULID())
+    except ContentError:
+        identifier = str(ULID())
+    if identifier in used:
+        identifier = str(ULID())
+    used.add(identifier)
+    return identifier
+
+
+def _content(annotation: pikepdf.Dictionary, page_index: int, space: PageSpace,
+             pages: dict[tuple[int, int], int]) -> dict[str, Any]:
+    if "/IRT" in annotation:
+        raise Unreadable("replies (comment threads) are not read from PDFs yet")
+    subtype = str(annotation.get("/Subtype"))
+    reader = READERS.get(subtype)
+    if reader is None:
+        raise Unreadable(f"{subtype or 'an annotation without /Subtype'} annotations are not "
+                         "read from PDFs")
+    rect = [float(v) for v in annotation.Rect]
+    left, bottom, right, top = min(rect[0], rect[2]), min(rect[1], rect[3]), \
+        max(rect[0], rect[2]), max(rect[1], rect[3])
+    content: dict[str, Any] = {
+        "v": 2, "pageIndex": page_index, "opacity": float(annotation.get("/CA", 1)),
+        "bbox": [_round(left - space.left), _round(space.top - top), _round(right - left),
+                 _round(top - bottom)],
+        "pdfObjectId": annotation.objgen[0],
+    }
+    flags = int(annotation.get("/F", 0))
+    named = [name for name, bit in FLAG_BITS.items() if flags & bit]
+    if not flags & 4:
+        named.append("noPrint")
+    if named:
+        content["flags"] = sorted(named)
+    if "/T" in annotation:
+        content["creatorName"] = str(annotation.T)
+    moment = _date(annotation.get("/M"))
+    if moment is not None:
+        content["updatedAt"] = moment
+    reader(annotation, content, space, pages)
+    return content
+
+
+# ---- one reader per PDF subtype -----------------------------------------------------------
+
+def _note(annotation: Any, content: dict[str, Any], space: PageSpace, pages: Any) -> None:
+    content.update(type="pspdfkit/note", text=_text(annotation),
+                   color=_hex(annotation.get("/C")) or "#FFEB3B")
+    if "/Name" in annotation:
+        name = str(annotation.Name)[1:]
+        content["icon"] = name[:1].lower() + name[1:]
+
+
+def _shape(kind: str) -> Any:
+    def read(annotation: Any, content: dict[str, Any], space: PageSpace, pages: Any) -> None:
+        content.update(type=kind, **_stroke(annotation))
+        fill = _hex(annotation.get("/IC"))
+        if fill is not None:
+            content["fillColor"] = fill
+    return read
+
+
+def _line(annotation: Any, content: dict[str, Any], space: PageSpace, pages: Any) -> None:
+    x1, y1, x2, y2 = (float(v) for v in annotation.L)
+    content.update(type="pspdfkit/shape/line", **_stroke(annotation),
+                   startPoint=_point(space, x1, y1), endPoint=_point(space, x2, y2))
+    ends = [str(e) for e in annotation.get("/LE", [])]
+    caps = {side: CAPS[end] for side, end in zip(("start", "end"), ends, strict=False)
+            if end in CAPS}
+    if caps:
+        content["lineCaps"] = caps
+
+
+def _poly(kind: str) -> Any:
+    def read(annotation: Any, content: dict[str, Any], space: PageSpace, pages: Any) -> None:
+        values = [float(v) for v in annotation.Vertices]
+        content.update(type=kind, **_stroke(annotation),
+                       points=[_point(space, values[i], values[i + 1])
+                               for i in range(0, len(values) - 1, 2)])
+        fill = _hex(annotation.get("/IC"))
+        if fill is not None:
+            content["fillColor"] = fill
+    return read
+
+
+def _ink(annotation: Any, content: dict[str, Any], space: PageSpace, pages: Any) -> None:
+    segments = []
+    for stroke in annotation.InkList:
+        values = [float(v) for v in stroke]
+        segments.append([_point(space, values[i], values[i + 1])
+                         for i in range(0, len(values) - 1, 2)])
+    border = annotation.get("/BS", {})
+    content.update(type="pspdfkit/ink", isDrawnNaturally=False,
+                   lineWidth=float(border.get("/W", 1)),
+                   strokeColor=_hex(annotation.get("/C")) or "#000000",
+                   lines={"points": segments, "intensities": [[1.0] * len(s) for s in segments]})
+
+
+def _markup(annotation: Any, content: dict[str, Any], space: PageSpace, pages: Any) -> None:
+    content.update(type=MARKUPS[str(annotation.Subtype)], rects=_quads(annotation, space),
+                   color=_hex(annotation.get("/C")) or "#FFEB3B")
+
+
+def _free_text(annotation: Any, content: dict[str, Any], space: PageSpace, pages: Any) -> None:
+    appearance = str(annotation.get("/DA", ""))
+    size = DA_SIZE.search(appearance)
+    rgb = DA_RGB.search(appearance)
+    content.update(type="pspdfkit/text", text=_text(annotation),
+                   fontSize=_round(float(size.group(1))) if size else 12,
+                   fontColor=_hex([float(v) for v in rgb.groups()]) if rgb else "#000000",
+                   horizontalAlign=("left", "center", "right")[int(annotation.get("/Q", 0))
+                                                                % 3],
+                   verticalAlign="top")
+
+
+def _link(annotation: Any, content: dict[str, Any], space: PageSpace,
+          pages: dict[tuple[int, int], int]) -> None:
+    content["type"] = "pspdfkit/link"
+    action = annotation.get("/A")
+    if action is None:
+        raise Unreadable("links without an action (a /Dest) are not read yet")
+    kind = str(action.get("/S"))
+    if kind == "/URI":
+        content["action"] = {"type": "uri", "uri": str(action.URI)}
+    elif kind == "/GoTo" and isinstance(action.get("/D"), pikepdf.Array) and \
+            action.D[0].objgen in pages:
+        content["action"] = {"type": "goTo", "pageIndex": pages[action.D[0].objgen]}
+    else:
+        raise Unreadable(f"links with a {kind} action are not read yet")
+
+
+def _stamp(annotation: Any, content: dict[str, Any], space: PageSpace, pages: Any) -> None:
+    name = str(annotation.get("/Name", "/Draft"))[1:]
+    if name == "Image":
+        raise Unreadable("image stamps are not read from PDFs yet")
+    content["type"] = "pspdfkit/stamp"
+    if name in STAMP_TYPES and name != "Custom":
+        content["stampType"] = name
+    else:
+        content.update(stampType="Custom", title=str(annotation.get("/Contents", name)))
+    color = _hex(annotation.get("/C"))
+    if color is not None:
+        content["color"] = color
+
+
+def _redact(annotation: Any, content: dict[str, Any], space: PageSpace, pages: Any) -> None:
+    content.update(type="pspdfkit/markup/redaction",
+                   rects=_quads(annotation, space) if "/QuadPoints" in annotation
+                   else [content["bbox"]],
+                   outlineColor=_hex(annotation.get("/OC")) or "#FF0000")
+    fill = _hex(annotation.get("/IC"))
+    if fill is not None:
+        content["fillColor"] = fill
+    if "/OverlayText" in annotation:
+        content["overlayText"] = str(annotation.OverlayText)
+
+
+READERS: dict[str, Any] = {
+    "/Text": _note, "/Square": _shape("pspdfkit/shape/rectangle"),
+    "/Circle": _shape("pspdfkit/shape/ellipse"), "/Line": _line,
+    "/PolyLine": _poly("pspdfkit/shape/polyline"), "/Polygon": _poly("pspdfkit/shape/polygon"),
+    "/Ink": _ink, "/FreeText": _free_text, "/Link": _link, "/Stamp": _stamp,
+    "/Redact": _redact, **{subtype: _markup for subtype in MARKUPS},
+}
+
+
+# ---- helpers -------------------------------------------------------------------------------
+
+def _stroke(annotation: Any) -> dict[str, Any]:
+    border = annotation.get("/BS", {})
+    stroke: dict[str, Any] = {"strokeWidth": float(border.get("/W", 1)),
+                              "strokeColor": _hex(annotation.get("/C")) or "#000000"}
+    if border.get("/S") == Name.D and "/D" in border:
+        stroke["strokeDashArray"] = [float(d) for d in border.D]
+    return stroke
+
+
+def _quads(annotation: Any, space: PageSpace) -> list[list[float]]:
+    """Each quadrilateral as the box around it, [left, top, width, height]."""
+    values = [float(v) for v in annotation.QuadPoints]
+    rects = []
+    for i in range(0, len(values) - 7, 8):
+        xs, ys = values[i:i + 8:2], values[i + 1:i + 8:2]
+        rects.append([_round(min(xs) - space.left), _round(space.top - max(ys)),
+                      _round(max(xs) - min(xs)), _round(max(ys) - min(ys))])
+    return rects
+
+
+def _point(space: PageSpace, x: float, y: float) -> list[float]:
+    return [_round(x - space.left), _round(space.top - y)]
+
+
+def _text(annotation: Any) -> dict[str, str]:
+    return {"format": "plain", "value": str(annotation.get("/Contents", ""))}
+
+
+def _hex(color: Any) -> str | None:
+    """An RGB (or gray) colour array as #RRGGBB; None for none (CMYK is not read)."""
+    if color is None:
+        return None
+    values = [float(v) for v in color]
+    if len(values) == 1:
+        values *= 3
+    if len(values) != 3:
+        return None
+    return "#" + "".join(f"{round(max(0.0, min(1.0, v)) * 255):02X}" for v in values)
+
+
+def _date(value: Any) -> str | None:
+    """A PDF date (D:YYYYMMDDHHmmSS with an offset or Z) as ISO 8601 in UTC, or None."""
+    if value is None:
+        return None
+    match = re.match(r"D:(\d{4})(\d{2})?(\d{2})?(\d{2})?(\d{2})?(\d{2})?([Z+\-])?(\d{2})?'?"
+                     r"(\d{2})?", str(value))
+    if match is None:
+        return None
+    year, month, day, hour, minute, second, sign, off_h, off_m = match.groups()
+    offset = "Z" if sign in (None, "Z") else f"{sign}{off_h or '00'}:{off_m or '00'}"
+    try:
+        moment = utc(f"{year}-{month or '01'}-{day or '01'}T{hour or '00'}:{minute or '00'}:"
+                     f"{second or '00'}{offset}")
+    except ValueError:
+        return None
+    return utc_second_text(moment)
+
+
+def _round(value: float) -> float:
+    return round(value, 3)
