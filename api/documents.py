@@ -37,7 +37,9 @@ from eventstore.commands import (
 from eventstore.domain import DEFAULT_LAYER
 from eventstore.errors import NotAppliedError
 from eventstore.names import attachment_references, name_problem, normalize_attachment_id
-from projections.instant_json import ImportPlan, plan_import
+from eventstore.validation import ContentError
+from projections import xfdf
+from projections.instant_json import FORMAT, ImportPlan, plan_import
 from projections.pdf_reading import ReadAnnotations, read_annotations
 from projections.pdfs import PdfInfo, inspect_pdf, pdf_identifier
 from projections.queries import DocumentRow
@@ -55,6 +57,7 @@ class Upload:
     def __init__(self) -> None:
         self.file: Received | None = None
         self.instant_json: Any = None
+        self.xfdf: bytes | None = None  # an XFDF attachment, read once the PDF is known
         self.filename: str | None = None
         self.fields: dict[str, str] = {}
 
@@ -75,11 +78,14 @@ async def _read_multipart(request: web.Request, services: Services, upload: Uplo
         elif name == "attachment":
             data = await read_small_part(part, services.settings.max_json_bytes, budget,
                                          services)
+            if xfdf.is_xfdf(data):
+                upload.xfdf = data
+                continue
             try:
                 upload.instant_json = await parse_json(data, services)
             except ApiError:
-                raise ApiError(422, "the 'attachment' part must be an Instant JSON document "
-                                    "(XFDF is not supported)") from None
+                raise ApiError(422, "the 'attachment' part must be an Instant JSON or an XFDF "
+                                    "document") from None
         elif name in ("url", "instructions"):
             raise ApiError(422, f"the '{name}' part of document uploads is not supported; "
                                 "upload the PDF itself as the 'file' part")
@@ -169,19 +175,38 @@ async def _own_annotations(services: Services, upload: Upload, info: PdfInfo,
 
 async def _plan_attachment(services: Services, upload: Upload, info: PdfInfo,
                            password: str | None) -> ImportPlan | None:
-    """Check the Instant JSON sent with an upload against that PDF, before storing either."""
-    if upload.instant_json is None:
+    """Check the Instant JSON (or XFDF) sent with an upload against that PDF, before
+    storing either."""
+    if upload.instant_json is None and upload.xfdf is None:
         return None
     if info.pages is None:
         raise ApiError(403, "send the PDF's password in the 'pspdfkit-pdf-password' header to "
                             "import annotations into a protected PDF", text=True)
     assert upload.file is not None
+    notes: list[dict[str, Any]] = []
+    if upload.xfdf is not None:
+        upload.instant_json, notes = await _instant_json_of_xfdf(services, upload, password)
     pdf_id = await services.run(pdf_identifier, upload.file.path, password)
     plan = await services.run(plan_import, upload.instant_json, page_count=len(info.pages),
                               pdf_id=pdf_id)
     if plan.problems:
         raise refuse(plan.problems)
+    plan.notes += notes
     return plan
+
+
+async def _instant_json_of_xfdf(services: Services, upload: Upload, password: str | None
+                                ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """An XFDF attachment as the Instant JSON document it holds, and what it could not."""
+    assert upload.file is not None and upload.xfdf is not None
+    try:
+        read = await services.read_pdf(xfdf.read_xfdf_of, upload.file.path, upload.xfdf,
+                                       password)
+    except ContentError as error:
+        raise ApiError(422, f"the 'attachment' part: {error}") from None
+    annotations = [{**content, **({"id": name} if name else {})}
+                   for name, content in read.records]
+    return {"format": FORMAT, "annotations": annotations}, read.errors
 
 
 def _properties(row: DocumentRow) -> dict[str, Any]:

@@ -18,9 +18,11 @@ from api.errors import ApiError
 from api.imports import plan_for, read_instant_json, refuse
 from api.offload import LARGE
 from api.parsing import json_object
+from api.responses import REVISION_HEADER
 from api.services import Services
 from eventstore.domain import annotation_record
 from eventstore.names import normalize_attachment_id
+from projections import xfdf
 from projections.pdf_annotations import write_annotated
 
 PDF = "application/pdf"
@@ -197,3 +199,18 @@ async def _send(request: web.Request, path: Path, skipped: int) -> web.StreamRes
             await response.write(chunk)
     await response.write_eof()
     return response
+
+
+async def export_xfdf(request: web.Request) -> web.Response:
+    """``GET …/document.xfdf``: the layer's annotations as XFDF 3.0, now or at a revision."""
+    services, access, layer = await document_and_layer(request)
+    upto, current = await resolve_revision(services, request.query)
+    records = await _records(request, services, access.row.document_id, layer, upto)
+    source = services.blobs.path(access.row.sha256)
+    if source.stat().st_size > LARGE or len(records) > MANY_RECORDS:
+        body, skipped = await services.offload.run(xfdf.export_xfdf, source, records,
+                                                   access.password)
+    else:
+        body, skipped = await services.run(xfdf.export_xfdf, source, records, access.password)
+    return web.Response(body=body, content_type=xfdf.CONTENT_TYPE, headers={
+        SKIPPED: str(skipped), REVISION_HEADER: str(upto if upto is not None else current)})

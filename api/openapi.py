@@ -176,6 +176,7 @@ HEADERS: dict[str, dict[str, Any]] = {
 }
 ANSWERS: dict[str, dict[str, Any]] = {
     "pdf": {"application/pdf": {"schema": BINARY}},
+    "xfdf": {"application/vnd.adobe.xfdf": {"schema": {"type": "string"}}},
     "attachment": {media: {"schema": BINARY}
                    for media in ("image/png", "image/jpeg", "application/pdf")},
     "records": {"application/json": {"schema": ref("AnnotationList")},

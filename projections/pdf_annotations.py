@@ -167,7 +167,8 @@ def annotate(pdf: Pdf, records: Iterable[dict[str, Any]], images: dict[str, Path
         page = pdf.pages[page_index]
         space = spaces.setdefault(page_index, PageSpace.of(page))
         try:
-            annotation = pdf.make_indirect(_annotation(pdf, record, space, images))
+            annotation = pdf.make_indirect(annotation_dictionary(pdf, record, space,
+                                                                 images))
         except NotWritten as error:
             skipped.append({"id": record["id"], "reason": str(error)})
             continue
@@ -219,8 +220,9 @@ def _reply(pdf: Pdf, root: pikepdf.Object, comment: dict[str, Any]) -> Dictionar
     return reply
 
 
-def _annotation(pdf: Pdf, record: dict[str, Any], space: PageSpace,
-                images: dict[str, Path]) -> Dictionary:
+def annotation_dictionary(pdf: Pdf, record: dict[str, Any], space: PageSpace,
+                          images: dict[str, Path]) -> Dictionary:
+    """The PDF annotation of one record (raises ``NotWritten``)."""
     content = record["content"]
     kind = content["type"]
     rect = space.rect(content["bbox"])

@@ -53,7 +53,7 @@ def read_annotations(path: Path, password: str | None = None) -> ReadAnnotations
             for annotation in _annotations(page):
                 number = annotation.objgen[0]
                 try:
-                    content = _content(annotation, index, space, pages)
+                    content = content_of(annotation, index, space, pages)
                     validate_content(content, len(pdf.pages))
                 except (Unreadable, ContentError, KeyError, ValueError, TypeError) as error:
                     found.errors.append({"pageIndex": index, "pdfObjectId": number,
@@ -85,8 +85,9 @@ def _id(annotation: pikepdf.Dictionary, used: set[str]) -> str:
     return identifier
 
 
-def _content(annotation: pikepdf.Dictionary, page_index: int, space: PageSpace,
-             pages: dict[tuple[int, int], int]) -> dict[str, Any]:
+def content_of(annotation: pikepdf.Dictionary, page_index: int, space: PageSpace,
+               pages: dict[tuple[int, int], int]) -> dict[str, Any]:
+    """One PDF annotation as Instant JSON content (raises ``Unreadable``)."""
     if "/IRT" in annotation:
         raise Unreadable("replies (comment threads) are not read from PDFs yet")
     subtype = str(annotation.get("/Subtype"))
@@ -101,8 +102,9 @@ def _content(annotation: pikepdf.Dictionary, page_index: int, space: PageSpace,
         "v": 2, "pageIndex": page_index, "opacity": float(annotation.get("/CA", 1)),
         "bbox": [_round(left - space.left), _round(space.top - top), _round(right - left),
                  _round(top - bottom)],
-        "pdfObjectId": annotation.objgen[0],
     }
+    if annotation.objgen[0]:  # an annotation of the PDF (not one built from XFDF)
+        content["pdfObjectId"] = annotation.objgen[0]
     flags = int(annotation.get("/F", 0))
     named = [name for name, bit in FLAG_BITS.items() if flags & bit]
     if not flags & 4:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import io
 from typing import Any
+from xml.etree import ElementTree
 
 import aiohttp
 import orjson
@@ -506,3 +507,47 @@ async def test_an_instant_json_attachment_replaces_the_pdfs_own_unless_kept(clie
     records = await records_of(client, (await response.json())["data"]["document_id"])
     assert len(records) == (4 if keep else 1)
     assert "from-json" in records
+
+
+# ---- XFDF ------------------------------------------------------------------------------------
+
+async def test_an_xfdf_export_uploaded_again_gives_the_same_records(client, document):
+    stamp = {"id": "st", "content": {"v": 2, "type": "pspdfkit/stamp", "pageIndex": 0,
+                                     "bbox": [20, 500, 160, 50], "opacity": 1,
+                                     "stampType": "Approved"}}
+    await write(client, document, [*RECORDS, stamp])
+    response = await client.get(f"/api/documents/{document}/document.xfdf", headers=AUTH)
+    assert response.status == 200
+    assert response.content_type == "application/vnd.adobe.xfdf"
+    assert response.headers["Annolog-Skipped"] == "0"
+    exported = await response.read()
+    root = ElementTree.fromstring(exported)
+    names = {e.get("name") for annots in root for e in annots}
+    assert names == {r["id"] for r in [*RECORDS, stamp]}
+    form = aiohttp.FormData()
+    form.add_field("file", make_pdf(), filename="a.pdf", content_type="application/pdf")
+    form.add_field("attachment", exported, filename="annotations.xfdf",
+                   content_type="application/vnd.adobe.xfdf")
+    response = await client.post("/api/documents", headers=AUTH, data=form)
+    body = await response.json()
+    assert response.status == 200, body
+    assert body["data"]["errors"] == []
+    original = await records_of(client, document)
+    read = await records_of(client, body["data"]["document_id"])
+    assert read.keys() == original.keys()
+    for annotation_id, content in original.items():
+        for key in COMPARED:
+            if key in content:
+                assert close(read[annotation_id].get(key), content[key]), (annotation_id, key)
+
+
+async def test_a_broken_xfdf_attachment_is_a_422_and_stores_nothing(client):
+    form = aiohttp.FormData()
+    form.add_field("file", make_pdf(), filename="a.pdf", content_type="application/pdf")
+    form.add_field("document_id", "xfdf-broken")
+    form.add_field("attachment", b"<xfdf><annots><square page=", filename="a.xfdf")
+    response = await client.post("/api/documents", headers=AUTH, data=form)
+    assert response.status == 422
+    assert "XML" in (await response.json())["error"]["reason"]
+    missing = await client.get("/api/documents/xfdf-broken/properties", headers=AUTH)
+    assert missing.status == 404

@@ -1,0 +1,296 @@
+"""XFDF 3.0, Acrobat's XML form of a PDF's annotations, both ways.
+
+XFDF spells out the PDF annotation dictionary (same subtypes, PDF coordinates, the same
+keys as attributes), so it goes through the PDF form: records become the dictionaries
+``pdf_annotations`` writes, serialised as XML; XFDF elements become dictionaries that
+``pdf_reading`` turns into records. One mapping each way serves PDFs and XFDF alike.
+"""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from pikepdf import Array, Dictionary, Name, Pdf, String
+
+from eventstore.validation import ContentError, validate_content
+from projections.pdf_annotations import (
+    FLAG_BITS,
+    PRINT,
+    NotWritten,
+    PageSpace,
+    annotation_dictionary,
+)
+from projections.pdf_reading import ReadAnnotations, Unreadable, content_of
+
+NS = "http://ns.adobe.com/xfdf/"
+CONTENT_TYPE = "application/vnd.adobe.xfdf"
+ELEMENTS = {"/Text": "text", "/Square": "square", "/Circle": "circle", "/Line": "line",
+            "/PolyLine": "polyline", "/Polygon": "polygon", "/Ink": "ink",
+            "/Highlight": "highlight", "/Underline": "underline", "/StrikeOut": "strikeout",
+            "/Squiggly": "squiggly", "/FreeText": "freetext", "/Stamp": "stamp",
+            "/Redact": "redact", "/Link": "link"}
+SUBTYPES = {element: Name(subtype) for subtype, element in ELEMENTS.items()}
+FLAG_NAMES = {"invisible": "invisible", "hidden": "hidden", "noZoom": "nozoom",
+              "noRotate": "norotate", "noView": "noview", "readOnly": "readonly",
+              "locked": "locked", "toggleNoView": "togglenoview",
+              "lockedContents": "lockedcontents"}
+JUSTIFICATIONS = ("left", "centered", "right")
+
+
+def is_xfdf(data: bytes) -> bool:
+    """Whether an upload's attachment is XFDF (XML) rather than Instant JSON."""
+    return data.lstrip()[:1] == b"<"
+
+
+# ---- records to XFDF -----------------------------------------------------------------------
+
+def export_xfdf(source: Path, records: Iterable[dict[str, Any]],
+                password: str | None = None) -> tuple[bytes, int]:
+    """The records as an XFDF document, measured on the PDF's pages; with the count of
+    records XFDF cannot carry yet (images)."""
+    root = ET.Element("xfdf", {"xmlns": NS, "xml:space": "preserve"})
+    annots = ET.SubElement(root, "annots")
+    skipped = 0
+    with Pdf.open(source, password=password or "") as pdf:
+        for record in records:
+            page_index = record["content"].get("pageIndex")
+            if not isinstance(page_index, int) or not 0 <= page_index < len(pdf.pages) or \
+                    record["content"].get("type") == "pspdfkit/image":
+                skipped += 1
+                continue
+            page = pdf.pages[page_index]
+            try:
+                annotation = annotation_dictionary(pdf, record, PageSpace.of(page), {})
+            except (NotWritten, KeyError):
+                skipped += 1
+                continue
+            element = _element(annotation, page_index, pdf)
+            if element is None:
+                skipped += 1
+            else:
+                annots.append(element)
+    body = ET.tostring(root, encoding="utf-8", xml_declaration=True)
+    return body, skipped
+
+
+def _element(annotation: Dictionary, page_index: int, pdf: Pdf) -> ET.Element | None:
+    tag = ELEMENTS.get(str(annotation.get("/Subtype")))
+    if tag is None:
+        return None
+    attributes = {"page": str(page_index), "rect": _numbers(annotation.Rect)}
+    for key, attribute in (("/NM", "name"), ("/T", "title"), ("/M", "date")):
+        if key in annotation:
+            attributes[attribute] = str(annotation[key])
+    for key, attribute in (("/C", "color"), ("/IC", "interior-color")):
+        if key in annotation:
+            attributes[attribute] = _hex(annotation[key])
+    if "/CA" in annotation:
+        attributes["opacity"] = _number(float(annotation.CA))
+    if "/BS" in annotation and "/W" in annotation.BS:
+        attributes["width"] = _number(float(annotation.BS.W))
+        if "/D" in annotation.BS:
+            attributes["style"] = "dash"
+            attributes["dashes"] = _numbers(annotation.BS.D)
+    attributes["flags"] = _flags(int(annotation.get("/F", PRINT)))
+    if "/Name" in annotation:
+        attributes["icon"] = str(annotation.Name)[1:]
+    if "/QuadPoints" in annotation:
+        attributes["coords"] = _numbers(annotation.QuadPoints)
+    if "/L" in annotation:
+        x1, y1, x2, y2 = (float(v) for v in annotation.L)
+        attributes.update(start=f"{_number(x1)},{_number(y1)}",
+                          end=f"{_number(x2)},{_number(y2)}")
+        ends = [str(e)[1:] for e in annotation.get("/LE", [])]
+        if len(ends) == 2:
+            attributes.update(head=ends[0], tail=ends[1])
+    if "/Q" in annotation:
+        attributes["justification"] = JUSTIFICATIONS[int(annotation.Q) % 3]
+    if "/OC" in annotation:
+        attributes["color"] = _hex(annotation.OC)  # a redaction's outline
+    if "/OverlayText" in annotation:
+        attributes["overlay-text"] = str(annotation.OverlayText)
+    element = ET.Element(tag, attributes)
+    if "/Contents" in annotation:
+        ET.SubElement(element, "contents").text = str(annotation.Contents)
+    if "/DA" in annotation:
+        ET.SubElement(element, "defaultappearance").text = str(annotation.DA)
+    if "/Vertices" in annotation:
+        ET.SubElement(element, "vertices").text = _points(annotation.Vertices)
+    if "/InkList" in annotation:
+        inklist = ET.SubElement(element, "inklist")
+        for stroke in annotation.InkList:
+            ET.SubElement(inklist, "gesture").text = _points(stroke)
+    if "/A" in annotation:
+        _action(element, annotation.A, pdf)
+    return element
+
+
+def _action(element: ET.Element, action: Any, pdf: Pdf) -> None:
+    holder = ET.SubElement(ET.SubElement(element, "OnActivation"), "Action")
+    if action.get("/S") == Name.URI:
+        ET.SubElement(holder, "URI", {"Name": str(action.URI)})
+    elif action.get("/S") == Name.GoTo:
+        target = action.D[0].objgen
+        page = next(i for i, p in enumerate(pdf.pages) if p.obj.objgen == target)
+        ET.SubElement(ET.SubElement(ET.SubElement(holder, "GoTo"), "Dest"), "Fit",
+                      {"Page": str(page)})
+
+
+# ---- XFDF to records -----------------------------------------------------------------------
+
+def read_xfdf(data: bytes, source: Path, password: str | None = None) -> ReadAnnotations:
+    """The annotations of an XFDF document as (id, Instant JSON content), measured on the
+    PDF's pages; what cannot be read is listed, never guessed."""
+    try:
+        root = ET.fromstring(data)
+    except ET.ParseError as error:
+        raise ContentError(f"the XFDF document is not well-formed XML ({error})") from None
+    if _local(root.tag) != "xfdf":
+        raise ContentError("the XML document is not XFDF (its root is not <xfdf>)")
+    found = ReadAnnotations()
+    with Pdf.open(source, password=password or "") as pdf:
+        pages = {page.obj.objgen: index for index, page in enumerate(pdf.pages)}
+        for number, element in enumerate(_annotations(root)):
+            try:
+                page_index = int(element.get("page", ""))
+                page = pdf.pages[page_index]
+                annotation = _dictionary(element, pdf)
+                content = content_of(annotation, page_index, PageSpace.of(page), pages)
+                validate_content(content, len(pdf.pages))
+            except (Unreadable, ContentError, KeyError, ValueError, TypeError,
+                    IndexError) as error:
+                found.errors.append({"xfdfAnnotation": number, "name": element.get("name"),
+                                     "reason": str(error) or type(error).__name__})
+                continue
+            name = element.get("name") or None
+            found.records.append((name or "", content))
+    return found
+
+
+def read_xfdf_of(source: Path, data: bytes, password: str | None = None) -> ReadAnnotations:
+    """``read_xfdf`` with the PDF first, as the child process runs PDF work."""
+    return read_xfdf(data, source, password)
+
+
+def _annotations(root: ET.Element) -> Iterable[ET.Element]:
+    for annots in root:
+        if _local(annots.tag) == "annots":
+            yield from annots
+
+
+def _dictionary(element: ET.Element, pdf: Pdf) -> Dictionary:
+    """An XFDF element as the PDF annotation dictionary it spells out."""
+    tag = _local(element.tag)
+    if tag not in SUBTYPES:
+        raise Unreadable(f"<{tag}> annotations are not read from XFDF")
+    if element.get("inreplyto"):
+        raise Unreadable("replies (comment threads) are not read from XFDF yet")
+    annotation = Dictionary(Type=Name.Annot, Subtype=SUBTYPES[tag],
+                            Rect=Array(_floats(element.get("rect", ""))),
+                            F=_flag_bits(element.get("flags")))
+    for attribute, key in (("name", "/NM"), ("title", "/T"), ("date", "/M")):
+        if element.get(attribute):
+            annotation[key] = String(element.get(attribute, ""))
+    color_key = "/OC" if tag == "redact" else "/C"
+    for attribute, key in (("color", color_key), ("interior-color", "/IC")):
+        if element.get(attribute):
+            annotation[key] = Array(_rgb(element.get(attribute, "")))
+    if element.get("opacity"):
+        annotation.CA = float(element.get("opacity", "1"))
+    if element.get("width"):
+        annotation.BS = Dictionary(W=float(element.get("width", "1")))
+        if element.get("dashes"):
+            annotation.BS.S = Name.D
+            annotation.BS.D = Array(_floats(element.get("dashes", "")))
+    if element.get("icon"):
+        annotation.Name = Name("/" + element.get("icon", ""))
+    if element.get("coords"):
+        annotation.QuadPoints = Array(_floats(element.get("coords", "")))
+    if element.get("start") and element.get("end"):
+        annotation.L = Array(_floats(element.get("start", "")) + _floats(element.get("end", "")))
+        annotation.LE = Array([Name("/" + element.get(side, "None"))
+                               for side in ("head", "tail")])
+    if element.get("justification") in JUSTIFICATIONS:
+        annotation.Q = JUSTIFICATIONS.index(element.get("justification", "left"))
+    if element.get("overlay-text"):
+        annotation.OverlayText = String(element.get("overlay-text", ""))
+    for child in element:
+        _child(annotation, child, pdf)
+    return annotation
+
+
+def _child(annotation: Dictionary, child: ET.Element, pdf: Pdf) -> None:
+    tag = _local(child.tag)
+    if tag == "contents":
+        annotation.Contents = String(child.text or "")
+    elif tag == "defaultappearance":
+        annotation.DA = String(child.text or "")
+    elif tag == "vertices":
+        annotation.Vertices = Array(_floats(child.text or ""))
+    elif tag == "inklist":
+        annotation.InkList = Array([Array(_floats(g.text or "")) for g in child
+                                    if _local(g.tag) == "gesture"])
+    elif tag == "OnActivation":
+        for uri in child.iter(f"{{{NS}}}URI"):
+            annotation.A = Dictionary(S=Name.URI, URI=String(uri.get("Name", "")))
+        for fit in child.iter(f"{{{NS}}}Fit"):
+            annotation.A = Dictionary(S=Name.GoTo, D=Array(
+                [pdf.pages[int(fit.get("Page", "0"))].obj, Name.Fit]))
+
+
+# ---- helpers -------------------------------------------------------------------------------
+
+def _local(tag: str) -> str:
+    return tag.rsplit("}", 1)[-1]
+
+
+def _floats(text: str) -> list[float]:
+    return [float(v) for v in text.replace(";", ",").split(",") if v.strip()]
+
+
+def _number(value: float) -> str:
+    text = f"{value:.3f}".rstrip("0").rstrip(".")
+    return "0" if text in ("-0", "") else text
+
+
+def _numbers(values: Any) -> str:
+    return ",".join(_number(float(v)) for v in values)
+
+
+def _points(values: Any) -> str:
+    numbers = [float(v) for v in values]
+    return ";".join(f"{_number(numbers[i])},{_number(numbers[i + 1])}"
+                    for i in range(0, len(numbers) - 1, 2))
+
+
+def _hex(color: Any) -> str:
+    values = [float(v) for v in color][:3]
+    return "#" + "".join(f"{round(max(0.0, min(1.0, v)) * 255):02X}" for v in values)
+
+
+def _rgb(text: str) -> list[float]:
+    if len(text) != 7 or not text.startswith("#"):
+        raise ValueError(f"{text!r} is not a colour written #RRGGBB")
+    return [int(text[i:i + 2], 16) / 255 for i in (1, 3, 5)]
+
+
+def _flags(bits: int) -> str:
+    names = [FLAG_NAMES[name] for name, bit in FLAG_BITS.items() if bits & bit]
+    if bits & PRINT:
+        names.insert(0, "print")
+    return ",".join(names)
+
+
+def _flag_bits(text: str | None) -> int:
+    if text is None:
+        return PRINT
+    names = {n.strip().lower() for n in text.split(",") if n.strip()}
+    bits = PRINT if "print" in names else 0
+    for name, xfdf in FLAG_NAMES.items():
+        if xfdf in names:
+            bits |= FLAG_BITS[name]
+    return bits
+
