@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from functools import partial
 from typing import Any
 
 from aiohttp import web
@@ -41,7 +42,7 @@ from eventstore.validation import ContentError
 from projections import xfdf
 from projections.instant_json import FORMAT, ImportPlan, plan_import
 from projections.pdf_reading import ReadAnnotations, read_annotations
-from projections.pdfs import PdfInfo, inspect_pdf, pdf_identifier
+from projections.pdfs import PdfInfo, annotation_numbers, inspect_pdf, pdf_identifier
 from projections.queries import DocumentRow
 from projections.replays import import_commands, import_paths
 
@@ -187,8 +188,12 @@ async def _plan_attachment(services: Services, upload: Upload, info: PdfInfo,
     if upload.xfdf is not None:
         upload.instant_json, notes = await _instant_json_of_xfdf(services, upload, password)
     pdf_id = await services.run(pdf_identifier, upload.file.path, password)
-    plan = await services.run(plan_import, upload.instant_json, page_count=len(info.pages),
-                              pdf_id=pdf_id)
+    numbers = await services.run(annotation_numbers, upload.file.path, password) \
+        if isinstance(upload.instant_json, dict) and \
+        upload.instant_json.get("skippedPdfObjectIds") else []
+    plan = await services.run(partial(plan_import, upload.instant_json,
+                                      page_count=len(info.pages), pdf_id=pdf_id,
+                                      pdf_annotations=numbers))
     if plan.problems:
         raise refuse(plan.problems)
     plan.notes += notes

@@ -4,6 +4,7 @@ layer creation and document upload."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import partial
 from typing import Any
 
 from aiohttp import web
@@ -17,7 +18,7 @@ from eventstore.commands import Command, Outcome, Rejected
 from eventstore.domain import DEFAULT_LAYER
 from eventstore.errors import NotAppliedError
 from projections.instant_json import ImportPlan, plan_import
-from projections.pdfs import pdf_identifier
+from projections.pdfs import annotation_numbers, pdf_identifier
 from projections.replays import import_commands, import_paths
 
 INSTANT_JSON_PART = "instant.json"
@@ -45,8 +46,17 @@ async def plan_for(services: Services, access: DocumentAccess, document: Any,
         await services.caught_up()
         layer_ids += await services.run(services.read_model.live_annotation_ids,
                                         access.row.document_id, layer)
-    return await services.run(plan_import, document, page_count=access.page_count,
-                              pdf_id=pdf_id, layer_ids=layer_ids)
+    numbers: list[int] = []
+    recorded: dict[int, str] = {}
+    if isinstance(document, dict) and document.get("skippedPdfObjectIds"):
+        numbers = await services.run(annotation_numbers, services.blobs.path(access.row.sha256),
+                                     access.password)
+        await services.caught_up()
+        recorded = await services.run(services.read_model.records_by_pdf_object,
+                                      access.row.document_id, layer)
+    return await services.run(partial(plan_import, document, page_count=access.page_count,
+                                      pdf_id=pdf_id, layer_ids=layer_ids,
+                                      pdf_annotations=numbers, recorded=recorded))
 
 
 async def apply_plan(request: web.Request, services: Services, access: DocumentAccess,

@@ -1,8 +1,10 @@
 """Instant JSON documents: export (canonical, as the Web SDK loads it) and import plans.
 
 Rules from shared/reference/instant-json.md: the only format is the v1 URL; keys sorted;
-colours upper-case ``#RRGGBB``; timestamps whole seconds in UTC with ``Z``; no ``pdfId`` and no
-``pdfObjectId`` (annolog never holds the PDF's own annotations); empty sections left out.
+colours upper-case ``#RRGGBB``; timestamps whole seconds in UTC with ``Z``; no ``pdfId``; a
+record read from the PDF keeps its ``pdfObjectId`` (it replaces that original for a viewer of
+the source PDF), and ``skippedPdfObjectIds`` names the originals deleted since; empty sections
+left out.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -39,7 +41,6 @@ def export_annotation(record: dict[str, Any], annotation_version: int | None = N
     """One record as an Instant JSON annotation: its content, with the record's id."""
     content = dict(record["content"])
     content["id"] = record["id"]
-    content.pop("pdfObjectId", None)
     for key in COLOR_KEYS:
         if isinstance(content.get(key), str):
             content[key] = content[key].upper()
@@ -55,13 +56,16 @@ def export_annotation(record: dict[str, Any], annotation_version: int | None = N
 
 def export_document(annotations: list[dict[str, Any]],
                     attachments: dict[str, tuple[str, bytes]],
-                    sections: dict[str, list[dict[str, Any]]] | None = None
-                    ) -> dict[str, Any]:
+                    sections: dict[str, list[dict[str, Any]]] | None = None,
+                    skipped: list[int] | None = None) -> dict[str, Any]:
     """The document; ``attachments`` maps an id to (content type, bytes); ``sections`` holds
-    the comments, bookmarks, form fields and values, already in canonical form."""
+    the comments, bookmarks, form fields and values, already in canonical form; ``skipped``
+    names the PDF's own annotations a viewer of the source PDF must not show."""
     document: dict[str, Any] = {"format": FORMAT}
     if annotations:
         document["annotations"] = annotations
+    if skipped:
+        document["skippedPdfObjectIds"] = skipped
     if attachments:
         document["attachments"] = {
             key: {"binary": base64.b64encode(data).decode(), "contentType": content_type}
@@ -90,16 +94,21 @@ class ImportPlan:
     attachments: dict[str, ImportedAttachment] = field(default_factory=dict)
     sections: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     problems: list[dict[str, str]] = field(default_factory=list)  # make the import fail
-    notes: list[dict[str, str]] = field(default_factory=list)  # applied anyway, said aloud
+    notes: list[dict[str, Any]] = field(default_factory=list)  # applied anyway, said aloud
+    removed: list[tuple[str, str]] = field(default_factory=list)  # (path, record id) skipped
 
     def fail(self, path: str, details: str) -> None:
         self.problems.append({"path": path, "details": details})
 
 
 def plan_import(document: Any, *, page_count: int | None,
-                pdf_id: dict[str, str] | None, layer_ids: Collection[str] = ()) -> ImportPlan:
+                pdf_id: dict[str, str] | None, layer_ids: Collection[str] = (),
+                pdf_annotations: Collection[int] = (),
+                recorded: Mapping[int, str] | None = None) -> ImportPlan:
     """Check a whole document; any problem means nothing of it is applied. ``layer_ids``
-    are the annotations the layer holds already, which comments may belong to."""
+    are the annotations the layer holds already, which comments may belong to;
+    ``pdf_annotations`` the object numbers of the PDF's own annotations, and ``recorded``
+    the live records of the layer that stand for some of them, by number."""
     plan = ImportPlan()
     if not isinstance(document, dict):
         plan.fail("$", "an Instant JSON document must be a JSON object")
@@ -107,14 +116,36 @@ def plan_import(document: Any, *, page_count: int | None,
     if document.get("format") != FORMAT:
         plan.fail("$.format", f"'format' must be exactly {FORMAT!r}")
     _check_pdf_id(document.get("pdfId"), pdf_id, plan)
-    if document.get("skippedPdfObjectIds"):
-        plan.fail("$.skippedPdfObjectIds", "annolog holds no annotations of the PDF itself, "
-                                           "so there is nothing to skip; remove this list")
     _plan_attachments(document.get("attachments"), plan)
     _plan_annotations(document.get("annotations"), page_count, plan)
+    _plan_skipped(document.get("skippedPdfObjectIds"), set(pdf_annotations) | set(recorded or {}),
+                  recorded or {}, plan)
     roots = set(layer_ids) | {annotation_id for annotation_id, _, _ in plan.annotations}
     plan.sections = plan_sections(document, page_count, roots, plan.fail)
     return plan
+
+
+def _plan_skipped(skipped: Any, known: set[int], recorded: Mapping[int, str],
+                  plan: ImportPlan) -> None:
+    """``skippedPdfObjectIds``: the PDF's own annotations the document leaves out. Each must
+    be one; a record standing for it is deleted, unless the document replaces it (an
+    annotation with the same ``pdfObjectId``)."""
+    if skipped is None:
+        return
+    if not isinstance(skipped, list):
+        plan.fail("$.skippedPdfObjectIds", "must be a list of PDF object numbers")
+        return
+    replaced = {content.get("pdfObjectId") for _, content, _ in plan.annotations}
+    for index, number in enumerate(skipped):
+        path = f"$.skippedPdfObjectIds[{index}]"
+        if type(number) is not int or number not in known:
+            plan.fail(path, f"{number!r} is not the object number of an annotation of this "
+                            "PDF")
+        elif number in recorded and number not in replaced:
+            plan.removed.append((path, recorded[number]))
+        elif number not in recorded:
+            plan.notes.append({"path": path, "details": "an annotation of the PDF that "
+                               "annolog does not hold as a record; it stays in the PDF"})
 
 
 def _check_pdf_id(given: Any, actual: dict[str, str] | None, plan: ImportPlan) -> None:

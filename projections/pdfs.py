@@ -98,3 +98,10 @@ def pdf_identifier(path: Path, password: str | None) -> dict[str, str] | None:
             return None
         permanent, changing = (base64.b64encode(bytes(part)).decode() for part in ids)
         return {"permanent": permanent, "changing": changing}
+
+
+def annotation_numbers(path: Path, password: str | None) -> list[int]:
+    """The object numbers of the PDF's own annotations, every page."""
+    with _open(path, password) as pdf:
+        return [a.objgen[0] for page in pdf.pages for a in page.obj.get("/Annots", [])
+                if isinstance(a, pikepdf.Dictionary) and a.objgen[0]]

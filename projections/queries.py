@@ -146,16 +146,27 @@ class ReadModel:
         ).fetchone()
         return AttachmentRow(*row) if row else None
 
-    def pdf_object_ids(self, document_id: str, layer: str) -> set[int]:
-        """The PDF objects that records of the layer came from (read at upload, or imported
-        with a ``pdfObjectId``), deleted ones included: a download writes their current
-        state instead of the PDF's originals."""
+    def pdf_object_ids(self, document_id: str, layer: str, upto: int | None = None
+                       ) -> set[int]:
+        """The PDF objects that records of the layer came from by revision ``upto`` (read at
+        upload, or imported with a ``pdfObjectId``), deleted ones included: a download
+        writes their current state instead of the PDF's originals."""
+        bound = "AND revision <= ?" if upto is not None else ""
         rows = self.db.execute(
             "SELECT DISTINCT json_extract(record, '$.content.pdfObjectId') FROM changes "
-            "WHERE document_id = ? AND layer = ? "
+            f"WHERE document_id = ? AND layer = ? {bound} "
+            "AND json_type(record, '$.content.pdfObjectId') = 'integer'",
+            [document_id, layer] + ([upto] if upto is not None else [])).fetchall()
+        return {row[0] for row in rows}
+
+    def records_by_pdf_object(self, document_id: str, layer: str) -> dict[int, str]:
+        """The live records of a layer that stand for annotations of the PDF, by number."""
+        rows = self.db.execute(
+            "SELECT json_extract(record, '$.content.pdfObjectId'), id FROM annotations "
+            "WHERE document_id = ? AND layer = ? AND deleted = 0 "
             "AND json_type(record, '$.content.pdfObjectId') = 'integer'",
             [document_id, layer]).fetchall()
-        return {row[0] for row in rows}
+        return {row[0]: row[1] for row in rows}
 
     def layer_state(self, document_id: str, layer: str, upto: int | None = None
                     ) -> list[str]:

@@ -36,7 +36,9 @@ def instant_json_of(read_model: ReadModel, blobs: BlobStore, document_id: str, l
                     upto: int | None = None, annotation_version: int | None = None,
                     sees: Callable[[dict[str, Any]], bool] | None = None) -> dict[str, Any]:
     """A layer as Instant JSON at a revision (now when None), with only the records
-    ``sees`` allows and the attachments they name."""
+    ``sees`` allows and the attachments they name; the PDF's own annotations that became
+    records since deleted (or that the caller may not see) are listed as skipped, so that
+    a viewer of the source PDF shows exactly this state."""
     records = (orjson.loads(r) for r in read_model.layer_state(document_id, layer, upto))
     annotations = [export_annotation(r, annotation_version) for r in records
                    if sees is None or sees(r)]
@@ -50,7 +52,9 @@ def instant_json_of(read_model: ReadModel, blobs: BlobStore, document_id: str, l
             if row is not None and attachment_id not in attachments:
                 attachments[attachment_id] = (row.content_type,
                                               blobs.path(row.sha256).read_bytes())
-    return export_document(annotations, attachments, sections)
+    shown = {a["pdfObjectId"] for a in annotations if isinstance(a.get("pdfObjectId"), int)}
+    skipped = sorted(read_model.pdf_object_ids(document_id, layer, upto) - shown)
+    return export_document(annotations, attachments, sections, skipped)
 
 
 def import_commands(blobs: BlobStore, plan: ImportPlan, document_id: str, layer: str
@@ -69,13 +73,15 @@ def import_commands(blobs: BlobStore, plan: ImportPlan, document_id: str, layer:
         for annotation_id, content, references in plan.annotations]
     if plan.sections:
         commands.append(SetSections(document_id, layer, plan.sections))
+    commands += [DeleteAnnotation(document_id, layer, record_id, missing_ok=True)
+                 for _, record_id in plan.removed]
     return commands
 
 
 def import_paths(plan: ImportPlan) -> list[str]:
     """Where each of ``import_commands``' commands comes from in the document."""
     return [f"$.annotations[{i}]" for i in range(len(plan.annotations))] + (
-        ["$"] if plan.sections else [])
+        ["$"] if plan.sections else []) + [path for path, _ in plan.removed]
 
 
 def import_counts(plan: ImportPlan) -> dict[str, int]:

@@ -551,3 +551,56 @@ async def test_a_broken_xfdf_attachment_is_a_422_and_stores_nothing(client):
     assert "XML" in (await response.json())["error"]["reason"]
     missing = await client.get("/api/documents/xfdf-broken/properties", headers=AUTH)
     assert missing.status == 404
+
+
+async def test_document_json_replaces_the_pdfs_own_for_a_viewer_of_the_source(client):
+    """A Web SDK that loads the source PDF and document.json shows annolog's state: records
+    read from the PDF keep their pdfObjectId, and deleted ones are skipped."""
+    document = await upload(client, acrobat_like_pdf())
+    records = await records_of(client, document)
+    numbers = {i: c["pdfObjectId"] for i, c in records.items()}
+    highlight_id = next(i for i, c in records.items()
+                        if c["type"] == "pspdfkit/markup/highlight")
+    before = await client.get(f"/api/documents/{document}/document.json", headers=AUTH)
+    revision = before.headers["Annolog-Revision"]
+    response = await client.delete(f"/api/documents/{document}/annotations/{highlight_id}",
+                                   headers=AUTH)
+    assert response.status == 200
+    exported = await (await client.get(f"/api/documents/{document}/document.json",
+                                       headers=AUTH)).json()
+    assert {a["id"]: a["pdfObjectId"] for a in exported["annotations"]} == {
+        i: n for i, n in numbers.items() if i != highlight_id}
+    assert exported["skippedPdfObjectIds"] == [numbers[highlight_id]]
+    then = await (await client.get(f"/api/documents/{document}/document.json", headers=AUTH,
+                                   params={"revision": revision})).json()
+    assert "skippedPdfObjectIds" not in then
+
+
+async def test_an_import_may_skip_the_pdfs_own_annotations(client):
+    """skippedPdfObjectIds are accepted when they name annotations of the PDF: the records
+    standing for them are deleted, unless the document replaces them."""
+    document = await upload(client, acrobat_like_pdf())
+    records = await records_of(client, document)
+    by_type = {c["type"]: (i, c["pdfObjectId"]) for i, c in records.items()}
+    square_id, square_number = by_type["pspdfkit/shape/rectangle"]
+    note_id, note_number = by_type["pspdfkit/note"]
+    instant = {"format": "https://pspdfkit.com/instant-json/v1",
+               "annotations": [{**records[note_id], "id": note_id,
+                                "text": {"format": "plain", "value": "replaced"}}],
+               "skippedPdfObjectIds": [square_number, note_number]}
+    form = aiohttp.FormData()
+    form.add_field("instant.json", orjson.dumps(instant), filename="instant.json",
+                   content_type="application/json")
+    response = await client.post(f"/api/documents/{document}/apply_instant_json",
+                                 headers=AUTH, data=form)
+    assert response.status == 200, await response.text()
+    after = await records_of(client, document)
+    assert square_id not in after  # skipped: its record deleted
+    assert after[note_id]["text"]["value"] == "replaced"  # skipped but replaced: kept
+    bad = {"format": "https://pspdfkit.com/instant-json/v1", "skippedPdfObjectIds": [99999]}
+    form = aiohttp.FormData()
+    form.add_field("instant.json", orjson.dumps(bad), filename="instant.json",
+                   content_type="application/json")
+    response = await client.post(f"/api/documents/{document}/apply_instant_json",
+                                 headers=AUTH, data=form)
+    assert response.status == 422

@@ -66,7 +66,7 @@ async def test_the_export_is_canonical(client, document):
     assert exported["id"] == "n1"
     assert exported["color"] == "#FFD83F"
     assert exported["createdAt"] == "2024-05-01T10:00:00Z"
-    assert "pdfObjectId" not in exported
+    assert exported["pdfObjectId"] == 12  # it stands for that annotation of the PDF
     assert exported["customData"] == {"k": [1, None]}
 
 
@@ -146,7 +146,7 @@ async def test_an_invalid_import_changes_nothing_and_names_every_bad_record(clie
 @pytest.mark.parametrize("instant, reason", [
     ({"annotations": []}, "'format' must be exactly"),
     ({"format": FORMAT, "pdfId": {"permanent": "AAAA", "changing": "AAAA"}}, "another PDF"),
-    ({"format": FORMAT, "skippedPdfObjectIds": [3]}, "nothing to skip"),
+    ({"format": FORMAT, "skippedPdfObjectIds": [3]}, "not the object number of an annotation"),
     ({"format": FORMAT, "attachments": {"x": {"binary": "%%%"}}}, "not valid base64"),
     ([1, 2], "must be a JSON object"),
 ])
