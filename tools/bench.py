@@ -10,6 +10,7 @@ import hashlib
 import os
 import signal
 import sqlite3
+import statistics
 import sys
 import tempfile
 import time
@@ -417,6 +418,9 @@ async def _run(args: argparse.Namespace, scratch: Path) -> list[Row]:
                                       scratch))
             print("NDJSON ...", file=sys.stderr)
             rows.append(await ndjson(session, server, args.ndjson, data_dir))
+            if args.pdf_annotations:
+                print("PDF download and upload ...", file=sys.stderr)
+                rows.extend(await pdfs(session, server, args.pdf_annotations, scratch))
         if args.sync_clients:
             print("live sync ...", file=sys.stderr)
             rows.append(await sync_fanout(server, args.sync_clients, args.sync_rate,
@@ -429,6 +433,71 @@ async def _run(args: argparse.Namespace, scratch: Path) -> list[Row]:
         rows.extend(await replays(args, scratch))
     rows.append(Row("server peak RSS (MB)", peak, "MB", 0))
     return rows
+
+
+def _pdf_record(i: int, pages: int) -> dict[str, Any]:
+    """One of four kinds (note, rectangle, ink, highlight), laid out over ``pages`` pages."""
+    x, y = (i // pages) % 20 * 28 + 10, (i // (pages * 20)) % 6 * 120 + 20
+    kind = ({"type": "pspdfkit/note", "bbox": [x, y, 24, 24],
+             "text": {"format": "plain", "value": f"note {i}"}},
+            {"type": "pspdfkit/shape/rectangle", "bbox": [x, y, 24, 40], "strokeWidth": 2,
+             "strokeColor": "#FF0000"},
+            {"type": "pspdfkit/ink", "bbox": [x, y, 24, 40], "lineWidth": 2,
+             "strokeColor": "#000000", "isDrawnNaturally": False,
+             "lines": {"points": [[[x + j, y + (j * 7) % 40] for j in range(20)]],
+                       "intensities": [[1] * 20]}},
+            {"type": "pspdfkit/markup/highlight", "bbox": [x, y, 24, 12], "color": "#FFFF00",
+             "rects": [[x, y, 24, 12]]})[i % 4]
+    return {"id": f"p{i}", "content": {"v": 2, "pageIndex": i % pages, "opacity": 1, **kind}}
+
+
+async def pdfs(session: aiohttp.ClientSession, server: ServerProcess, count: int,
+               scratch: Path) -> list[Row]:
+    """The annotated download of a 100-page PDF holding ``count`` annotations, and the
+    upload of that download (its annotations read back as records), each beside pikepdf's
+    plain open and save of the same file in the same run."""
+    path = scratch / "pdf-100.pdf"
+    pdf = pikepdf.new()
+    for _ in range(100):
+        pdf.add_blank_page(page_size=(612, 792))
+    pdf.save(path)
+    async with session.post(f"{server.base}/api/documents", data=path.read_bytes(), headers={
+            **AUTH, "Content-Type": "application/pdf"}) as response:
+        document = (await response.json())["data"]["document_id"]
+    for start in range(0, count, 10_000):
+        await _post(session, f"{server.base}/api/documents/{document}/annotations",
+                    [_pdf_record(i, 100) for i in range(start, min(count, start + 10_000))])
+    url = f"{server.base}/api/documents/{document}/pdf"
+    times, annotated = [], b""
+    for _ in range(3):
+        started = time.perf_counter()
+        async with session.get(url, headers=AUTH) as response:
+            annotated = await response.read()
+        times.append(time.perf_counter() - started)
+    download = statistics.median(times)
+    plain = _plain_save(path, scratch / "plain.pdf")
+    rows = [Row(f"annotated PDF download: 100 pages, {count:,} annotations", 1 / download,
+                "downloads/s", 1 / plain, extra=f"took {download:.2f} s; pikepdf's plain save "
+                f"of the PDF {plain:.3f} s; {len(annotated) / 1e6:.1f} MB")]
+    started = time.perf_counter()
+    async with session.post(f"{server.base}/api/documents", data=annotated, headers={
+            **AUTH, "Content-Type": "application/pdf"}) as response:
+        errors = (await response.json())["data"]["errors"]
+    upload = time.perf_counter() - started
+    (scratch / "annotated.pdf").write_bytes(annotated)
+    plain = _plain_save(scratch / "annotated.pdf", scratch / "plain-annotated.pdf")
+    rows.append(Row(f"upload of that PDF, its {count:,} annotations read as records",
+                    1 / upload, "uploads/s", 1 / plain,
+                    extra=f"took {upload:.2f} s ({len(errors)} unread); pikepdf's plain "
+                          f"save of it {plain:.3f} s"))
+    return rows
+
+
+def _plain_save(source: Path, target: Path) -> float:
+    started = time.perf_counter()
+    with pikepdf.open(source) as pdf:
+        pdf.save(target)
+    return time.perf_counter() - started
 
 
 async def _upload(session: aiohttp.ClientSession, server: ServerProcess, scratch: Path

@@ -260,9 +260,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = verbs.add_parser("bench", help="measure write and read throughput against raw SQLite",
                          description="Start a server on a scratch data directory and measure "
-                                     "attachment uploads, bulk, concurrent single and NDJSON "
-                                     "scenarios, each beside raw storage doing the same work "
-                                     "in the same run.")
+                                     "attachment uploads, bulk, concurrent single, NDJSON and "
+                                     "annotated PDF scenarios, each beside raw storage (or "
+                                     "pikepdf) doing the same work in the same run.")
     p.add_argument("--bulk", type=int, default=10_000, help="annotations in the bulk request")
     p.add_argument("--connections", type=int, default=64, help="concurrent connections")
     p.add_argument("--duration", type=float, default=20.0,
@@ -281,6 +281,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="annotations in the layer exported at an old revision")
     p.add_argument("--ndjson", type=int, default=100_000,
                    help="annotations in the NDJSON read")
+    p.add_argument("--pdf-annotations", type=int, default=10_000,
+                   help="annotations in the annotated PDF download and upload (0 skips it)")
     p.set_defaults(run=bench)
     return parser
 
