@@ -172,6 +172,11 @@ def annotate(pdf: Pdf, records: Iterable[dict[str, Any]], images: dict[str, Path
         except NotWritten as error:
             skipped.append({"id": record["id"], "reason": str(error)})
             continue
+        except (KeyError, ValueError, TypeError, IndexError) as error:
+            # content stored before a rule existed may lack what drawing it needs
+            skipped.append({"id": record["id"], "reason": f"it cannot be drawn "
+                                                         f"({type(error).__name__}: {error})"})
+            continue
         annotation.P = page.obj
         if "/Annots" not in page.obj:
             page.obj.Annots = Array()

@@ -42,6 +42,21 @@ class Unreadable(Exception):
     """An annotation this module does not read (yet), with the reason."""
 
 
+# What a malformed annotation raises on the way: a key missing (AttributeError), a value of
+# the wrong type or length, a number out of range. Each is reported, never a failed upload.
+MALFORMED = (Unreadable, ContentError, AttributeError, KeyError, ValueError, TypeError,
+             IndexError, OverflowError, pikepdf.PdfError)
+
+
+def reason(error: Exception) -> str:
+    """Why an annotation could not be read, for a person."""
+    if isinstance(error, (Unreadable, ContentError)):
+        return str(error)
+    if isinstance(error, AttributeError) and str(error).startswith("/"):
+        return f"it is malformed: {error} is missing"
+    return f"it is malformed ({type(error).__name__}: {str(error)[:200]})"
+
+
 def read_annotations(path: Path, password: str | None = None) -> ReadAnnotations:
     """The annotations of every page as (id, Instant JSON content), in page order."""
     found = ReadAnnotations()
@@ -55,9 +70,9 @@ def read_annotations(path: Path, password: str | None = None) -> ReadAnnotations
                 try:
                     content = content_of(annotation, index, space, pages)
                     validate_content(content, len(pdf.pages))
-                except (Unreadable, ContentError, KeyError, ValueError, TypeError) as error:
+                except MALFORMED as error:
                     found.errors.append({"pageIndex": index, "pdfObjectId": number,
-                                         "reason": str(error) or type(error).__name__})
+                                         "reason": reason(error)})
                     continue
                 found.records.append((_id(annotation, used), content))
     return found

@@ -23,7 +23,13 @@ from projections.pdf_annotations import (
     PageSpace,
     annotation_dictionary,
 )
-from projections.pdf_reading import ReadAnnotations, Unreadable, content_of
+from projections.pdf_reading import (
+    MALFORMED,
+    ReadAnnotations,
+    Unreadable,
+    content_of,
+    reason,
+)
 
 NS = "http://ns.adobe.com/xfdf/"
 CONTENT_TYPE = "application/vnd.adobe.xfdf"
@@ -160,10 +166,9 @@ def read_xfdf(data: bytes, source: Path, password: str | None = None) -> ReadAnn
                 annotation = _dictionary(element, pdf)
                 content = content_of(annotation, page_index, PageSpace.of(page), pages)
                 validate_content(content, len(pdf.pages))
-            except (Unreadable, ContentError, KeyError, ValueError, TypeError,
-                    IndexError) as error:
+            except MALFORMED as error:
                 found.errors.append({"xfdfAnnotation": number, "name": element.get("name"),
-                                     "reason": str(error) or type(error).__name__})
+                                     "reason": reason(error)})
                 continue
             name = element.get("name") or None
             found.records.append((name or "", content))

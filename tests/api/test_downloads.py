@@ -604,3 +604,56 @@ async def test_an_import_may_skip_the_pdfs_own_annotations(client):
     response = await client.post(f"/api/documents/{document}/apply_instant_json",
                                  headers=AUTH, data=form)
     assert response.status == 422
+
+
+def hostile_pdf() -> bytes:
+    """Annotations a broken or hostile producer writes: keys missing, of the wrong type, of
+    the wrong length."""
+    pdf = pikepdf.new()
+    pdf.add_blank_page(page_size=(612, 792))
+    broken = [
+        {"Subtype": pikepdf.Name.Square},  # no /Rect
+        {"Subtype": pikepdf.Name.Square, "Rect": [1, 2, "x", 4]},
+        {"Subtype": pikepdf.Name.Line, "Rect": [0, 0, 10, 10]},  # no /L
+        {"Subtype": pikepdf.Name.Ink, "Rect": [0, 0, 10, 10], "InkList": 5},
+        {"Subtype": pikepdf.Name.Highlight, "Rect": [0, 0, 10, 10],
+         "QuadPoints": [1, 2, 3, 4, 5, 6, 7]},
+        {"Subtype": pikepdf.Name.Polygon, "Rect": [0, 0, 10, 10], "Vertices": [1, 2, 3]},
+        {"Subtype": pikepdf.Name.Square, "Rect": [0, 0, 10, 10], "C": [0, 0, 0, 1],
+         "BS": 7},
+        {"Subtype": pikepdf.Name.FreeText, "Rect": [0, 0, 10, 10], "Q": 9, "DA": 3},
+        {"Subtype": pikepdf.Name.Link, "Rect": [0, 0, 10, 10], "A": {"S": pikepdf.Name.GoTo,
+                                                                    "D": [99]}},
+        {"Subtype": pikepdf.Name.Text, "Rect": [0, 0, 1e30, 10], "F": "x"},
+        {"Subtype": pikepdf.Name.Square, "Rect": [10, 10, 60, 60]},  # a good one
+    ]
+    def pdf_object(value: Any) -> Any:
+        if isinstance(value, list):
+            return pikepdf.Array(value)
+        if isinstance(value, dict):
+            return pikepdf.Dictionary({"/" + k: pdf_object(v) for k, v in value.items()})
+        return value
+
+    pdf.pages[0].obj.Annots = pikepdf.Array([
+        pdf.make_indirect(pdf_object({"Type": pikepdf.Name.Annot, **annotation}))
+        for annotation in broken])
+    out = io.BytesIO()
+    pdf.save(out)
+    return out.getvalue()
+
+
+async def test_a_hostile_pdfs_annotations_never_fail_the_upload(client):
+    pdf = hostile_pdf()
+    with pikepdf.open(io.BytesIO(pdf)) as opened:  # one entry did not survive as an object
+        entries = sum(isinstance(a, pikepdf.Dictionary) for a in opened.pages[0].obj.Annots)
+    response = await client.post("/api/documents", data=pdf,
+                                 headers={**AUTH, "Content-Type": "application/pdf"})
+    assert response.status == 200, await response.text()
+    body = await response.json()
+    document = body["data"]["document_id"]
+    records = await records_of(client, document)
+    assert len(records) + len(body["data"]["errors"]) == entries == 10
+    assert any(c["bbox"] == [10, 732, 50, 50] for c in records.values())
+    assert all(e["reason"] for e in body["data"]["errors"])
+    answered = await download(client, document)
+    assert answered.status == 200
