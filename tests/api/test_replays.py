@@ -5,11 +5,13 @@ from __future__ import annotations
 import asyncio
 import base64
 import hashlib
+import io
 import json
 from typing import Any
 
 import aiohttp
 import orjson
+import pikepdf
 import pytest
 
 from projections.instant_json import FORMAT
@@ -175,6 +177,19 @@ async def test_the_public_samples_import_once_a_foreign_pdf_id_is_dropped(client
     for name in ("annotations", "comments", "bookmarks", "formFields", "formFieldValues"):
         assert len(exported.get(name, [])) == len(instant.get(name, [])) == data[name]
     assert data["errors"] == []
+    # every record of real-world shapes is written into the PDF, or counted as not yet
+    response = await client.get(f"/api/documents/{document}/pdf", headers=AUTH,
+                                params={"comments": "true"})
+    assert response.status == 200
+    with pikepdf.open(io.BytesIO(await response.read())) as pdf:
+        written = {str(a.NM) for page in pdf.pages for a in page.obj.get("/Annots", [])
+                   if "/NM" in a and "/IRT" not in a}
+    ids = {a["id"] for a in exported.get("annotations", [])}
+    assert written <= ids
+    skipped = int(response.headers.get("Annolog-Skipped", "0"))
+    markers = {a["id"] for a in exported.get("annotations", [])
+               if a["type"] == "pspdfkit/comment-marker"}
+    assert len(ids - written - markers) <= skipped
 
 
 async def test_export_then_import_is_a_fixed_point(client):
