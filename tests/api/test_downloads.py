@@ -81,6 +81,24 @@ def differs(before: Any, after: Any, box: tuple[float, float, float, float]) -> 
     return sum(a != b for a, b in zip(old, new, strict=True))
 
 
+async def write_with_attachment(client: Any, document: str, records: list[dict[str, Any]],
+                                sha: str, data: bytes, content_type: str) -> None:
+    form = aiohttp.FormData()
+    form.add_field("annotations", orjson.dumps({"annotations": records}).decode(),
+                   content_type="application/json")
+    form.add_field(sha, data, filename="attachment", content_type=content_type)
+    response = await client.post(f"/api/documents/{document}/annotations", headers=AUTH,
+                                 data=form)
+    assert (await response.json())["result"] == "success"
+
+
+def instant_form(instant: Any) -> aiohttp.FormData:
+    form = aiohttp.FormData()
+    form.add_field("instant.json", orjson.dumps(instant), filename="instant.json",
+                   content_type="application/json")
+    return form
+
+
 async def download(client: Any, document: str, **query: str) -> Any:
     return await client.get(f"/api/documents/{document}/pdf", headers=AUTH, params=query)
 
@@ -218,13 +236,7 @@ async def test_stamps_images_and_redactions_show_what_they_are(client, document)
                                  "bbox": [220, 120, 100, 20], "opacity": 1,
                                  "rects": [[220, 120, 100, 20]], "outlineColor": "#FF0000"}},
     ]
-    form = aiohttp.FormData()
-    form.add_field("annotations", orjson.dumps({"annotations": records}).decode(),
-                   content_type="application/json")
-    form.add_field(sha, image, filename="red.png", content_type="image/png")
-    response = await client.post(f"/api/documents/{document}/annotations", headers=AUTH,
-                                 data=form)
-    assert (await response.json())["result"] == "success"
+    await write_with_attachment(client, document, records, sha, image, "image/png")
     response = await download(client, document)
     assert response.headers["Annolog-Skipped"] == "0"
     annotated = await response.read()
@@ -250,13 +262,7 @@ async def test_types_not_written_yet_are_counted_not_lost(client, document):
         "v": 2, "type": "pspdfkit/image", "pageIndex": 0, "bbox": [10, 10, 100, 40],
         "opacity": 1, "contentType": "application/pdf", "imageAttachmentId": sha}}
     await write(client, document, [RECORDS[1]])
-    form = aiohttp.FormData()
-    form.add_field("annotations", orjson.dumps({"annotations": [image]}).decode(),
-                   content_type="application/json")
-    form.add_field(sha, page, filename="page.pdf", content_type="application/pdf")
-    response = await client.post(f"/api/documents/{document}/annotations", headers=AUTH,
-                                 data=form)
-    assert (await response.json())["result"] == "success"
+    await write_with_attachment(client, document, [image], sha, page, "application/pdf")
     response = await download(client, document)
     assert response.headers["Annolog-Skipped"] == "1"
     with pikepdf.open(io.BytesIO(await response.read())) as pdf:
@@ -302,9 +308,7 @@ async def test_pdf_with_instant_json_applies_a_document_and_stores_nothing(clien
     instant = {"format": "https://pspdfkit.com/instant-json/v1",
                "annotations": [{**RECORDS[2]["content"], "id": "e"},
                                {**RECORDS[1]["content"], "id": "r", "strokeColor": "#0000FF"}]}
-    form = aiohttp.FormData()
-    form.add_field("instant.json", orjson.dumps(instant), filename="instant.json",
-                   content_type="application/json")
+    form = instant_form(instant)
     response = await client.post(f"/api/documents/{document}/pdf_with_instant_json",
                                  headers=AUTH, data=form)
     assert response.status == 200, await response.text()
@@ -315,10 +319,8 @@ async def test_pdf_with_instant_json_applies_a_document_and_stores_nothing(clien
     after = await client.get(f"/api/documents/{document}/document.json", headers=AUTH)
     assert after.headers["Annolog-Revision"] == revision
     assert [a["id"] for a in (await after.json())["annotations"]] == ["r"]
-    bad = aiohttp.FormData()
-    bad.add_field("instant.json", orjson.dumps({"format": "https://pspdfkit.com/instant-json/v1",
-                                                "annotations": [{"type": "pspdfkit/note"}]}),
-                  filename="instant.json", content_type="application/json")
+    bad = instant_form({"format": "https://pspdfkit.com/instant-json/v1",
+                        "annotations": [{"type": "pspdfkit/note"}]})
     response = await client.post(f"/api/documents/{document}/pdf_with_instant_json",
                                  headers=AUTH, data=bad)
     assert response.status == 422
@@ -338,9 +340,7 @@ async def test_comment_threads_are_replies_to_their_roots_when_asked_for(client,
                    for i, (root, who, text) in enumerate([
                        ("m", "ann", "first"), ("m", "bob", "second"), ("h", "cy", "why?")],
                        start=1)]}
-    form = aiohttp.FormData()
-    form.add_field("instant.json", orjson.dumps(instant), filename="instant.json",
-                   content_type="application/json")
+    form = instant_form(instant)
     response = await client.post(f"/api/documents/{document}/apply_instant_json",
                                  headers=AUTH, data=form)
     assert response.status == 200, await response.text()
@@ -588,9 +588,7 @@ async def test_an_import_may_skip_the_pdfs_own_annotations(client):
                "annotations": [{**records[note_id], "id": note_id,
                                 "text": {"format": "plain", "value": "replaced"}}],
                "skippedPdfObjectIds": [square_number, note_number]}
-    form = aiohttp.FormData()
-    form.add_field("instant.json", orjson.dumps(instant), filename="instant.json",
-                   content_type="application/json")
+    form = instant_form(instant)
     response = await client.post(f"/api/documents/{document}/apply_instant_json",
                                  headers=AUTH, data=form)
     assert response.status == 200, await response.text()
@@ -598,9 +596,7 @@ async def test_an_import_may_skip_the_pdfs_own_annotations(client):
     assert square_id not in after  # skipped: its record deleted
     assert after[note_id]["text"]["value"] == "replaced"  # skipped but replaced: kept
     bad = {"format": "https://pspdfkit.com/instant-json/v1", "skippedPdfObjectIds": [99999]}
-    form = aiohttp.FormData()
-    form.add_field("instant.json", orjson.dumps(bad), filename="instant.json",
-                   content_type="application/json")
+    form = instant_form(bad)
     response = await client.post(f"/api/documents/{document}/apply_instant_json",
                                  headers=AUTH, data=form)
     assert response.status == 422
