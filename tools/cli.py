@@ -7,10 +7,12 @@ import asyncio
 import errno
 import gc
 import logging
+import os
 import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -176,14 +178,19 @@ def keys_cmd(args: argparse.Namespace) -> int:
 
 
 def token_cmd(args: argparse.Namespace) -> int:
-    from tools.jwt_tools import mint
+    from tools.jwt_tools import KeyProblem, mint, signing_key
+    try:
+        key, algorithm = signing_key(args.private_key, args.algorithm)
+    except KeyProblem as error:
+        print(f"annolog: {error}", file=sys.stderr)
+        return 1
     claims = {
         "document_id": args.document, "permissions": args.permissions.split(","),
         "user_id": args.user, "layer": args.layer, "default_group": args.default_group,
         "creator_name": args.creator_name, "password": args.password, "jti": args.jti,
         "collaboration_permissions": args.collaboration,
     }
-    print(mint(args.private_key.read_text(), args.algorithm, claims, args.expires_in))
+    print(mint(key, algorithm, claims, args.expires_in))
     return 0
 
 
@@ -203,6 +210,8 @@ def bench(args: argparse.Namespace) -> int:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="annolog", description="Event-sourced persistence for PDF annotations.")
+    parser.add_argument("--version", action="version",
+                        version=f"annolog {metadata.version('annolog')}")
     verbs = parser.add_subparsers(dest="verb", required=True, metavar="VERB")
 
     p = verbs.add_parser("serve", help="run the HTTP API (embedded SQLite under the data dir)",
@@ -243,7 +252,8 @@ def build_parser() -> argparse.ArgumentParser:
                          description="Print a client JWT signed with a private key, for "
                                      "trying the API as a browser would.")
     p.add_argument("--private-key", type=Path, default=Path("jwt-private.pem"))
-    p.add_argument("--algorithm", default="ES256", choices=("RS256", "RS512", "ES256", "ES512"))
+    p.add_argument("--algorithm", choices=("RS256", "RS512", "ES256", "ES512"),
+                   help="the signing algorithm (default: the one the key implies)")
     p.add_argument("--document", required=True, help="the document_id claim")
     p.add_argument("--permissions", default="read-document,write,download",
                    help="comma-separated: read-document, write, download")
@@ -363,6 +373,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (audit.AuditError, DataDirLockedError) as error:
         print(f"annolog: {error}", file=sys.stderr)
         return 1
+    except BrokenPipeError:
+        # The reader went away (``annolog events | head``): that is the end of the output,
+        # not an error. Python flushes stdout again at exit; point it at /dev/null first.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 CURVES = {"ES256": ec.SECP256R1(), "ES512": ec.SECP521R1()}
+CURVE_ALGORITHMS = {"secp256r1": "ES256", "secp521r1": "ES512"}
 
 
 def generate_keys(algorithm: str) -> tuple[bytes, bytes]:
@@ -41,8 +42,36 @@ def write_keys(directory: Path, algorithm: str, force: bool = False) -> tuple[Pa
     return private_path, public_path
 
 
-def mint(private_key: str, algorithm: str, claims: dict[str, Any], expires_in: int) -> str:
+def mint(private_key: Any, algorithm: str, claims: dict[str, Any], expires_in: int) -> str:
     now = int(time.time())
     payload = {k: v for k, v in claims.items() if v is not None}
     payload.setdefault("exp", now + expires_in)
     return jwt.encode(payload, private_key, algorithm=algorithm)
+
+
+class KeyProblem(Exception):
+    """A private key that cannot sign the token asked for, with what to do."""
+
+
+def signing_key(path: Path, algorithm: str | None) -> tuple[Any, str]:
+    """The private key at ``path`` and the algorithm to sign with: the one asked for when it
+    fits the key, else the one the key implies (RSA: RS256; P-256: ES256; P-521: ES512)."""
+    try:
+        key = serialization.load_pem_private_key(path.read_bytes(), password=None)
+    except FileNotFoundError:
+        raise KeyProblem(f"no private key at {path}; create a pair with `annolog keys` or "
+                         "name one with --private-key") from None
+    except (ValueError, TypeError) as error:
+        raise KeyProblem(f"{path} is not an unencrypted PEM private key ({error})") from None
+    fitting: tuple[str, ...]
+    if isinstance(key, rsa.RSAPrivateKey):
+        implied, fitting = "RS256", ("RS256", "RS512")
+    elif isinstance(key, ec.EllipticCurvePrivateKey) and key.curve.name in CURVE_ALGORITHMS:
+        implied = CURVE_ALGORITHMS[key.curve.name]
+        fitting = (implied,)
+    else:
+        raise KeyProblem(f"{path} holds a key annolog cannot sign with: use RSA or EC P-256 "
+                         "or P-521 (annolog keys makes one)")
+    if algorithm is not None and algorithm not in fitting:
+        raise KeyProblem(f"{path} holds a key for {' or '.join(fitting)}, not {algorithm}")
+    return key, algorithm or implied
