@@ -12,10 +12,8 @@ from ulid import ULID
 
 from api.errors import ApiError
 from eventstore.domain import DEFAULT_LAYER
-from eventstore.names import attachment_references, check_annotation_id, name_problem
+from eventstore.names import attachment_references, check_annotation_id, layer_name_problem
 from eventstore.validation import ContentError, validate_content
-
-MAX_LAYER_NAME = 256
 
 
 def json_object(body: Any) -> dict[str, Any]:
@@ -35,15 +33,9 @@ def layer_name(request: web.Request, *, creating: bool = False) -> str:
 
 
 def check_layer_name(name: str, *, new: bool = True) -> None:
-    if not name:
-        raise ApiError(400, "a layer name may not be empty")
-    if "*" in name:
-        raise ApiError(400, f"layer name {name!r} may not contain '*'")
-    if len(name) > MAX_LAYER_NAME:
-        raise ApiError(400, f"a layer name may have at most {MAX_LAYER_NAME} characters")
-    problem = name_problem(name) if new else None
+    problem = layer_name_problem(name, new=new)
     if problem is not None:
-        raise ApiError(400, f"layer name {name!r} cannot be used: {problem}")
+        raise ApiError(400, problem)
 
 
 def optional_string(item: dict[str, Any], key: str) -> str | None:

@@ -10,6 +10,7 @@ from eventstore.validation import ContentError
 
 SHA256_HEX = re.compile(r"[0-9a-fA-F]{64}")
 MAX_ID_LENGTH = 256
+MAX_LAYER_NAME = 256
 # What a new document id, layer name or annotation id may not hold: control characters
 # (U+0000-U+001F, U+007F-U+009F), which logs, terminals and SQL text functions mangle, the
 # URL path separators '/' and '\' (WHATWG URL parsers read '\' as '/'), and surrogates,
@@ -62,3 +63,18 @@ def attachment_references(content: dict[str, Any]) -> tuple[str, ...]:
 def normalize_attachment_id(value: str) -> str:
     """SHA-256 hex ids compare case-insensitively; any other id is kept as it is."""
     return value.lower() if SHA256_HEX.fullmatch(value) else value
+
+
+def layer_name_problem(name: str, *, new: bool = True) -> str | None:
+    """Why ``name`` cannot name a layer (a new one must be addressable by URL; one stored
+    before the rules came stays usable); None when it can."""
+    if not name:
+        return "a layer name may not be empty"
+    if "*" in name:
+        return f"layer name {name!r} may not contain '*'"
+    if len(name) > MAX_LAYER_NAME:
+        return f"a layer name may have at most {MAX_LAYER_NAME} characters"
+    problem = name_problem(name) if new else None
+    if problem is not None:
+        return f"layer name {name!r} cannot be used: {problem}"
+    return None

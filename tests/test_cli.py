@@ -72,3 +72,30 @@ def test_events_piped_into_head_ends_cleanly(tmp_path):
                               executable="/bin/bash")
     assert pipeline.stdout.count("\n") == 1
     assert "Traceback" not in pipeline.stderr and "BrokenPipe" not in pipeline.stderr
+
+
+def small_log(data: Path) -> None:
+    log = open_log(data)
+    writer = Writer(log)
+    writer.start()
+    writer.execute([UploadDocument("d", None, "00", 1, False, None)])
+    writer.execute([CreateAnnotation("d", "", "a", {"n": 1}, None, None)])
+    writer.stop()
+    log.close()
+
+
+def test_what_the_log_does_not_hold_is_one_clear_line(tmp_path):
+    small_log(tmp_path / "data")
+    cases = {
+        ("history", "d", "nope"): "has no history",
+        ("export", "d", "--layer", "missing"): "layer 'missing' does not exist",
+        ("export", "d", "--revision", "99"): "beyond the log's current revision",
+        ("snapshot", "d", "", "bad/name"): "path separator",
+        ("snapshot", "d", "nosuch", "copy"): "layer 'nosuch' does not exist",
+    }
+    for args, reason in cases.items():
+        line = one_clear_line(run(*args, "--data-dir", "data", cwd=tmp_path))
+        assert reason in line, (args, line)
+    # and nothing was created by the refused snapshots
+    listed = run("export", "d", "--layer", "copy", "--data-dir", "data", cwd=tmp_path)
+    assert listed.returncode == 1

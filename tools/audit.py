@@ -165,6 +165,10 @@ def history(data_dir: Path, document: str, annotation_id: str, layer: str
                     "kind": type(event).__name__.lower(), "version": event.originator_version,
                     "user_id": event.updated_by, "content": event.content,
                     "group": event.group})
+        if not versions:
+            raise AuditError(f"annotation {annotation_id!r} has no history in "
+                             f"{'the default layer' if not layer else f'layer {layer!r}'} of "
+                             f"document {document!r}")
         return versions
 
 
@@ -180,8 +184,19 @@ def revision_of(read_model: ReadModel, revision: int | None, at: str | None) -> 
 
 
 def whole(log: EventLog, revision: int | None) -> int | None:
-    """A revision inside a write of many events shows the state before that write."""
-    return None if revision is None else log.whole_revision(revision)
+    """A revision inside a write of many events shows the state before that write; one
+    beyond the log is refused, as the HTTP routes refuse it."""
+    if revision is None:
+        return None
+    current = log.max_revision()
+    if revision > current:
+        raise AuditError(f"revision {revision} is beyond the log's current revision {current}")
+    return log.whole_revision(revision)
+
+
+def existing_layer(read_model: ReadModel, document: str, layer: str) -> None:
+    if not read_model.layer_exists(document, layer):
+        raise AuditError(f"layer {layer!r} does not exist in document {document!r}")
 
 
 def export(data_dir: Path, blobs: Path, document: str, layer: str, revision: int | None,
@@ -196,6 +211,7 @@ def export(data_dir: Path, blobs: Path, document: str, layer: str, revision: int
         read_model = ReadModel(path)
         if read_model.document(document) is None:
             raise AuditError(f"document {document!r} does not exist")
+        existing_layer(read_model, document, layer)
         upto = whole(log, revision_of(read_model, revision, at))
         return instant_json_of(read_model, BlobStore(blobs), document, layer, upto)
 
@@ -206,6 +222,7 @@ def snapshot(data_dir: Path, document: str, source: str, name: str, revision: in
     stopped: an embedded log has one writer)."""
     from eventstore.commands import Accepted, Rejected
     from eventstore.errors import NotAppliedError
+    from eventstore.names import layer_name_problem
     from eventstore.writer import Writer
     from projections.replays import layer_copy_commands
 
@@ -215,6 +232,10 @@ def snapshot(data_dir: Path, document: str, source: str, name: str, revision: in
         read_model = ReadModel(projector.path)
         if read_model.document(document) is None:
             raise AuditError(f"document {document!r} does not exist")
+        problem = layer_name_problem(name)
+        if problem is not None:
+            raise AuditError(problem)
+        existing_layer(read_model, document, source)
         upto = whole(log, revision_of(read_model, revision, at))
         commands = layer_copy_commands(read_model, document, source, name, upto)
         writer = Writer(log)
