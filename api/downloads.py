@@ -79,9 +79,9 @@ async def pdf_with_instant_json(request: web.Request) -> web.StreamResponse:
     plan = await plan_for(services, access, document, layer)
     if plan.problems:
         raise refuse(plan.problems)
-    upto, _ = await resolve_revision(services, {})
+    await services.caught_up()
     records = {r["id"]: r for r in await _records(request, services, access.row.document_id,
-                                                  layer, upto)}
+                                                  layer, None)}
     for annotation_id, content, _references in plan.annotations:
         kept = records.get(annotation_id, {})
         records[annotation_id] = annotation_record(

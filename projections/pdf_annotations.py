@@ -165,7 +165,7 @@ def annotate(pdf: Pdf, records: Iterable[dict[str, Any]], images: dict[str, Path
             skipped.append({"id": record["id"], "reason": "its page is not in this PDF"})
             continue
         page = pdf.pages[page_index]
-        space = spaces.setdefault(page_index, PageSpace.of(page))
+        space = spaces.get(page_index) or spaces.setdefault(page_index, PageSpace.of(page))
         try:
             annotation = pdf.make_indirect(annotation_dictionary(pdf, record, space,
                                                                  images))
