@@ -28,6 +28,7 @@ from api.uploads import (
     receive,
 )
 from eventstore.commands import (
+    Accepted,
     Command,
     DeleteDocument,
     PutAnnotation,
@@ -38,6 +39,7 @@ from eventstore.commands import (
 from eventstore.domain import DEFAULT_LAYER
 from eventstore.errors import NotAppliedError
 from eventstore.names import attachment_references, name_problem, normalize_attachment_id
+from eventstore.times import utc, utc_micro_text
 from eventstore.validation import ContentError
 from projections import xfdf
 from projections.instant_json import FORMAT, ImportPlan, plan_import
@@ -249,6 +251,40 @@ async def list_documents(request: web.Request) -> web.Response:
         raise ApiError(400, str(error)) from None
     return json_response({"data": [_properties(r) for r in rows], "next_cursor": next_cursor,
                   "prev_cursor": None, "document_count": total})
+
+
+BULK_FILTERS = ("title", "document_id", "start_date", "end_date")
+
+
+async def delete_documents(request: web.Request) -> web.Response:
+    """``DELETE /api/documents``: every live document the filters match (at least one),
+    each deleted by an event of its own, as single deletes are."""
+    services = request.app[SERVICES]
+    query = request.query
+    if not any(query.get(name) for name in BULK_FILTERS):
+        raise ApiError(400, "missing_filter_parameters", description=(
+            "give at least one of title, document_id, start_date, end_date"))
+    bounds = {name: _bulk_time(query.get(name), f"invalid_{name}")
+              for name in ("start_date", "end_date")}
+    await services.caught_up()
+    matched = await services.run(partial(
+        services.read_model.matching_documents, title=query.get("title") or None,
+        document_id=query.get("document_id") or None, created_from=bounds["start_date"],
+        created_until=bounds["end_date"]))
+    outcomes, revision = await services.write([DeleteDocument(i) for i in matched],
+                                              request_id(request))
+    deleted = sum(isinstance(o, Accepted) for o in outcomes)
+    return json_response({"deleted_count": deleted, "skipped_count": len(matched) - deleted,
+                          "total_matched": len(matched)}, revision=revision)
+
+
+def _bulk_time(value: str | None, code: str) -> str | None:
+    if not value:
+        return None
+    try:
+        return utc_micro_text(utc(value))
+    except ValueError as error:
+        raise ApiError(400, code, description=f"must be an ISO 8601 time: {error}") from None
 
 
 async def _access(request: web.Request) -> tuple[Services, DocumentAccess]:

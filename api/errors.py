@@ -42,10 +42,12 @@ class ApiError(Exception):
 
     def __init__(self, status: int, reason: str, *, text: bool = False,
                  records: list[dict[str, str]] | None = None,
-                 current: dict | None = None, close: bool = False) -> None:
+                 current: dict | None = None, close: bool = False,
+                 description: str | None = None) -> None:
         super().__init__(reason)
         self.status = status
         self.reason = reason
+        self.description = description  # beside a reason that is a code, as some routes use
         self.text = text
         self.close = close  # the connection cannot be reused (a body was left half read)
         self.records = records  # per-record reasons, e.g. of a refused Instant JSON import
@@ -79,8 +81,11 @@ def status_of(error: Exception) -> int:
 
 
 def error_response(status: int, reason: str, records: list[dict[str, str]] | None = None,
-                   current: dict | None = None) -> web.Response:
+                   current: dict | None = None, description: str | None = None
+                   ) -> web.Response:
     error: dict[str, object] = {"reason": reason}
+    if description is not None:
+        error["description"] = description
     if records is not None:
         error["records"] = records
     if current is not None:
@@ -135,7 +140,7 @@ def _error_answer(request: web.Request, error: Exception) -> web.StreamResponse:
             response = web.Response(status=error.status, text=error.reason)
         else:
             response = error_response(error.status, error.reason, error.records,
-                                      error.current)
+                                      error.current, error.description)
         if error.close:
             response.force_close()
         return response

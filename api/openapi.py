@@ -53,7 +53,7 @@ ITEM = obj({"content": ref("Content")},
 SCHEMAS: dict[str, Any] = {
     "Error": obj({"error": obj({"reason": STRING}, {
         "records": {"type": "array", "items": obj({"path": STRING, "details": STRING})},
-        "current": {"type": "object"}})}),
+        "current": {"type": "object"}, "description": STRING})}),
     "Content": {"description": "Instant JSON annotation content (one example shape: a note; "
                                "every importable type is accepted)", **NOTE},
     "Record": obj({"id": STRING, "content": {"type": "object"},
@@ -68,6 +68,8 @@ SCHEMAS: dict[str, Any] = {
                   "request_id": STRING,
                   "result": {"enum": ["success", "partial_failure", "failure"]},
                   "status": {"const": 200}, "revision": WRITE_REVISION}),
+    "BulkDeleted": obj({"deleted_count": INTEGER, "skipped_count": INTEGER,
+                        "total_matched": INTEGER}),
     "CreatedOne": obj({"data": obj({"annotation_id": STRING}), "revision": REVISION}),
     "CreatedOrBatch": {"anyOf": [ref("Batch"), ref("CreatedOne")]},
     "RecordWritten": obj({"data": ref("Record"), "revision": WRITE_REVISION}),
@@ -160,7 +162,9 @@ MULTIPART: dict[str, Any] = {
 }
 QUERY: dict[str, dict[str, Any]] = {
     "page_size": {"type": "integer", "minimum": 1, "maximum": 1000},
-    "cursor": STRING, "title": STRING,
+    "cursor": STRING, "title": STRING, "document_id": STRING,
+    "start_date": {"type": "string", "format": "date-time"},
+    "end_date": {"type": "string", "format": "date-time"},
     "order_by": {"enum": ["created_at", "title"]},
     "order_direction": {"enum": ["asc", "desc"]},
     "revision": REVISION, "at": {"type": "string", "format": "date-time"},

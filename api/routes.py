@@ -94,6 +94,10 @@ ROUTES: list[Route] = [
           "List documents (page_size, cursor, title, order_by, order_direction)",
           "DocumentList", query=("page_size", "cursor", "title", "order_by",
                                  "order_direction"), headers=ANY_ROUTE),
+    Route("DELETE", "/api/documents", documents.delete_documents,
+          "Delete every document the filters match (title, document_id, start_date, end_date; "
+          "at least one)", "BulkDeleted",
+          query=("title", "document_id", "start_date", "end_date"), headers=ANY_ROUTE),
     Route("GET", DOC + "/properties", documents.document_properties, "Document properties",
           "PropertiesAnswer", headers=DOCUMENT_ROUTE, jwt="read-document"),
     Route("DELETE", DOC, documents.delete_document,

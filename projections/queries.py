@@ -91,6 +91,22 @@ class ReadModel:
             [document_id]).fetchone()
         return _document(row) if row else None
 
+    def matching_documents(self, *, title: str | None = None, document_id: str | None = None,
+                           created_from: str | None = None, created_until: str | None = None
+                           ) -> list[str]:
+        """The live documents every given filter matches (times in the read model's form;
+        both bounds included)."""
+        where, params = ["deleted = 0"], []
+        for condition, value in (("title = ?", title), ("document_id = ?", document_id),
+                                 ("created_at >= ?", created_from),
+                                 ("created_at <= ?", created_until)):
+            if value is not None:
+                where.append(condition)
+                params.append(value)
+        return [r[0] for r in self.db.execute(
+            f"SELECT document_id FROM documents WHERE {' AND '.join(where)} "
+            "ORDER BY document_id", params)]
+
     def documents(self, *, page_size: int, cursor: str | None, title: str | None,
                   order_by: str, descending: bool) -> tuple[list[DocumentRow], str | None, int]:
         """One page of documents, keyset-paged; returns (rows, next cursor, total count)."""

@@ -245,3 +245,38 @@ async def test_a_request_id_is_echoed_or_made(client):
     assert response.headers["X-Request-Id"] == "abc-123"
     response = await client.get("/healthcheck")
     assert len(response.headers["X-Request-Id"]) == 26
+
+
+async def test_documents_are_deleted_in_bulk_by_their_filters(client):
+    ids = []
+    for title in ("keep", "drop", "drop"):
+        response = await client.post("/api/documents", data=make_pdf(title=title),
+                                     headers={**AUTH, "Content-Type": "application/pdf"})
+        ids.append((await response.json())["data"]["document_id"])
+    response = await client.delete("/api/documents", headers=AUTH, params={"title": "drop"})
+    assert response.status == 200, await response.text()
+    assert await response.json() == {"deleted_count": 2, "skipped_count": 0,
+                                     "total_matched": 2}
+    statuses = [(await client.get(f"/api/documents/{i}/properties", headers=AUTH)).status
+                for i in ids]
+    assert statuses == [200, 404, 404]
+    future = await client.delete("/api/documents", headers=AUTH,
+                                 params={"start_date": "2999-01-01T00:00:00Z"})
+    assert await future.json() == {"deleted_count": 0, "skipped_count": 0, "total_matched": 0}
+    up_to_now = await client.delete("/api/documents", headers=AUTH, params={
+        "end_date": "2999-01-01T00:00:00Z", "document_id": ids[0]})
+    assert (await up_to_now.json())["deleted_count"] == 1
+
+
+@pytest.mark.parametrize("params, code", [
+    ({}, "missing_filter_parameters"),
+    ({"title": ""}, "missing_filter_parameters"),
+    ({"start_date": "yesterday"}, "invalid_start_date"),
+    ({"title": "x", "end_date": "2024-13-01"}, "invalid_end_date"),
+])
+async def test_a_bulk_delete_without_usable_filters_is_a_400_with_its_code(client, params,
+                                                                           code):
+    response = await client.delete("/api/documents", headers=AUTH, params=params)
+    assert response.status == 400
+    error = (await response.json())["error"]
+    assert error["reason"] == code and error["description"]

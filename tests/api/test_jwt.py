@@ -375,3 +375,9 @@ async def test_batch_deletes_by_a_client_are_all_or_nothing(client):
     await client.delete(base, headers=headers, json={"annotationIds": "all"})
     listed = await (await client.get(base, headers=AUTH)).json()
     assert {r["id"] for r in listed["data"]["annotations"]} == {"bobs", "team"}
+
+
+async def test_a_client_jwt_may_not_delete_documents_in_bulk(client):
+    response = await client.delete("/api/documents", headers=bearer(), params={"title": "x"})
+    assert response.status in (401, 403)
+    assert (await client.get(f"/api/documents/{DOC}/properties", headers=AUTH)).status == 200
