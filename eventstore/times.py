@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from typing import Any
 
@@ -49,3 +50,21 @@ def stored_time_text(text: str) -> str:
     if text.endswith("+00:00"):
         return text[:19] + (text[19:26] if text[19:20] == "." else ".000000") + "Z"
     return read_model_time(datetime.fromisoformat(text))
+
+
+def iso_of_pdf_date(value: Any) -> str | None:
+    """A PDF date (D:YYYYMMDDHHmmSS with an offset or Z) as ISO 8601 in UTC, or None."""
+    if value is None:
+        return None
+    match = re.match(r"D:(\d{4})(\d{2})?(\d{2})?(\d{2})?(\d{2})?(\d{2})?([Z+\-])?(\d{2})?'?"
+                     r"(\d{2})?", str(value))
+    if match is None:
+        return None
+    year, month, day, hour, minute, second, sign, off_h, off_m = match.groups()
+    offset = "Z" if sign in (None, "Z") else f"{sign}{off_h or '00'}:{off_m or '00'}"
+    try:
+        moment = utc(f"{year}-{month or '01'}-{day or '01'}T{hour or '00'}:{minute or '00'}:"
+                     f"{second or '00'}{offset}")
+    except ValueError:
+        return None
+    return utc_second_text(moment)

@@ -275,7 +275,7 @@ def _note(annotation: Dictionary, drawing: Drawing, content: dict[str, Any],
     annotation.Name = Name("/" + icon[0].upper() + icon[1:])
     annotation.Open = False
     _contents(annotation, content)
-    color = _rgb(content.get("color")) or (1.0, 0.92, 0.23)
+    color = rgb_of(content.get("color")) or (1.0, 0.92, 0.23)
     annotation.C = Array(color)
     width, height = _size(drawing)
     drawing.ops += [f"{_color(color)} rg 0 0 0 RG 0.6 w",
@@ -340,7 +340,7 @@ def _polyline(annotation: Dictionary, drawing: Drawing, content: dict[str, Any],
 def _ink(annotation: Dictionary, drawing: Drawing, content: dict[str, Any],
          space: PageSpace) -> None:
     annotation.Subtype = Name.Ink
-    color = _rgb(content.get("strokeColor")) or (0.0, 0.0, 0.0)
+    color = rgb_of(content.get("strokeColor")) or (0.0, 0.0, 0.0)
     width = float(content.get("lineWidth", 1))
     annotation.C = Array(color)
     annotation.BS = Dictionary(W=width)
@@ -356,7 +356,7 @@ def _markup(annotation: Dictionary, drawing: Drawing, content: dict[str, Any],
             space: PageSpace) -> None:
     kind = MARKUP_SUBTYPES[content["type"]]
     annotation.Subtype = Name("/" + kind)
-    color = _rgb(content.get("color")) or (1.0, 0.92, 0.23)
+    color = rgb_of(content.get("color")) or (1.0, 0.92, 0.23)
     annotation.C = Array(color)
     rects = [space.rect(r) for r in content["rects"]]
     # Acrobat's order: upper left, upper right, lower left, lower right
@@ -392,11 +392,11 @@ def _text(annotation: Dictionary, drawing: Drawing, content: dict[str, Any],
     _contents(annotation, content)
     size = float(content["fontSize"]) if isinstance(content.get("fontSize"), (int, float)) \
         else 12.0
-    color = _rgb(content.get("fontColor")) or (0.0, 0.0, 0.0)
+    color = rgb_of(content.get("fontColor")) or (0.0, 0.0, 0.0)
     annotation.DA = String(f"/Helv {_n(size)} Tf {_color(color)} rg")
     annotation.Q = {"left": 0, "center": 1, "right": 2}.get(str(content.get("horizontalAlign")), 0)
     width, height = _size(drawing)
-    background = _rgb(content.get("backgroundColor"))
+    background = rgb_of(content.get("backgroundColor"))
     if background is not None:
         drawing.ops.append(f"{_color(background)} rg 0 0 {_n(width)} {_n(height)} re f")
     drawing.resources = Dictionary(Font=Dictionary(Helv=HELVETICA))
@@ -437,7 +437,7 @@ def _stamp(annotation: Dictionary, drawing: Drawing, content: dict[str, Any],
     _contents(annotation, content)
     if kind == "Custom" and "/Contents" not in annotation:
         annotation.Contents = String(label)  # where readers find a custom stamp's title
-    color = _rgb(content.get("color")) or STAMP_COLORS.get(kind, (0.1, 0.3, 0.7))
+    color = rgb_of(content.get("color")) or STAMP_COLORS.get(kind, (0.1, 0.3, 0.7))
     annotation.C = Array(color)
     width, height = _size(drawing)
     size = max(min(height * 0.5, (width - 8) / max(_text_width(label, 1.0, bold=True), 0.1)),
@@ -474,9 +474,9 @@ def _redaction(annotation: Dictionary, drawing: Drawing, content: dict[str, Any]
     rects = [space.rect(r) for r in content.get("rects") or [content["bbox"]]]
     annotation.QuadPoints = Array([v for r in rects
                                    for v in (r[0], r[3], r[2], r[3], r[0], r[1], r[2], r[1])])
-    outline = _rgb(content.get("outlineColor")) or (1.0, 0.0, 0.0)
+    outline = rgb_of(content.get("outlineColor")) or (1.0, 0.0, 0.0)
     annotation.OC = Array(outline)
-    fill = _rgb(content.get("fillColor"))
+    fill = rgb_of(content.get("fillColor"))
     if fill is not None:
         annotation.IC = Array(fill)
     if isinstance(content.get("overlayText"), str):
@@ -501,7 +501,7 @@ WRITERS: dict[str, Callable[[Dictionary, Drawing, dict[str, Any], PageSpace], No
 def _shape_keys(annotation: Dictionary, drawing: Drawing, content: dict[str, Any]) -> float:
     """Colours and border of a shape, set on the annotation and the drawing; its width."""
     stroke = float(content.get("strokeWidth", content.get("lineWidth", 1)))
-    color = _rgb(content.get("strokeColor")) or (0.0, 0.0, 0.0)
+    color = rgb_of(content.get("strokeColor")) or (0.0, 0.0, 0.0)
     annotation.C = Array(color)
     annotation.BS = Dictionary(W=stroke)
     dash = content.get("strokeDashArray")
@@ -510,7 +510,7 @@ def _shape_keys(annotation: Dictionary, drawing: Drawing, content: dict[str, Any
         annotation.BS.S = Name.D
         annotation.BS.D = Array([float(d) for d in dash])
         style.append(f"[{' '.join(_n(float(d)) for d in dash)}] 0 d")
-    fill = _rgb(content.get("fillColor"))
+    fill = rgb_of(content.get("fillColor"))
     if fill is not None:
         annotation.IC = Array(fill)
         style.append(f"{_color(fill)} rg")
@@ -559,7 +559,7 @@ def _rounded(x: float, y: float, width: float, height: float, radius: float) -> 
 
 
 def _paint(content: dict[str, Any]) -> str:
-    return "B" if _rgb(content.get("fillColor")) is not None else "S"
+    return "B" if rgb_of(content.get("fillColor")) is not None else "S"
 
 
 def _arrow(drawing: Drawing, tip: tuple[float, float], tail: tuple[float, float],
@@ -644,7 +644,7 @@ def _flags(flags: Any) -> int:
     return value
 
 
-def _rgb(value: Any) -> tuple[float, float, float] | None:
+def rgb_of(value: Any) -> tuple[float, float, float] | None:
     if not isinstance(value, str) or len(value) != 7:
         return None
     return int(value[1:3], 16) / 255, int(value[3:5], 16) / 255, int(value[5:7], 16) / 255
@@ -658,7 +658,10 @@ def _size(drawing: Drawing) -> tuple[float, float]:
     return drawing.rect[2] - drawing.rect[0], drawing.rect[3] - drawing.rect[1]
 
 
-def _n(value: float) -> str:
+def number_text(value: float) -> str:
     """A number as PDF content writes it: short, no exponent."""
     text = f"{value:.3f}".rstrip("0").rstrip(".")
     return "0" if text in ("-0", "") else text
+
+
+_n = number_text  # short, for the many drawing operators above

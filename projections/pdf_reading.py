@@ -19,7 +19,7 @@ from pikepdf import Name, Pdf
 from ulid import ULID
 
 from eventstore.names import check_annotation_id
-from eventstore.times import utc, utc_second_text
+from eventstore.times import iso_of_pdf_date
 from eventstore.validation import STAMP_TYPES, ContentError, validate_content
 from projections.pdf_annotations import FLAG_BITS, LINE_ENDINGS, MARKUP_SUBTYPES, PageSpace
 
@@ -128,7 +128,7 @@ def content_of(annotation: pikepdf.Dictionary, page_index: int, space: PageSpace
         content["flags"] = sorted(named)
     if "/T" in annotation:
         content["creatorName"] = str(annotation.T)
-    moment = _date(annotation.get("/M"))
+    moment = iso_of_pdf_date(annotation.get("/M"))
     if moment is not None:
         content["updatedAt"] = moment
     reader(annotation, content, space, pages)
@@ -139,7 +139,7 @@ def content_of(annotation: pikepdf.Dictionary, page_index: int, space: PageSpace
 
 def _note(annotation: Any, content: dict[str, Any], space: PageSpace, pages: Any) -> None:
     content.update(type="pspdfkit/note", text=_text(annotation),
-                   color=_hex(annotation.get("/C")) or "#FFEB3B")
+                   color=hex_of(annotation.get("/C")) or "#FFEB3B")
     if "/Name" in annotation:
         name = str(annotation.Name)[1:]
         content["icon"] = name[:1].lower() + name[1:]
@@ -148,7 +148,7 @@ def _note(annotation: Any, content: dict[str, Any], space: PageSpace, pages: Any
 def _shape(kind: str) -> Any:
     def read(annotation: Any, content: dict[str, Any], space: PageSpace, pages: Any) -> None:
         content.update(type=kind, **_stroke(annotation))
-        fill = _hex(annotation.get("/IC"))
+        fill = hex_of(annotation.get("/IC"))
         if fill is not None:
             content["fillColor"] = fill
     return read
@@ -171,7 +171,7 @@ def _poly(kind: str) -> Any:
         content.update(type=kind, **_stroke(annotation),
                        points=[_point(space, values[i], values[i + 1])
                                for i in range(0, len(values) - 1, 2)])
-        fill = _hex(annotation.get("/IC"))
+        fill = hex_of(annotation.get("/IC"))
         if fill is not None:
             content["fillColor"] = fill
     return read
@@ -186,13 +186,13 @@ def _ink(annotation: Any, content: dict[str, Any], space: PageSpace, pages: Any)
     border = annotation.get("/BS", {})
     content.update(type="pspdfkit/ink", isDrawnNaturally=False,
                    lineWidth=float(border.get("/W", 1)),
-                   strokeColor=_hex(annotation.get("/C")) or "#000000",
+                   strokeColor=hex_of(annotation.get("/C")) or "#000000",
                    lines={"points": segments, "intensities": [[1.0] * len(s) for s in segments]})
 
 
 def _markup(annotation: Any, content: dict[str, Any], space: PageSpace, pages: Any) -> None:
     content.update(type=MARKUPS[str(annotation.Subtype)], rects=_quads(annotation, space),
-                   color=_hex(annotation.get("/C")) or "#FFEB3B")
+                   color=hex_of(annotation.get("/C")) or "#FFEB3B")
 
 
 def _free_text(annotation: Any, content: dict[str, Any], space: PageSpace, pages: Any) -> None:
@@ -201,7 +201,7 @@ def _free_text(annotation: Any, content: dict[str, Any], space: PageSpace, pages
     rgb = DA_RGB.search(appearance)
     content.update(type="pspdfkit/text", text=_text(annotation),
                    fontSize=_round(float(size.group(1))) if size else 12,
-                   fontColor=_hex([float(v) for v in rgb.groups()]) if rgb else "#000000",
+                   fontColor=hex_of([float(v) for v in rgb.groups()]) if rgb else "#000000",
                    horizontalAlign=("left", "center", "right")[int(annotation.get("/Q", 0))
                                                                 % 3],
                    verticalAlign="top")
@@ -232,7 +232,7 @@ def _stamp(annotation: Any, content: dict[str, Any], space: PageSpace, pages: An
         content["stampType"] = name
     else:
         content.update(stampType="Custom", title=str(annotation.get("/Contents", name)))
-    color = _hex(annotation.get("/C"))
+    color = hex_of(annotation.get("/C"))
     if color is not None:
         content["color"] = color
 
@@ -241,8 +241,8 @@ def _redact(annotation: Any, content: dict[str, Any], space: PageSpace, pages: A
     content.update(type="pspdfkit/markup/redaction",
                    rects=_quads(annotation, space) if "/QuadPoints" in annotation
                    else [content["bbox"]],
-                   outlineColor=_hex(annotation.get("/OC")) or "#FF0000")
-    fill = _hex(annotation.get("/IC"))
+                   outlineColor=hex_of(annotation.get("/OC")) or "#FF0000")
+    fill = hex_of(annotation.get("/IC"))
     if fill is not None:
         content["fillColor"] = fill
     if "/OverlayText" in annotation:
@@ -263,7 +263,7 @@ READERS: dict[str, Any] = {
 def _stroke(annotation: Any) -> dict[str, Any]:
     border = annotation.get("/BS", {})
     stroke: dict[str, Any] = {"strokeWidth": float(border.get("/W", 1)),
-                              "strokeColor": _hex(annotation.get("/C")) or "#000000"}
+                              "strokeColor": hex_of(annotation.get("/C")) or "#000000"}
     if border.get("/S") == Name.D and "/D" in border:
         stroke["strokeDashArray"] = [float(d) for d in border.D]
     return stroke
@@ -288,7 +288,7 @@ def _text(annotation: Any) -> dict[str, str]:
     return {"format": "plain", "value": str(annotation.get("/Contents", ""))}
 
 
-def _hex(color: Any) -> str | None:
+def hex_of(color: Any) -> str | None:
     """An RGB (or gray) colour array as #RRGGBB; None for none (CMYK is not read)."""
     if color is None:
         return None
@@ -298,24 +298,6 @@ def _hex(color: Any) -> str | None:
     if len(values) != 3:
         return None
     return "#" + "".join(f"{round(max(0.0, min(1.0, v)) * 255):02X}" for v in values)
-
-
-def _date(value: Any) -> str | None:
-    """A PDF date (D:YYYYMMDDHHmmSS with an offset or Z) as ISO 8601 in UTC, or None."""
-    if value is None:
-        return None
-    match = re.match(r"D:(\d{4})(\d{2})?(\d{2})?(\d{2})?(\d{2})?(\d{2})?([Z+\-])?(\d{2})?'?"
-                     r"(\d{2})?", str(value))
-    if match is None:
-        return None
-    year, month, day, hour, minute, second, sign, off_h, off_m = match.groups()
-    offset = "Z" if sign in (None, "Z") else f"{sign}{off_h or '00'}:{off_m or '00'}"
-    try:
-        moment = utc(f"{year}-{month or '01'}-{day or '01'}T{hour or '00'}:{minute or '00'}:"
-                     f"{second or '00'}{offset}")
-    except ValueError:
-        return None
-    return utc_second_text(moment)
 
 
 def _round(value: float) -> float:

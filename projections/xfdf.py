@@ -22,12 +22,15 @@ from projections.pdf_annotations import (
     NotWritten,
     PageSpace,
     annotation_dictionary,
+    number_text,
+    rgb_of,
 )
 from projections.pdf_reading import (
     MALFORMED,
     ReadAnnotations,
     Unreadable,
     content_of,
+    hex_of,
     reason,
 )
 
@@ -90,13 +93,14 @@ def _element(annotation: Dictionary, page_index: int, pdf: Pdf) -> ET.Element | 
     for key, attribute in (("/NM", "name"), ("/T", "title"), ("/M", "date")):
         if key in annotation:
             attributes[attribute] = str(annotation[key])
-    for key, attribute in (("/C", "color"), ("/IC", "interior-color")):
-        if key in annotation:
-            attributes[attribute] = _hex(annotation[key])
+    for key, attribute in (("/C", "color"), ("/IC", "interior-color"), ("/OC", "color")):
+        color = hex_of(annotation.get(key))  # /OC: a redaction's outline
+        if color is not None:
+            attributes[attribute] = color
     if "/CA" in annotation:
-        attributes["opacity"] = _number(float(annotation.CA))
+        attributes["opacity"] = number_text(float(annotation.CA))
     if "/BS" in annotation and "/W" in annotation.BS:
-        attributes["width"] = _number(float(annotation.BS.W))
+        attributes["width"] = number_text(float(annotation.BS.W))
         if "/D" in annotation.BS:
             attributes["style"] = "dash"
             attributes["dashes"] = _numbers(annotation.BS.D)
@@ -107,15 +111,13 @@ def _element(annotation: Dictionary, page_index: int, pdf: Pdf) -> ET.Element | 
         attributes["coords"] = _numbers(annotation.QuadPoints)
     if "/L" in annotation:
         x1, y1, x2, y2 = (float(v) for v in annotation.L)
-        attributes.update(start=f"{_number(x1)},{_number(y1)}",
-                          end=f"{_number(x2)},{_number(y2)}")
+        attributes.update(start=f"{number_text(x1)},{number_text(y1)}",
+                          end=f"{number_text(x2)},{number_text(y2)}")
         ends = [str(e)[1:] for e in annotation.get("/LE", [])]
         if len(ends) == 2:
             attributes.update(head=ends[0], tail=ends[1])
     if "/Q" in annotation:
         attributes["justification"] = JUSTIFICATIONS[int(annotation.Q) % 3]
-    if "/OC" in annotation:
-        attributes["color"] = _hex(annotation.OC)  # a redaction's outline
     if "/OverlayText" in annotation:
         attributes["overlay-text"] = str(annotation.OverlayText)
     element = ET.Element(tag, attributes)
@@ -256,30 +258,21 @@ def _floats(text: str) -> list[float]:
     return [float(v) for v in text.replace(";", ",").split(",") if v.strip()]
 
 
-def _number(value: float) -> str:
-    text = f"{value:.3f}".rstrip("0").rstrip(".")
-    return "0" if text in ("-0", "") else text
-
-
 def _numbers(values: Any) -> str:
-    return ",".join(_number(float(v)) for v in values)
+    return ",".join(number_text(float(v)) for v in values)
 
 
 def _points(values: Any) -> str:
     numbers = [float(v) for v in values]
-    return ";".join(f"{_number(numbers[i])},{_number(numbers[i + 1])}"
+    return ";".join(f"{number_text(numbers[i])},{number_text(numbers[i + 1])}"
                     for i in range(0, len(numbers) - 1, 2))
 
 
-def _hex(color: Any) -> str:
-    values = [float(v) for v in color][:3]
-    return "#" + "".join(f"{round(max(0.0, min(1.0, v)) * 255):02X}" for v in values)
-
-
 def _rgb(text: str) -> list[float]:
-    if len(text) != 7 or not text.startswith("#"):
+    rgb = rgb_of(text) if text.startswith("#") else None
+    if rgb is None:
         raise ValueError(f"{text!r} is not a colour written #RRGGBB")
-    return [int(text[i:i + 2], 16) / 255 for i in (1, 3, 5)]
+    return list(rgb)
 
 
 def _flags(bits: int) -> str:
