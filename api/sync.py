@@ -11,6 +11,7 @@ from typing import Any
 
 import orjson
 from aiohttp import WSMsgType, web
+from ulid import ULID
 
 from api.auth import client_of
 from api.clients import Client
@@ -118,7 +119,10 @@ async def _receive(request: web.Request, services: Services, document_id: str, l
                              "reason": getattr(error, "reason", str(error))})
     if not commands:
         return
-    outcomes, _ = await services.write([c for _, c in commands], request_id(request))
+    # Each message is a write of its own: sharing the socket's request id would make time
+    # travel count the socket's consecutive messages as one write.
+    outcomes, _ = await services.write([c for _, c in commands],
+                                       f"{request_id(request)}.{ULID()}")
     for (change_id, command), outcome in zip(commands, outcomes, strict=True):
         if isinstance(outcome, Accepted):
             subscriber.push({"type": "confirmed", "changeId": change_id,

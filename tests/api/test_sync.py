@@ -367,3 +367,19 @@ async def test_a_revocation_closes_sockets_on_every_process_of_a_cluster(tmp_pat
         finally:
             for client in clients:
                 await client.close()
+
+
+async def test_each_message_of_a_socket_is_a_write_of_its_own_for_time_travel(client, document):
+    """Time travel counts consecutive events sharing a request id as one write: a socket's
+    messages must not share one, or the layer at the first message's revision is empty."""
+    sync, task = await connect(client, document)
+    await sync.send({"changeId": "a", "op": "create", "id": "first", "content": note()})
+    await until(lambda: "a" in sync.replies)
+    await sync.send({"changeId": "b", "op": "create", "id": "second", "content": note()})
+    await until(lambda: "b" in sync.replies)
+    first = sync.replies["a"]["revision"]
+    response = await client.get(f"/api/documents/{document}/document.json?revision={first}",
+                                headers=AUTH)
+    assert [a["id"] for a in (await response.json())["annotations"]] == ["first"]
+    await sync.ws.close()
+    await task
