@@ -8,6 +8,7 @@ from aiohttp import web
 
 from api.auth import JWT_CONFIG, auth_middleware
 from api.clients import JwtConfig
+from api.console import setup_console
 from api.errors import error_middleware, request_id_middleware
 from api.hub import hub_context
 from api.routes import client_scope_middleware, min_revision_middleware, setup_routes
@@ -36,4 +37,5 @@ def create_app(settings: Settings) -> web.Application:
     app.cleanup_ctx.append(services_context)
     app.cleanup_ctx.append(hub_context)
     setup_routes(app)
+    setup_console(app)
     return app

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hmac
 import re
 
@@ -12,6 +14,11 @@ from api.errors import ApiError, Handler
 from api.settings import SETTINGS
 
 PUBLIC_PATHS = frozenset({"/healthcheck", "/api/openapi.json"})
+PUBLIC_PREFIX = "/console"  # the console's static files; the page asks for a token
+# A browser cannot set headers on a WebSocket: it offers its Authorization value, base64url
+# encoded, as a subprotocol (as Kubernetes does), which keeps the token out of the URL.
+SYNC_PROTOCOL = "annolog"
+AUTH_PROTOCOL_PREFIX = "annolog.auth."
 TOKEN_HEADER = re.compile(r'Token\s+token="?([^"]*)"?\s*', re.IGNORECASE)
 JWT_CONFIG = web.AppKey[JwtConfig | None]("jwt_config")
 
@@ -28,9 +35,34 @@ def token_of(header: str | None) -> str:
     return match.group(1)
 
 
+def authorization_of(request: web.Request) -> str | None:
+    """The Authorization header, or the value a browser's WebSocket offered as a subprotocol."""
+    header = request.headers.get("Authorization")
+    if header is not None:
+        return header
+    for protocol in request.headers.get("Sec-WebSocket-Protocol", "").split(","):
+        protocol = protocol.strip()
+        if protocol.startswith(AUTH_PROTOCOL_PREFIX):
+            encoded = protocol[len(AUTH_PROTOCOL_PREFIX):]
+            try:
+                value = base64.b64decode(encoded + "=" * (-len(encoded) % 4), altchars=b"-_",
+                                         validate=True).decode()
+            except (binascii.Error, UnicodeDecodeError, ValueError):
+                value = ""
+            if not value:
+                raise ApiError(401, "malformed credentials in the WebSocket subprotocol; offer "
+                                    "'annolog.auth.' + base64url(Authorization value)")
+            return value
+    return None
+
+
+def is_public(path: str) -> bool:
+    return path in PUBLIC_PATHS or path == PUBLIC_PREFIX or path.startswith(PUBLIC_PREFIX + "/")
+
+
 def bearer_of(request: web.Request) -> str | None:
     """A client JWT from ``Authorization: Bearer`` or the ``jwt`` query parameter."""
-    header = request.headers.get("Authorization", "")
+    header = authorization_of(request) or ""
     if header[:7].lower() == "bearer ":
         return header[7:].strip()
     return request.query.get("jwt")
@@ -39,12 +71,12 @@ def bearer_of(request: web.Request) -> str | None:
 @web.middleware
 async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     """The server token grants everything; a client JWT becomes ``request[CLIENT]``."""
-    if request.path not in PUBLIC_PATHS:
+    if not is_public(request.path):
         token = bearer_of(request)
         if token is not None:
             request[CLIENT] = decode_client(token, request.app[JWT_CONFIG])
         else:
-            given = token_of(request.headers.get("Authorization"))
+            given = token_of(authorization_of(request))
             expected = request.app[SETTINGS].api_token
             if not hmac.compare_digest(given.encode(), expected.encode()):
                 raise ApiError(401, "invalid API token")

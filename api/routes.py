@@ -10,7 +10,7 @@ from aiohttp import web
 
 from api import annotations as annotation_routes  # "annotations" is also a __future__ name
 from api import confirmations, documents, downloads, history, instant_json, layers, sync
-from api.auth import client_of
+from api.auth import PUBLIC_PATHS, client_of
 from api.context import PASSWORD_HEADER
 from api.errors import ApiError
 from api.openapi import build_openapi
@@ -21,7 +21,7 @@ DOC = "/api/documents/{document_id}"
 LAYER = DOC + "/layers/{layer_name}"
 
 
-PUBLIC = ("/healthcheck", "/api/openapi.json")
+
 MULTIPART_BODIES = ("annotations", "updates", "update", "instant-json", "layer", "pdf")
 
 
@@ -45,7 +45,7 @@ class Route:
 
     @property
     def authenticated(self) -> bool:
-        return self.path not in PUBLIC
+        return self.path not in PUBLIC_PATHS
 
     @property
     def statuses(self) -> tuple[int, ...]:

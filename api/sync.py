@@ -13,7 +13,7 @@ import orjson
 from aiohttp import WSMsgType, web
 from ulid import ULID
 
-from api.auth import client_of
+from api.auth import SYNC_PROTOCOL, client_of
 from api.clients import Client
 from api.context import as_client, create_command, document_and_layer, update_command
 from api.errors import ApiError, request_id
@@ -36,7 +36,7 @@ async def sync_layer(request: web.Request) -> web.WebSocketResponse:
     services, access, layer = await document_and_layer(request)
     since = whole_number(request.query.get("revision", "0"),
                          "'revision' (the last revision the client has, 0 for all)")
-    ws = web.WebSocketResponse(heartbeat=30)
+    ws = web.WebSocketResponse(heartbeat=30, protocols=(SYNC_PROTOCOL,))
     await ws.prepare(request)
     hub = request.app[HUB]
     feed = hub.feed(access.row.document_id, layer)

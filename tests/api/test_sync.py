@@ -383,3 +383,32 @@ async def test_each_message_of_a_socket_is_a_write_of_its_own_for_time_travel(cl
     assert [a["id"] for a in (await response.json())["annotations"]] == ["first"]
     await sync.ws.close()
     await task
+
+
+def offered(authorization: str) -> list[str]:
+    """The subprotocols a browser offers: its Authorization value, base64url encoded."""
+    import base64
+
+    encoded = base64.urlsafe_b64encode(authorization.encode()).decode().rstrip("=")
+    return ["annolog", f"annolog.auth.{encoded}"]
+
+
+async def test_a_browser_offers_its_credentials_as_a_subprotocol(client, document):
+    path = f"/api/documents/{document}/sync?revision=0"
+    ws = await client.ws_connect(path, protocols=offered(AUTH["Authorization"]))
+    assert ws.protocol == "annolog"
+    assert (await ws.receive_json())["type"] == "hello"
+    await ws.close()
+    for protocols, reason in ((offered('Token token="wrong"'), "invalid API token"),
+                              (["annolog", "annolog.auth.%%%"], "malformed credentials"),
+                              (["annolog"], "missing Authorization")):
+        response = await client.get(path, headers={
+            "Connection": "Upgrade", "Upgrade": "websocket", "Sec-WebSocket-Version": "13",
+            "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ==",
+            "Sec-WebSocket-Protocol": ", ".join(protocols)})
+        assert response.status == 401
+        assert reason in (await response.json())["error"]["reason"]
+    # The header, when there is one, wins over an offered subprotocol.
+    response = await client.get(f"/api/documents/{document}/annotations", headers={
+        **AUTH, "Sec-WebSocket-Protocol": ", ".join(offered('Token token="wrong"'))})
+    assert response.status == 200
