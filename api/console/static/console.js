@@ -26,6 +26,7 @@ const state = {
   tool: "select",
   selected: null,
   images: new Map(), // attachment id -> object URL (null while loading)
+  drawn: new Map(), // id -> its <g> in the live view
   caughtUp: false,
   painter: null, // the IntersectionObserver that paints pages near the view
 };
@@ -311,25 +312,33 @@ function imageUrl(attachmentId) {
 
 function clearOverlays() {
   for (const page of state.pages) page.g.replaceChildren();
+  state.drawn.clear();
 }
 
 function redrawAll() {
   if (state.viewing !== null) return;
   clearOverlays();
-  for (const id of state.records.keys()) redraw(id);
+  for (const id of state.records.keys()) draw(id);
   outlineSelected();
 }
 
+/** Draw one annotation again (or remove it), as its record now is. */
 function redraw(id, { flash = false } = {}) {
-  for (const old of document.querySelectorAll(`g.annotation[data-id="${CSS.escape(id)}"]`)) {
-    old.remove();
-  }
-  const held = state.records.get(id);
-  if (!held) { outlineSelected(); return; }
-  const group = drawOn(held.record.content, id);
-  if (group && held.pending) group.classList.add("pending");
+  const group = draw(id);
   if (group && flash) group.classList.add("flash");
   outlineSelected();
+}
+
+function draw(id) {
+  state.drawn.get(id)?.remove(); // a map, not a query: a layer may hold 10,000 of them
+  state.drawn.delete(id);
+  const held = state.records.get(id);
+  if (!held) return null;
+  const group = drawOn(held.record.content, id);
+  if (!group) return null;
+  if (held.pending) group.classList.add("pending");
+  state.drawn.set(id, group);
+  return group;
 }
 
 function drawOn(content, id) {
@@ -341,7 +350,7 @@ function drawOn(content, id) {
 }
 
 function outlineSelected() {
-  for (const old of document.querySelectorAll("rect.selection")) old.remove();
+  for (const old of document.querySelectorAll("#pages rect.selection")) old.remove();
   const held = state.selected && state.records.get(state.selected);
   if (!held || state.viewing !== null) return;
   const content = held.record.content;
