@@ -141,7 +141,7 @@ def test_every_tool_writes_its_type_and_the_history_panel_tells_who(browser, ser
         new = records(server.base, document)[ellipse]["content"]["bbox"]
         assert abs(new[0] - old[0] - 60 / scale) < 1.5 and abs(new[1] - old[1] - 30 / scale) < 1.5
         tab.page.wait_for_selector("#selected .versions li:nth-child(2)")
-        assert "v2 updated" in tab.page.inner_text("#selected .versions")
+        assert "v2 updated (bbox) by server token" in tab.page.inner_text("#selected .versions")
         assert not tab.errors, tab.errors
     finally:
         tab.close()

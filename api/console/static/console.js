@@ -667,9 +667,11 @@ async function showSelected() {
   try {
     const changes = await state.layer.history(id);
     if (state.selected !== id) return;
-    versions.replaceChildren(...changes.map((change) => {
+    versions.replaceChildren(...changes.map((change, n) => {
       const item = document.createElement("li");
-      item.textContent = `v${change.version} ${change.kind} by ` +
+      const what = n > 0 && change.kind === "updated"
+        ? ` (${changedKeys(changes[n - 1].record.content, change.record.content)})` : "";
+      item.textContent = `v${change.version} ${change.kind}${what} by ` +
         `${change.user_id ?? "server token"} · ${new Date(change.at).toLocaleString()} ` +
         `· revision ${change.revision}`;
       return item;
@@ -677,6 +679,14 @@ async function showSelected() {
   } catch (error) {
     versions.replaceChildren(message(`no history yet (${error.reason ?? error.message})`));
   }
+}
+
+/** What an update changed: the content keys whose values differ (timestamps aside). */
+function changedKeys(before, after) {
+  const keys = new Set([...Object.keys(before ?? {}), ...Object.keys(after ?? {})]);
+  const changed = [...keys].filter((key) => !["createdAt", "updatedAt"].includes(key) &&
+    JSON.stringify(before?.[key]) !== JSON.stringify(after?.[key]));
+  return changed.length ? changed.join(", ") : "no content change";
 }
 
 function button(label, onClick) {

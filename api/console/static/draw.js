@@ -185,7 +185,12 @@ export function drawAnnotation(content, context) {
   const type = shortType(content);
   const group = svg("g", { "data-id": content.id, "data-type": type, class: "annotation",
     opacity: content.opacity ?? 1 });
-  (DRAW[type] ?? drawOther)(content, group, context);
+  try {
+    (DRAW[type] ?? drawOther)(content, group, context);
+  } catch { // a record this code cannot draw is its box, never a page that stops drawing
+    group.replaceChildren();
+    drawOther(content, group);
+  }
   if (content.bbox) { // what a click may pick it by, drawn or not (an unfilled shape too)
     const [x, y, width, height] = content.bbox;
     group.append(svg("rect", { x, y, width, height, class: "hit" }));
