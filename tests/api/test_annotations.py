@@ -316,3 +316,15 @@ async def test_numbers_too_large_to_store_are_a_failing_path(client, document):
     result = await response.json()
     assert result["result"] == "partial_failure"
     assert "64 bits" in result["failing_paths"][0]["details"]
+
+
+async def test_reads_at_the_page_boundaries_miss_nothing(client, document):
+    """Reads stop at the first short page; a full page must still look for the next."""
+    base = f"/api/documents/{document}"
+    await create(client, base, [{"id": f"{i:05}", "content": note()} for i in range(1000)])
+    body = await (await client.get(f"{base}/annotations", headers=AUTH)).json()
+    assert len(body["data"]["annotations"]) == 1000 and body["data"]["truncated"] is False
+    await create(client, base, [{"id": f"{i:05}", "content": note()} for i in range(1000, 2000)])
+    assert len(await ndjson(client, f"{base}/annotations")) == 2000
+    body = await (await client.get(f"{base}/pages/0/annotations", headers=AUTH)).json()
+    assert len(body["data"]["annotations"]) == 1000 and body["data"]["truncated"] is True
