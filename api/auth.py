@@ -57,7 +57,9 @@ def authorization_of(request: web.Request) -> str | None:
 
 
 def is_public(path: str) -> bool:
-    return path in PUBLIC_PATHS or path == PUBLIC_PREFIX or path.startswith(PUBLIC_PREFIX + "/")
+    """``/healthcheck`` and ``/healthcheck/`` alike (every route takes a trailing slash)."""
+    return (path in PUBLIC_PATHS or path.removesuffix("/") in PUBLIC_PATHS
+            or path == PUBLIC_PREFIX or path.startswith(PUBLIC_PREFIX + "/"))
 
 
 def bearer_of(request: web.Request) -> str | None:

@@ -184,12 +184,20 @@ ROUTES: list[Route] = [
 ]
 
 
+def paths_of(route: Route) -> tuple[str, str]:
+    """A route's path, and the same with a trailing slash: Document Engine's router ignores
+    empty path segments and clients use both (``GET …/layers/``). Both are served, with no
+    redirect, since clients POST and DELETE too."""
+    return route.path, route.path + "/"
+
+
 def setup_routes(app: web.Application) -> None:
     for route in ROUTES:
-        app.router.add_route(route.method, route.path, route.handler)
+        for path in paths_of(route):
+            app.router.add_route(route.method, path, route.handler)
 
 
-ROUTE_OF = {(route.method, route.path): route for route in ROUTES}
+ROUTE_OF = {(route.method, path): route for route in ROUTES for path in paths_of(route)}
 
 
 @web.middleware

@@ -7,6 +7,7 @@ import hashlib
 from typing import Any
 
 import aiohttp
+import orjson
 import pytest
 
 from api.app import create_app
@@ -225,17 +226,19 @@ async def test_the_token_is_accepted_quoted_and_unquoted(client):
 
 
 async def test_healthcheck_and_openapi_need_no_token(client):
-    assert (await client.get("/healthcheck")).status == 200
-    assert (await client.get("/api/openapi.json")).status == 200
+    for path in ("/healthcheck", "/api/openapi.json", "/healthcheck/", "/api/openapi.json/"):
+        assert (await client.get(path)).status == 200
 
 
 async def test_every_route_is_in_the_openapi_document(client):
     spec = await (await client.get("/api/openapi.json")).json()
     assert spec["openapi"].startswith("3.1")
-    registered = {  # the console's static files are not API operations
+    registered = {  # the console's static files are not API operations; nor are the
+        # trailing-slash twins of the routes (test_every_route_answers_with_a_trailing_slash)
         (route.method.lower(), route.resource.canonical)
         for route in client.server.app.router.routes()
         if route.method != "HEAD" and not route.resource.canonical.startswith(CONSOLE)
+        and not route.resource.canonical.endswith("/")
     }
     described = {(m, p) for p, ops in spec["paths"].items() for m in ops}
     assert registered == described
@@ -282,3 +285,45 @@ async def test_a_bulk_delete_without_usable_filters_is_a_400_with_its_code(clien
     assert response.status == 400
     error = (await response.json())["error"]
     assert error["reason"] == code and error["description"]
+
+
+async def _a_document_with_a_record(client: Any) -> str:
+    response = await client.post("/api/documents", data=make_pdf(),
+                                 headers={**AUTH, "Content-Type": "application/pdf"})
+    document_id = (await response.json())["data"]["document_id"]
+    for layer in ("", "/layers/L"):
+        response = await client.post(f"/api/documents/{document_id}{layer}/annotations",
+                                     headers=AUTH, json={"annotations": [
+                                         {"id": "a", "content": note()}]})
+        assert response.status == 200
+    return document_id
+
+
+def _shape(body: bytes, document_id: str) -> Any:
+    """What must agree between two answers: an error's words, else the keys of a body
+    (revisions and times differ between twin documents)."""
+    try:
+        parsed = orjson.loads(body.replace(document_id.encode(), b"<id>"))
+    except orjson.JSONDecodeError:
+        return len(body) > 0
+    if isinstance(parsed, dict):
+        return parsed.get("error") or sorted(parsed)
+    return type(parsed).__name__
+
+
+@pytest.mark.parametrize("route", ROUTES, ids=lambda r: f"{r.method} {r.path}")
+async def test_every_route_answers_with_a_trailing_slash(client, route):
+    """Document Engine's router ignores empty path segments: real clients send
+    ``GET …/layers/``. Each route is asked the same thing on twin documents, once with a
+    trailing slash, and must answer the same (no redirect)."""
+    answers = []
+    for slash in ("", "/"):
+        document_id = await _a_document_with_a_record(client)
+        path = route.path.format(document_id=document_id, layer_name="L", annotation_id="a",
+                                 page_index="0", attachment_id="0" * 64) + slash
+        response = await client.request(route.method, path, headers=AUTH,
+                                        allow_redirects=False)
+        answers.append((response.status, response.content_type,
+                        _shape(await response.read(), document_id)))
+    assert answers[0][0] != 404 or route.path.endswith("/attachments/{attachment_id}")
+    assert answers[0] == answers[1]
