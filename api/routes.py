@@ -192,9 +192,13 @@ def paths_of(route: Route) -> tuple[str, str]:
 
 
 def setup_routes(app: web.Application) -> None:
-    for route in ROUTES:
-        for path in paths_of(route):
-            app.router.add_route(route.method, path, route.handler)
+    # aiohttp tries the resources under /api/documents one by one in the order they were
+    # added (26 µs of a read's CPU when a busy route came late): the annotation routes,
+    # which carry nearly all traffic, go first, and the trailing-slash twins last.
+    busy_first = sorted(ROUTES, key=lambda route: "/annotations" not in route.path)
+    for slash in (False, True):
+        for route in busy_first:
+            app.router.add_route(route.method, paths_of(route)[slash], route.handler)
 
 
 ROUTE_OF = {(route.method, path): route for route in ROUTES for path in paths_of(route)}
