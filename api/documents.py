@@ -1,4 +1,5 @@
-"""Document routes: upload (raw PDF or multipart), list, properties, info, PDF, delete, layers."""
+"""Document routes: upload (raw PDF or multipart), list, properties, info, cover, delete,
+layers."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from ulid import ULID
 from api.auth import JWT_CONFIG, client_of
 from api.bodies import body_chunks, parse_json, read_json
 from api.clients import revocable_jti
-from api.context import DocumentAccess, document_access, password_of
+from api.context import DocumentAccess, document_access, password_of, write_all
 from api.errors import ApiError, request_id, status_of
 from api.imports import raise_rejections, refuse
 from api.parsing import json_object, layer_name, whole_number
@@ -31,6 +32,7 @@ from eventstore.commands import (
     Accepted,
     Command,
     DeleteDocument,
+    Provenance,
     PutAnnotation,
     Rejected,
     RevokeToken,
@@ -42,11 +44,12 @@ from eventstore.names import attachment_references, name_problem, normalize_atta
 from eventstore.times import utc, utc_micro_text
 from eventstore.validation import ContentError
 from projections import xfdf
+from projections.covers import MAX_SIDE, render_cover
 from projections.instant_json import FORMAT, ImportPlan, plan_import
 from projections.pdf_reading import ReadAnnotations, read_annotations
 from projections.pdfs import PdfInfo, annotation_numbers, inspect_pdf, pdf_identifier
 from projections.queries import DocumentRow
-from projections.replays import import_commands, import_paths
+from projections.replays import document_copy_commands, import_commands, import_paths
 
 MAX_FIELD_BYTES = 64 * 1024
 DOCUMENT_ID = re.compile(r"[^/\s]{1,256}")
@@ -217,7 +220,7 @@ async def _instant_json_of_xfdf(services: Services, upload: Upload, password: st
 
 
 def _properties(row: DocumentRow) -> dict[str, Any]:
-    return {
+    properties = {
         "document_id": row.document_id,
         "passwordProtected": row.password_protected,
         "sourcePdfSha256": row.sha256,
@@ -226,6 +229,38 @@ def _properties(row: DocumentRow) -> dict[str, Any]:
         "createdAt": row.created_at,
         "storage": {"type": "built-in"},
     }
+    if row.copied_from is not None:  # extension: where a copy came from
+        properties["copiedFrom"] = row.copied_from
+    return properties
+
+
+async def copy_document(request: web.Request) -> web.Response:
+    """``POST /api/copy_document``: a new document sharing the stored PDF (no second blob),
+    starting with the state of every layer of the source now, all in one write whose first
+    events name the source, its incarnation and the revision copied."""
+    services = request.app[SERVICES]
+    body = json_object(await read_json(request, services))
+    source_id = body.get("document_id", body.get("documentId"))
+    if not isinstance(source_id, str) or not source_id:
+        raise ApiError(400, "give the 'document_id' of the document to copy")
+    new_id = body.get("new_document_id", body.get("newDocumentId"))
+    if new_id is None:
+        new_id = str(ULID())
+    if not isinstance(new_id, str) or not DOCUMENT_ID.fullmatch(new_id) or \
+            name_problem(new_id) is not None:
+        raise ApiError(400, f"'new_document_id' {new_id!r} cannot name a document: 1 to 256 "
+                            "characters, no '/', spaces, '.' or '..'")
+    access = await document_access(request, source_id)
+    row = access.row
+    revision = await services.caught_up()
+    upload = UploadDocument(new_id, row.title, row.sha256, row.byte_size,
+                            row.password_protected, row.pages,
+                            copied_from=Provenance(row.document_id, row.instance, revision))
+    copies = await services.run(document_copy_commands, services.read_model, source_id,
+                                new_id, revision)
+    written = await write_all(request, services, [upload, *copies])
+    return json_response({"data": {"document_id": new_id}, "revision": written},
+                         revision=written)
 
 
 def _list_params(query: Any) -> dict[str, Any]:
@@ -307,6 +342,33 @@ async def document_info(request: web.Request) -> web.Response:
         "pages": [{"pageIndex": i, "pageLabel": str(i + 1), **page}
                   for i, page in enumerate(pages)],
     }})
+
+
+async def cover_image(request: web.Request) -> web.Response:
+    """``GET /documents/:id/cover?width=N`` (or ``height=N``): the first page as PNG, for
+    lists of documents; a client JWT needs the ``cover-image`` permission (``?jwt=``)."""
+    services, access = await _access(request)
+    side, pixels = _cover_size(request.query)
+    key = (access.row.sha256, side, pixels)  # the password, if any, was checked above
+    png = services.covers.get(key)
+    if png is None:
+        png = await services.read_pdf(
+            render_cover, services.blobs.path(access.row.sha256), access.password,
+            pixels if side == "width" else None, pixels if side == "height" else None)
+        services.covers.put(key, png)
+    return web.Response(body=png, content_type="image/png",
+                        headers={"Cache-Control": "private, max-age=86400"})
+
+
+def _cover_size(query: Any) -> tuple[str, int]:
+    given = [side for side in ("width", "height") if query.get(side) not in (None, "")]
+    if len(given) != 1:
+        raise ApiError(400, "give the cover's 'width' or its 'height' (pixels), not both")
+    side = given[0]
+    pixels = whole_number(query[side], f"'{side}'")
+    if not 1 <= pixels <= MAX_SIDE:
+        raise ApiError(400, f"'{side}' must be 1 to {MAX_SIDE} pixels")
+    return side, pixels
 
 
 async def delete_document(request: web.Request) -> web.Response:

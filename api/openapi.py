@@ -78,7 +78,10 @@ SCHEMAS: dict[str, Any] = {
                                         "truncated": BOOLEAN})}),
     "Properties": obj({"document_id": STRING, "passwordProtected": BOOLEAN,
                        "sourcePdfSha256": STRING, "title": nullable(STRING),
-                       "byteSize": INTEGER, "createdAt": STRING, "storage": {"type": "object"}}),
+                       "byteSize": INTEGER, "createdAt": STRING, "storage": {"type": "object"}},
+                      {"copiedFrom": obj({"document_id": STRING, "instance": STRING,
+                                          "revision": INTEGER})}),
+    "Copied": obj({"data": obj({"document_id": STRING}), "revision": WRITE_REVISION}),
     "DocumentList": obj({"data": {"type": "array", "items": ref("Properties")},
                          "next_cursor": nullable(STRING), "prev_cursor": {"type": "null"},
                          "document_count": INTEGER}),
@@ -140,6 +143,8 @@ JSON_BODIES: dict[str, Any] = {
     "confirm": obj({"annotationIds": {"type": "array", "items": STRING, "minItems": 1}},
                    {"timeout": {"type": "number", "minimum": 0, "maximum": 5}}),
     "revoke": obj({"jwts": {"type": "array", "items": STRING, "minItems": 1}}),
+    "copy": obj({"document_id": STRING}, {"documentId": STRING, "new_document_id": STRING,
+                                          "newDocumentId": STRING}),
     "pdf-options": obj({}, {"source": BOOLEAN, "flatten": BOOLEAN, "annotations": BOOLEAN,
                             "comments": BOOLEAN, "type": {"enum": ["pdf", "pdfa"]},
                             "revision": REVISION,
@@ -172,6 +177,9 @@ QUERY: dict[str, dict[str, Any]] = {
     "since": REVISION, "source": {"enum": ["true", "false"]},
     "flatten": {"enum": ["true", "false"]}, "annotations": {"enum": ["true", "false"]},
     "comments": {"enum": ["true", "false"]}, "type": {"enum": ["pdf", "pdfa"]},
+    "width": {"type": "string", "pattern": "^[0-9]+$"},
+    "height": {"type": "string", "pattern": "^[0-9]+$"},
+    "jwt": STRING,
 }
 HEADERS: dict[str, dict[str, Any]] = {
     "pspdfkit-pdf-password": STRING,
@@ -180,6 +188,7 @@ HEADERS: dict[str, dict[str, Any]] = {
 }
 ANSWERS: dict[str, dict[str, Any]] = {
     "pdf": {"application/pdf": {"schema": BINARY}},
+    "png": {"image/png": {"schema": BINARY}},
     "xfdf": {"application/vnd.adobe.xfdf": {"schema": {"type": "string"}}},
     "attachment": {media: {"schema": BINARY}
                    for media in ("image/png", "image/jpeg", "application/pdf")},

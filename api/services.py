@@ -24,6 +24,7 @@ from eventstore.log import EventLog, open_log
 from eventstore.postgres_store import HeadsPostgresRecorder, LogListener
 from eventstore.sqlite_store import Checkpointer, DataDirLock
 from eventstore.writer import Writer
+from projections.covers import CoverCache
 from projections.projector import Projector
 from projections.queries import DocumentRow, ReadModel
 from projections.rebuild import replay
@@ -51,6 +52,7 @@ class Services:
     revoked_generation: int = -1
     listener: LogListener | None = None  # with PostgreSQL: other processes' news
     offload: Offload = field(default_factory=Offload)  # large bodies and PDFs, off the loop
+    covers: CoverCache = field(default_factory=CoverCache)
 
     async def run(self, function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """Run blocking work (read-model queries, fsync, PDF parsing) off the event loop."""

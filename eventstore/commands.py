@@ -67,6 +67,8 @@ class CopyAnnotation:
     group: str | None
     created_by: str | None
     updated_by: str | None
+    references: tuple[str, ...] = ()  # into another document: the attachments it names,
+    attachments: tuple[NewAttachment, ...] = ()  # which that document comes to hold
 
 
 @dataclass(frozen=True)
@@ -138,6 +140,16 @@ class UploadDocument:
     password_protected: bool
     pages: list[dict[str, Any]] | None
     overwrite: bool = False
+    copied_from: Provenance | None = None  # a copy of another document (POST copy_document)
+
+
+@dataclass(frozen=True)
+class Provenance:
+    """Which document a copy was made from: its id, incarnation and the revision copied."""
+
+    document_id: str
+    instance: str
+    revision: int
 
 
 @dataclass(frozen=True)

@@ -205,6 +205,12 @@ class Decider:
         else:
             document = aggregate_from_head(head)
             document.trigger_event(Document.Reuploaded, **fields)
+        source = command.copied_from
+        if source is not None:
+            document.trigger_event(
+                Document.Copied, document_id=command.document_id, instance=instance,
+                source_document_id=source.document_id, source_instance=source.instance,
+                source_revision=source.revision, request_id=request_id)
         self._fresh_instances.add(instance)
         self._emit(document.collect_events())
         return {"document_id": command.document_id, "instance": instance}
@@ -255,6 +261,7 @@ class Decider:
             raise AnnotationExistsError(
                 f"an annotation with id {command.annotation_id!r} already exists "
                 f"in {_layer_phrase(command.layer)}")
+        self._ensure_attachments(document, command)
         self._ensure_layer(document, command.layer)
         return self._new(document, stream_id, head, command, command.created_by,
                          command.updated_by, request_id)

@@ -106,6 +106,18 @@ class Document(Aggregate):
         def apply(self, aggregate: Any) -> None:
             aggregate.deleted = True
 
+    class Copied(Event):
+        """Right after Uploaded: this document began as a copy of that one, at that
+        revision (its layers' records follow as copies, in the same write)."""
+
+        source_document_id: str
+        source_instance: str
+        source_revision: int
+        request_id: str
+
+        def apply(self, aggregate: Any) -> None:
+            pass
+
     def __init__(self) -> None:
         """State is set by the events' ``apply``."""
 

@@ -31,6 +31,11 @@ class DocumentRow:
     pages_json: str | None
     created_at: str
     revision: int
+    copied_from_json: str | None = None  # {"document_id", "instance", "revision"} of a copy
+
+    @property
+    def copied_from(self) -> dict[str, Any] | None:
+        return orjson.loads(self.copied_from_json) if self.copied_from_json else None
 
     @property
     def pages(self) -> list[dict[str, Any]] | None:
@@ -38,12 +43,12 @@ class DocumentRow:
 
 
 DOCUMENT_COLUMNS = ("document_id, instance, title, sha256, byte_size, password_protected, "
-                    "page_count, pages, created_at, revision")
+                    "page_count, pages, created_at, revision, copied_from")
 
 
 def _document(row: tuple) -> DocumentRow:
     return DocumentRow(row[0], row[1], row[2], row[3], row[4], bool(row[5]), row[6], row[7],
-                       row[8], row[9])
+                       row[8], row[9], row[10])
 
 
 @dataclass(frozen=True)

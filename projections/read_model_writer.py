@@ -38,7 +38,8 @@ def fact_of(logged: LoggedEvent) -> Fact:
 
 
 TOPICS = {cls: get_topic(cls) for cls in (
-    Document.Uploaded, Document.Reuploaded, Document.Deleted, Layer.Created, Layer.Recreated,
+    Document.Uploaded, Document.Reuploaded, Document.Deleted, Document.Copied, Layer.Created,
+    Layer.Recreated,
     Layer.Deleted, Attachment.Attached, Annotation.Created, Annotation.Updated,
     Annotation.Recreated, Annotation.Deleted, Token.Revoked, LayerSections.Started,
     LayerSections.Changed)}
@@ -70,15 +71,15 @@ WHERE excluded.version > annotations.version
 
 UPSERT_DOCUMENT = """
 INSERT INTO documents (document_id, instance, title, sha256, byte_size, password_protected,
-    page_count, pages, created_at, updated_at, version, revision, deleted)
+    page_count, pages, created_at, updated_at, version, revision, deleted, copied_from)
 VALUES (:document_id, :instance, :title, :sha256, :byte_size, :password_protected,
-    :page_count, :pages, :at, :at, :version, :revision, 0)
+    :page_count, :pages, :at, :at, :version, :revision, 0, NULL)
 ON CONFLICT (document_id) DO UPDATE SET
     instance = excluded.instance, title = excluded.title, sha256 = excluded.sha256,
     byte_size = excluded.byte_size, password_protected = excluded.password_protected,
     page_count = excluded.page_count, pages = excluded.pages, created_at = excluded.created_at,
     updated_at = excluded.updated_at, version = excluded.version,
-    revision = excluded.revision, deleted = 0
+    revision = excluded.revision, deleted = 0, copied_from = NULL
 WHERE excluded.version > documents.version
 """
 
@@ -125,6 +126,7 @@ class ReadModelWriter:
             TOPICS[Document.Uploaded]: self._document_stored,
             TOPICS[Document.Reuploaded]: self._document_stored,
             TOPICS[Document.Deleted]: self._document_deleted,
+            TOPICS[Document.Copied]: self._document_copied,
             TOPICS[Layer.Created]: self._layer_created,
             TOPICS[Layer.Recreated]: self._layer_created,
             TOPICS[Layer.Deleted]: self._layer_deleted,
@@ -217,6 +219,17 @@ class ReadModelWriter:
         if cursor.rowcount:
             self._drop_document_contents(fields["document_id"])
             self._instances[fields["document_id"]] = (fields["instance"], True)
+
+    def _document_copied(self, revision: int, version: int, fields: dict[str, Any]) -> None:
+        self._documents_touched = True
+        provenance = {"document_id": fields["source_document_id"],
+                      "instance": fields["source_instance"],
+                      "revision": fields["source_revision"]}
+        self.db.execute(
+            "UPDATE documents SET copied_from = ?, version = ? "
+            "WHERE document_id = ? AND instance = ? AND version < ?",
+            [orjson.dumps(provenance).decode(), version, fields["document_id"],
+             fields["instance"], version])
 
     def _drop_document_contents(self, document_id: str) -> None:
         for table in ("annotations", "layers", "attachments", "changes", "sections"):

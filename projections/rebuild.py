@@ -41,7 +41,8 @@ from projections.schema import (
 REPLAY_BATCH = 20_000  # events per transaction of a replay done in Python
 CHUNK = 100_000  # revisions per INSERT ... SELECT, for progress reports
 PARALLEL_FROM = 200_000  # revisions; a shorter log is decoded by one thread
-OTHER_KINDS = (Document.Uploaded, Document.Reuploaded, Document.Deleted, Layer.Created,
+OTHER_KINDS = (Document.Uploaded, Document.Reuploaded, Document.Deleted, Document.Copied,
+               Layer.Created,
                Layer.Recreated, Layer.Deleted, Attachment.Attached, Token.Revoked,
                LayerSections.Started, LayerSections.Changed)
 

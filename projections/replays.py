@@ -109,6 +109,37 @@ def copy_command(document_id: str, layer: str, record: dict[str, Any]) -> CopyAn
                           record["group"], record["createdBy"], record["updatedBy"])
 
 
+def document_copy_commands(read_model: ReadModel, source: str, target: str,
+                           upto: int | None) -> list[Command]:
+    """Commands giving the new document ``target`` the state of every layer of ``source``
+    at revision ``upto``: its records, with their creators, the attachments they name (the
+    same blobs, now held by the copy too) and the layers' other sections. The upload that
+    creates ``target`` goes before them, in the same write."""
+    commands: list[Command] = []
+    held: dict[str, NewAttachment] = {}
+    for layer in ["", *read_model.layers(source)]:
+        if layer:
+            commands.append(CreateLayer(target, layer))
+        for text in read_model.layer_state(source, layer, upto):
+            record = orjson.loads(text)
+            references = attachment_references(record["content"])
+            for attachment_id in references:
+                if attachment_id not in held:
+                    row = read_model.attachment(source, attachment_id)
+                    if row is not None:
+                        held[attachment_id] = NewAttachment(
+                            attachment_id, row.content_type, row.byte_size,
+                            row.sha256 if row.sha256 != attachment_id else "")
+            commands.append(CopyAnnotation(
+                target, layer, record["id"], record["content"], record["group"],
+                record["createdBy"], record["updatedBy"], references,
+                tuple(held[a] for a in references if a in held)))
+        sections = read_model.sections(source, layer, upto)
+        if sections:
+            commands.append(SetSections(target, layer, sections, replace=True))
+    return commands
+
+
 def layer_delete_commands(read_model: ReadModel, document_id: str, layer: str
                           ) -> list[Command]:
     """Commands deleting a layer with every record and section it holds."""

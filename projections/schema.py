@@ -34,7 +34,10 @@ def ensure_schema(db: sqlite_utils.Database) -> None:
         "document_id": str, "instance": str, "title": str, "sha256": str, "byte_size": int,
         "password_protected": int, "page_count": int, "pages": str, "created_at": str,
         "updated_at": str, "version": int, "revision": int, "deleted": int,
+        "copied_from": str,
     }, pk="document_id", if_not_exists=True)
+    if "copied_from" not in db.table("documents").columns_dict:  # a read model of 0.8
+        db.table("documents").add_column("copied_from", str)
     db.table("layers").create({
         "document_id": str, "name": str, "created_at": str, "revision": int,
     }, pk=("document_id", "name"), if_not_exists=True)

@@ -39,6 +39,25 @@ def make_pdf(pages: int = 2, *, title: str | None = "Test PDF", user_password: s
     return out.getvalue()
 
 
+def make_text_pdf(pages: int = 2) -> bytes:
+    """Letter pages with lines of Helvetica text, so text can be selected and highlighted."""
+    pdf = pikepdf.new()
+    font = pdf.make_indirect(pikepdf.Dictionary(Type=pikepdf.Name.Font,
+                                                Subtype=pikepdf.Name.Type1,
+                                                BaseFont=pikepdf.Name.Helvetica))
+    for number in range(pages):
+        lines = [f"Page {number + 1}: annolog keeps every change of every annotation."] + [
+            f"Line {n}: the quick brown fox jumps over the lazy dog." for n in range(1, 12)]
+        text = "".join(f"BT /F1 14 Tf 72 {720 - 24 * n} Td ({line}) Tj ET\n"
+                       for n, line in enumerate(lines))
+        page = pdf.add_blank_page(page_size=(612, 792))
+        page.obj.Resources = pikepdf.Dictionary(Font=pikepdf.Dictionary(F1=font))
+        page.obj.Contents = pdf.make_stream(text.encode())
+    out = io.BytesIO()
+    pdf.save(out)
+    return out.getvalue()
+
+
 def note(page: int = 0, text: str = "hello", **extra: Any) -> dict[str, Any]:
     return {"v": 2, "type": "pspdfkit/note", "pageIndex": page, "bbox": [10, 20, 30, 40],
             "opacity": 1, "text": {"format": "plain", "value": text}, **extra}

@@ -192,3 +192,30 @@ def test_verify_sees_drift_the_bulk_rebuild_would_share(data, capsys, monkeypatc
     assert code == 0
     code, out, _ = run(capsys, "verify", "--data-dir", str(data))
     assert code == 1 and "('d', '', 'a')" in out
+
+
+def test_a_copy_s_provenance_survives_verify_and_rebuild(tmp_path, capsys):
+    from eventstore.commands import CopyAnnotation, Provenance
+
+    data = tmp_path / "data"
+    log = open_log(data)
+    projector = Projector(log, data / "readmodel.sqlite")
+    writer = Writer(log, on_commit=projector.offer)
+    writer.start()
+    writer.execute([UploadDocument("d", "T", "00", 1, False, None)])
+    writer.execute([CreateAnnotation("d", "", "a", note(), None, "alice")])
+    writer.execute([UploadDocument("c", "T", "00", 1, False, None,
+                                   copied_from=Provenance("d", "i", 2)),
+                    CopyAnnotation("c", "", "a", note(), None, "alice", "alice")],
+                   atomic=True)
+    writer.stop()
+    projector.catch_up()
+    projector.stop()
+    log.close()
+    code, out, _ = run(capsys, "verify", "--data-dir", str(data))
+    assert code == 0 and "no drift" in out
+    assert run(capsys, "rebuild", "--data-dir", str(data))[0] == 0
+    with sqlite3.connect(data / "readmodel.sqlite") as db:
+        (provenance,) = db.execute("SELECT copied_from FROM documents WHERE document_id = 'c'"
+                                   ).fetchone()
+    assert orjson.loads(provenance) == {"document_id": "d", "instance": "i", "revision": 2}

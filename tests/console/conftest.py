@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, sync_playwright
 
+from tests.conftest import make_text_pdf as text_pdf  # noqa: F401 (the console tests' PDF)
 from tools.jwt_tools import generate_keys
 from tools.process import ServerProcess, free_port
 
@@ -73,26 +74,3 @@ def browser() -> Iterator[Browser]:
         browser = playwright.chromium.launch(executable_path=CHROMIUM)
         yield browser
         browser.close()
-
-
-def text_pdf(pages: int = 2) -> bytes:
-    """Letter pages with lines of Helvetica text, so text can be selected and highlighted."""
-    import io
-
-    import pikepdf
-
-    pdf = pikepdf.new()
-    font = pdf.make_indirect(pikepdf.Dictionary(Type=pikepdf.Name.Font,
-                                                Subtype=pikepdf.Name.Type1,
-                                                BaseFont=pikepdf.Name.Helvetica))
-    for number in range(pages):
-        lines = [f"Page {number + 1}: annolog keeps every change of every annotation."] + [
-            f"Line {n}: the quick brown fox jumps over the lazy dog." for n in range(1, 12)]
-        text = "".join(f"BT /F1 14 Tf 72 {720 - 24 * n} Td ({line}) Tj ET\n"
-                       for n, line in enumerate(lines))
-        page = pdf.add_blank_page(page_size=(612, 792))
-        page.obj.Resources = pikepdf.Dictionary(Font=pikepdf.Dictionary(F1=font))
-        page.obj.Contents = pdf.make_stream(text.encode())
-    out = io.BytesIO()
-    pdf.save(out)
-    return out.getvalue()

@@ -159,3 +159,20 @@ def test_a_read_model_that_is_not_a_database_is_rebuilt(log, tmp_path):
     assert projector.catch_up() == log.max_revision()
     assert ReadModel(path).live_annotation_ids("d", "") == ["a0", "a1", "a3", "a4"]
     projector.stop()
+
+
+def test_a_read_model_of_0_8_gains_the_copied_from_column(tmp_path):
+    import sqlite_utils
+
+    from projections.schema import connect, ensure_schema
+
+    old = sqlite_utils.Database(tmp_path / "old.sqlite")
+    old["documents"].create({"document_id": str, "instance": str, "title": str,
+                             "sha256": str, "byte_size": int, "password_protected": int,
+                             "page_count": int, "pages": str, "created_at": str,
+                             "updated_at": str, "version": int, "revision": int,
+                             "deleted": int}, pk="document_id")
+    old.conn.close()
+    db = connect(tmp_path / "old.sqlite")
+    ensure_schema(db)
+    assert "copied_from" in db["documents"].columns_dict
