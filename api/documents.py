@@ -31,6 +31,7 @@ from api.uploads import (
 from eventstore.commands import (
     Accepted,
     Command,
+    DeleteAnnotation,
     DeleteDocument,
     Provenance,
     PutAnnotation,
@@ -137,7 +138,8 @@ async def _store_upload(request: web.Request, services: Services, upload: Upload
     password = password_of(request)
     info: PdfInfo = await services.read_pdf(inspect_pdf, path, password)
     plan = await _plan_attachment(services, upload, info, password)
-    own = await _own_annotations(services, upload, info, password, plan)
+    own = await _own_annotations(services, upload, info, password)
+    replaced = _replaces_own(upload, plan)
     title = upload.fields.get("title") or info.title or upload.filename
     await services.run(services.blobs.commit, path, sha256)
     upload.file = None
@@ -146,31 +148,42 @@ async def _store_upload(request: web.Request, services: Services, upload: Upload
         overwrite=upload.fields.get("overwrite_existing_document", "").lower() in TRUE)]
     commands += [PutAnnotation(document_id, DEFAULT_LAYER, annotation_id, content, None, None)
                  for annotation_id, content in own.records]
+    paths = ["$"] + [f"PDF object {content['pdfObjectId']}" for _, content in own.records]
+    if replaced:
+        commands += [DeleteAnnotation(document_id, DEFAULT_LAYER, annotation_id)
+                     for annotation_id, _ in own.records]
+        paths += [f"PDF object {content['pdfObjectId']} (replaced by the attachment)"
+                  for _, content in own.records]
     if plan is not None:
         commands += await services.run(import_commands, services.blobs, plan, document_id, "")
+        paths += import_paths(plan)
     outcomes, revision = await services.write(commands, request_id(request), atomic=True)
     if isinstance(outcomes[0], Rejected) and not isinstance(outcomes[0].error,
                                                             NotAppliedError):
         raise ApiError(status_of(outcomes[0].error), str(outcomes[0].error))
-    raise_rejections(outcomes, ["$"] + [f"PDF object {content['pdfObjectId']}"
-                                        for _, content in own.records]
-                     + (import_paths(plan) if plan is not None else []))
+    raise_rejections(outcomes, paths)
     row = await services.run(services.read_model.document, document_id)
     assert row is not None  # just written, and the read model shows it
     return json_response({"data": {
-        "document_id": document_id, "errors": (plan.notes if plan else []) + own.errors,
+        "document_id": document_id,
+        "errors": (plan.notes if plan else []) + ([] if replaced else own.errors),
         "password_protected": row.password_protected, "sourcePdfSha256": sha256,
         "title": row.title, "createdAt": row.created_at,
     }, "revision": revision}, revision=revision)
 
 
+def _replaces_own(upload: Upload, plan: ImportPlan | None) -> bool:
+    """An Instant JSON (or XFDF) attachment replaces the PDF's own annotations unless
+    keep_current_annotations=true."""
+    return plan is not None and \
+        upload.fields.get("keep_current_annotations", "").lower() not in TRUE
+
+
 async def _own_annotations(services: Services, upload: Upload, info: PdfInfo,
-                           password: str | None, plan: ImportPlan | None) -> ReadAnnotations:
-    """The PDF's own annotations, to become records of the default layer; an Instant JSON
-    attachment replaces them unless keep_current_annotations=true."""
-    if plan is not None and \
-            upload.fields.get("keep_current_annotations", "").lower() not in TRUE:
-        return ReadAnnotations()
+                           password: str | None) -> ReadAnnotations:
+    """The PDF's own annotations, to become records of the default layer (deleted in the
+    same write when an attachment replaces them: the records' ``pdfObjectId`` then tells
+    downloads to leave the originals out, where they would otherwise come back)."""
     if info.pages is None:
         return ReadAnnotations(errors=[{
             "reason": "the PDF's own annotations were not read: it is password-protected "

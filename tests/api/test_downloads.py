@@ -504,9 +504,18 @@ async def test_an_instant_json_attachment_replaces_the_pdfs_own_unless_kept(clie
         form.add_field("keep_current_annotations", "true")
     response = await client.post("/api/documents", headers=AUTH, data=form)
     assert response.status == 200, await response.text()
-    records = await records_of(client, (await response.json())["data"]["document_id"])
+    document_id = (await response.json())["data"]["document_id"]
+    records = await records_of(client, document_id)
     assert len(records) == (4 if keep else 1)
     assert "from-json" in records
+    # The download holds the layer's records and, replaced, none of the PDF's originals
+    # (they came back beside the attachment's records before).
+    with pikepdf.open(io.BytesIO(await (await download(client, document_id)).read())) as pdf:
+        annotations = [a for a in pdf.pages[0].obj.get("/Annots", [])
+                       if a.Subtype != pikepdf.Name.Widget]  # form fields stay the PDF's
+        names = sorted(str(a.NM) for a in annotations if "/NM" in a)
+        assert len(annotations) == (4 if keep else 1)
+        assert names == sorted(records)
 
 
 # ---- XFDF ------------------------------------------------------------------------------------
