@@ -11,11 +11,17 @@ from aiohttp import web
 from ulid import ULID
 
 from api.auth import JWT_CONFIG, client_of
-from api.bodies import body_chunks, parse_json, read_json
+from api.bodies import body_chunks, parse_json, read_body, read_json
 from api.clients import revocable_jti
-from api.context import DocumentAccess, document_access, password_of, write_all
+from api.context import (
+    DocumentAccess,
+    document_access,
+    document_and_layer,
+    password_of,
+    write_all,
+)
 from api.errors import ApiError, request_id, status_of
-from api.imports import raise_rejections, refuse
+from api.imports import plan_for, raise_rejections, read_instant_json, refuse
 from api.parsing import json_object, layer_name, whole_number
 from api.responses import empty_response, json_response
 from api.services import SERVICES, Services
@@ -264,14 +270,7 @@ async def copy_document(request: web.Request) -> web.Response:
         raise ApiError(400, f"'new_document_id' {new_id!r} cannot name a document: 1 to 256 "
                             "characters, no '/', spaces, '.' or '..'")
     access = await document_access(request, source_id)
-    row = access.row
-    revision = await services.caught_up()
-    upload = UploadDocument(new_id, row.title, row.sha256, row.byte_size,
-                            row.password_protected, row.pages,
-                            copied_from=Provenance(row.document_id, row.instance, revision))
-    copies = await services.run(document_copy_commands, services.read_model, source_id,
-                                new_id, revision)
-    written = await write_all(request, services, [upload, *copies])
+    written = await write_all(request, services, await _copy_commands(services, access, new_id))
     return json_response({"data": {"document_id": new_id}, "revision": written},
                          revision=written)
 
@@ -355,6 +354,54 @@ async def document_info(request: web.Request) -> web.Response:
         "pages": [{"pageIndex": i, "pageLabel": str(i + 1), **page}
                   for i, page in enumerate(pages)],
     }})
+
+
+async def copy_with_instant_json(request: web.Request) -> web.Response:
+    """``POST …/copy_with_instant_json``: a copy (as ``copy_document`` makes it, with a new
+    id) with an Instant JSON document (multipart part ``instant.json``) applied to this
+    layer, all in one write or nothing; a JSON body makes a plain copy (its content is
+    ignored, as Document Engine ignores it)."""
+    services, access, layer = await document_and_layer(request, creating=True)
+    document = None
+    if request.content_type.startswith("multipart/"):
+        document = await read_instant_json(request, services)
+    else:
+        await read_body(request, services)
+    new_id = str(ULID())
+    commands = await _copy_commands(services, access, new_id)
+    paths = ["$"] * len(commands)
+    notes: list[dict[str, Any]] = []
+    if document is not None:  # planned on the source: the same PDF and the same records
+        plan = await plan_for(services, access, document, layer)
+        if plan.problems:
+            raise refuse(plan.problems)
+        commands += await services.run(import_commands, services.blobs, plan, new_id, layer)
+        paths += import_paths(plan)
+        notes = plan.notes
+    outcomes, revision = await services.write(commands, request_id(request), atomic=True)
+    if isinstance(outcomes[0], Rejected) and not isinstance(outcomes[0].error,
+                                                            NotAppliedError):
+        raise ApiError(status_of(outcomes[0].error), str(outcomes[0].error))
+    raise_rejections(outcomes, paths)
+    row = await services.run(services.read_model.document, new_id)
+    assert row is not None  # just written, and the read model shows it
+    return json_response({  # not wrapped in "data", as the reference answers it
+        "createdAt": row.created_at, "documentId": new_id, "errors": notes,
+        "password_protected": row.password_protected, "sourcePdfSha256": row.sha256,
+        "title": row.title}, revision=revision)
+
+
+async def _copy_commands(services: Services, access: DocumentAccess, new_id: str
+                         ) -> list[Command]:
+    """The upload of copy ``new_id`` (naming its source) and the copies of every layer of
+    the source, as the read model shows them once every write so far is in it."""
+    row = access.row
+    revision = await services.caught_up()
+    upload = UploadDocument(new_id, row.title, row.sha256, row.byte_size,
+                            row.password_protected, row.pages,
+                            copied_from=Provenance(row.document_id, row.instance, revision))
+    return [upload, *await services.run(document_copy_commands, services.read_model,
+                                        row.document_id, new_id, revision)]
 
 
 async def cover_image(request: web.Request) -> web.Response:

@@ -123,6 +123,11 @@ ROUTES: list[Route] = [
     *_both_layers("POST", "/pdf", downloads.download_pdf_posted,
                   "The PDF as GET …/pdf gives it, the options in a JSON body", answer="pdf",
                   body="pdf-options", headers=DOCUMENT_ROUTE, jwt="download"),
+    *_both_layers("POST", "/copy_with_instant_json", documents.copy_with_instant_json,
+                  "A copy of the document with an Instant JSON document applied to the "
+                  "layer (all or nothing); a JSON body makes a plain copy",
+                  answer="CopiedWithInstantJson", body="instant-json", headers=DOCUMENT_ROUTE,
+                  also=(409,)),
     *_both_layers("POST", "/pdf_with_instant_json", downloads.pdf_with_instant_json,
                   "The layer's PDF with an Instant JSON document applied; nothing is stored",
                   answer="pdf", body="instant-json", headers=DOCUMENT_ROUTE, jwt="download"),

@@ -5,10 +5,13 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from api.services import SERVICES
 from eventstore.domain import Document
 from tests.api.test_annotations import create, ndjson
 from tests.api.test_attachments import PNG_A, SHA_A, blob_files, form, image
+from tests.api.test_downloads import instant_form
 from tests.api.test_jwt import token
 from tests.conftest import AUTH, make_pdf, note
 
@@ -119,3 +122,52 @@ async def test_a_protected_source_needs_its_password(client):
     response = await client.post("/api/copy_document", json={"document_id": locked},
                                  headers={**AUTH, "pspdfkit-pdf-password": "pw"})
     assert response.status == 200
+
+
+def instant(*annotations: dict[str, Any]) -> Any:
+    return instant_form({"format": "https://pspdfkit.com/instant-json/v1",
+                         "annotations": list(annotations)})
+
+
+async def document_ids(client: Any) -> set[str]:
+    body = await (await client.get("/api/documents", headers=AUTH)).json()
+    return {d["document_id"] for d in body["data"]}
+
+
+@pytest.mark.parametrize("layer", ["", "/layers/L"])
+async def test_copy_with_instant_json_applies_the_document_to_the_copy(client, document,
+                                                                       layer):
+    await seeded(client, document)
+    before = await records(client, document, layer)
+    response = await client.post(
+        f"/api/documents/{document}{layer}/copy_with_instant_json", headers=AUTH,
+        data=instant({**note(text="added"), "id": "added"}))
+    assert response.status == 200, await response.text()
+    body = await response.json()
+    assert set(body) == {"createdAt", "documentId", "errors", "password_protected",
+                         "sourcePdfSha256", "title"}  # as the reference: no "data"
+    copy_id = body["documentId"]
+    assert [r["id"] for r in await records(client, copy_id, layer)] == \
+        [r["id"] for r in before] + ["added"]
+    assert await records(client, document, layer) == before  # the source is untouched
+    assert [r["id"] for r in await records(client, copy_id, "/layers/review")] == ["r1"]
+
+
+async def test_copy_with_a_json_body_is_a_plain_copy(client, document):
+    await seeded(client, document)
+    response = await client.post(f"/api/documents/{document}/copy_with_instant_json",
+                                 headers=AUTH, json={"anything": "ignored"})
+    copy_id = (await response.json())["documentId"]
+    assert await records(client, copy_id) == await records(client, document)
+
+
+async def test_a_bad_instant_json_copies_nothing(client, document):
+    known = await document_ids(client)
+    response = await client.post(f"/api/documents/{document}/copy_with_instant_json",
+                                 headers=AUTH, data=instant({"id": "x", "type": "nope"}))
+    assert response.status == 422
+    assert "annotations[0]" in (await response.json())["error"]["records"][0]["path"]
+    assert await document_ids(client) == known
+    response = await client.post("/api/documents/nope/copy_with_instant_json", headers=AUTH,
+                                 data=instant())
+    assert response.status == 404
