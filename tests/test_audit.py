@@ -219,3 +219,25 @@ def test_a_copy_s_provenance_survives_verify_and_rebuild(tmp_path, capsys):
         (provenance,) = db.execute("SELECT copied_from FROM documents WHERE document_id = 'c'"
                                    ).fetchone()
     assert orjson.loads(provenance) == {"document_id": "d", "instance": "i", "revision": 2}
+
+
+def test_verbs_tell_scripts_their_outcome_as_json(data, capsys):
+    code, out, _ = run(capsys, "verify", "--data-dir", str(data), "--json")
+    assert code == 0 and orjson.loads(out) == {"revision": 6, "drift": 0, "rows": []}
+    with sqlite3.connect(data / "readmodel.sqlite") as db:
+        db.execute("UPDATE annotations SET group_name = 'tampered' WHERE id = 'b'")
+    code, out, _ = run(capsys, "verify", "--data-dir", str(data), "--json")
+    summary = orjson.loads(out)
+    assert code == 1 and summary["drift"] == 1
+    assert summary["rows"][0]["table"] == "annotations"
+    assert summary["rows"][0]["key"] == ["d", "L", "b"]
+    code, out, _ = run(capsys, "rebuild", "--data-dir", str(data), "--json")
+    assert code == 0 and orjson.loads(out)["revision"] == 6
+    code, out, _ = run(capsys, "snapshot", "--data-dir", str(data), "d", "L", "copy", "--json")
+    assert code == 0 and orjson.loads(out) == {"document": "d", "layer": "copy",
+                                               "revision": 8}
+    code, out, _ = run(capsys, "gc-attachments", "--data-dir", str(data), "--json",
+                       "--min-age", "0")
+    summary = orjson.loads(out)
+    assert code == 0 and summary["removed"] is False and summary["blobs"] == len(
+        summary["orphans"])

@@ -62,12 +62,23 @@ def gc_attachments(args: argparse.Namespace) -> int:
     for orphan in orphans:
         if args.delete:
             orphan.path.unlink(missing_ok=True)
-        print(f"{'removed' if args.delete else 'would remove'} {orphan.path.name} "
-              f"({orphan.size:,} bytes, {orphan.age_seconds / 3600:.1f} h old)")
+        if not args.json:
+            print(f"{'removed' if args.delete else 'would remove'} {orphan.path.name} "
+                  f"({orphan.size:,} bytes, {orphan.age_seconds / 3600:.1f} h old)")
     total = sum(o.size for o in orphans)
+    if args.json:
+        return _summary({"removed": args.delete, "blobs": len(orphans), "bytes": total,
+                         "orphans": [{"blob": o.path.name, "bytes": o.size,
+                                      "age_seconds": round(o.age_seconds)} for o in orphans]})
     verb = "removed" if args.delete else "unreferenced (dry run; --delete removes them)"
     print(f"{len(orphans)} blobs, {total:,} bytes {verb}")
     return 0
+
+
+def _summary(summary: dict[str, Any], code: int = 0) -> int:
+    """``--json``: the verb's outcome as one JSON object on stdout, for scripts."""
+    sys.stdout.buffer.write(orjson.dumps(summary, default=str) + b"\n")
+    return code
 
 
 def _settings(args: argparse.Namespace, **overrides: Any) -> Settings:
@@ -93,12 +104,18 @@ def _locked(data_dir: Path) -> Iterator[None]:
 def rebuild_cmd(args: argparse.Namespace) -> int:
     with _locked(_data_dir(args)):
         position, rate = audit.rebuild(_data_dir(args))
+    if args.json:
+        return _summary({"revision": position, "events_per_second": round(rate)})
     print(f"rebuilt the read model to revision {position} ({rate:,.0f} events/s)")
     return 0
 
 
 def verify_cmd(args: argparse.Namespace) -> int:
     position, drifts = audit.verify(_data_dir(args))
+    if args.json:
+        return _summary({"revision": position, "drift": len(drifts), "rows": [
+            {"table": d.table, "key": list(d.key), "live": d.live, "replayed": d.replayed}
+            for d in drifts[:args.limit]]}, 1 if drifts else 0)
     if not drifts:
         print(f"no drift: the read model equals a replay of the log up to revision {position}")
         return 0
@@ -160,6 +177,8 @@ def snapshot_cmd(args: argparse.Namespace) -> int:
     with _locked(_data_dir(args)):
         revision = audit.snapshot(_data_dir(args), args.document, args.source, args.name,
                                   args.revision, args.at)
+    if args.json:
+        return _summary({"document": args.document, "layer": args.name, "revision": revision})
     print(f"layer {args.name!r} created at revision {revision}")
     return 0
 
@@ -197,6 +216,8 @@ def token_cmd(args: argparse.Namespace) -> int:
 def migrate_cmd(args: argparse.Namespace) -> int:
     with _locked(_data_dir(args)):
         revision = audit.migrate(_data_dir(args), args.database_url)
+    if args.json:
+        return _summary({"revision": revision})
     print(f"copied the log up to revision {revision}; start the servers with "
           f"ANNOLOG_DATABASE_URL set")
     return 0
@@ -236,6 +257,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--delete", action="store_true", help="remove them (default: list only)")
     p.add_argument("--min-age", type=float, default=3600.0,
                    help="seconds a blob must be old to count (default: 3600)")
+    _json_flag(p)
     p.set_defaults(run=gc_attachments)
 
     _add_audit_verbs(verbs)
@@ -306,20 +328,26 @@ def _verb(verbs: Any, name: str, summary: str, description: str, run: Any
     return p
 
 
+def _json_flag(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--json", action="store_true",
+                   help="print the outcome as one JSON object (for scripts)")
+
+
 def _at_revision(p: argparse.ArgumentParser) -> None:
     p.add_argument("--revision", type=int, help="as it was at this revision")
     p.add_argument("--at", help="as it was at this ISO 8601 time")
 
 
 def _add_audit_verbs(verbs: Any) -> None:
-    _verb(verbs, "rebuild", "drop the read model and replay the whole log",
-          "Replay the whole log into a new read model and swap it in. The server must be "
-          "stopped.", rebuild_cmd)
+    _json_flag(_verb(verbs, "rebuild", "drop the read model and replay the whole log",
+                     "Replay the whole log into a new read model and swap it in. The server "
+                     "must be stopped.", rebuild_cmd))
     p = _verb(verbs, "verify", "compare the read model with a fresh replay of the log",
               "Replay the log into a scratch model up to the live model's position and "
               "compare every row; exit 1 and name the differences on drift. Safe beside a "
               "running server.", verify_cmd)
     p.add_argument("--limit", type=int, default=20, help="differences to print")
+    _json_flag(p)
     p = _verb(verbs, "lint", "list stored records that break the current rules",
               "List live records (annotations, comments, bookmarks, form fields, ids and "
               "layer names) that the current validation would refuse, one per line, so they "
@@ -350,6 +378,7 @@ def _add_audit_verbs(verbs: Any) -> None:
               "revision, so existing read models stay valid. The server must be stopped.",
               migrate_cmd)
     p.add_argument("database_url", help="postgresql://user:password@host:5432/dbname")
+    _json_flag(p)
     p = _verb(verbs, "snapshot", "create a layer from a source layer at a revision or time",
               "Create layer NAME as a copy of SOURCE as it was at --revision or --at (now "
               "when neither is given), in one transaction. The server must be stopped; "
@@ -358,6 +387,7 @@ def _add_audit_verbs(verbs: Any) -> None:
     p.add_argument("source", help="the source layer ('' for the default layer)")
     p.add_argument("name", help="the new layer's name")
     _at_revision(p)
+    _json_flag(p)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
