@@ -42,6 +42,14 @@ class DocumentRow:
         return orjson.loads(self.pages_json) if self.pages_json is not None else None
 
 
+@dataclass(frozen=True)
+class DocumentStreams:
+    instance: str
+    layers: list[str]
+    records: list[tuple[str, str]]  # (layer, annotation id)
+    attachments: list[str]
+
+
 DOCUMENT_COLUMNS = ("document_id, instance, title, sha256, byte_size, password_protected, "
                     "page_count, pages, created_at, revision, copied_from")
 
@@ -149,6 +157,26 @@ class ReadModel:
         now = int(time.time())
         return frozenset(r[0] for r in self.db.execute(
             "SELECT jti FROM revoked WHERE expires IS NULL OR expires >= ?", [now - 60]))
+
+    def document_streams(self, document_id: str) -> DocumentStreams | None:
+        """What the live document's events are filed under in the log (its incarnation,
+        every layer, record, attachment and section ever projected for it), so a replay of
+        that one document can read its streams alone; None when it is not live."""
+        row = self.db.execute("SELECT instance FROM documents WHERE document_id = ? AND "
+                              "deleted = 0", [document_id]).fetchone()
+        if row is None:
+            return None
+        layers = {"", *(r[0] for r in self.db.execute(
+            "SELECT name FROM layers WHERE document_id = ? UNION "
+            "SELECT DISTINCT layer FROM changes WHERE document_id = ? UNION "
+            "SELECT DISTINCT layer FROM sections WHERE document_id = ?",
+            [document_id] * 3))}
+        records = self.db.execute("SELECT DISTINCT layer, annotation_id FROM changes "
+                                  "WHERE document_id = ?", [document_id]).fetchall()
+        attachments = [r[0] for r in self.db.execute(
+            "SELECT attachment_id FROM attachments WHERE document_id = ?", [document_id])]
+        return DocumentStreams(row[0], sorted(layers), [(r[0], r[1]) for r in records],
+                               attachments)
 
     def layers(self, document_id: str) -> list[str]:
         return [r[0] for r in self.db.execute(

@@ -39,6 +39,7 @@ from projections.schema import (
 )
 
 REPLAY_BATCH = 20_000  # events per transaction of a replay done in Python
+BULK_CACHE_KIB = 65_536  # a fresh build's page cache: 256 MB was no faster, and 300 MB larger
 CHUNK = 100_000  # revisions per INSERT ... SELECT, for progress reports
 PARALLEL_FROM = 200_000  # revisions; a shorter log is decoded by one thread
 OTHER_KINDS = (Document.Uploaded, Document.Reuploaded, Document.Deleted, Document.Copied,
@@ -174,7 +175,7 @@ def bulk_settings(db: sqlite_utils.Database) -> Iterator[None]:
     and the index builds. The usual settings come back afterwards."""
     conn = db.conn
     conn.execute("PRAGMA main.journal_mode = DELETE")
-    conn.execute("PRAGMA cache_size = -262144")
+    conn.execute(f"PRAGMA cache_size = -{BULK_CACHE_KIB}")
     conn.execute("PRAGMA threads = 2")
     try:
         yield

@@ -241,3 +241,51 @@ def test_verbs_tell_scripts_their_outcome_as_json(data, capsys):
     summary = orjson.loads(out)
     assert code == 0 and summary["removed"] is False and summary["blobs"] == len(
         summary["orphans"])
+
+
+def test_export_and_history_read_only_the_documents_own_events(tmp_path, capsys,
+                                                               monkeypatch):
+    """A log of a small document beside a large one: export and history of the small one
+    read its events alone (counted as the log hands them out), whatever the large one holds;
+    an export equals the server's view either way."""
+    from eventstore.log import EventLog
+
+    data = tmp_path / "data"
+    log = open_log(data)
+    projector = Projector(log, data / "readmodel.sqlite")
+    writer = Writer(log, on_commit=projector.offer)
+    writer.start()
+    writer.execute([UploadDocument("big", "B", "00", 1, False, None)])
+    writer.execute([CreateAnnotation("big", "", f"b{i}", note(), None, None)
+                    for i in range(500)])
+    writer.execute([UploadDocument("small", "S", "00", 1, False, None)])
+    writer.execute([CreateAnnotation("small", "", "s1", note(text="one"), None, "ann")])
+    writer.execute([UpdateAnnotation("small", "", "s1", note(text="two"), "bob")])
+    writer.stop()
+    projector.catch_up()
+    projector.stop()
+    # Written after the read model stopped following: only the log's tail knows it.
+    writer = Writer(log)
+    writer.start()
+    writer.execute([CreateAnnotation("small", "L", "late", note(), None, None)])
+    writer.stop()
+    log.close()
+
+    handed: list[str] = []
+    for name in ("read", "stream"):
+        original = getattr(EventLog, name)
+
+        def counting(self, *args, _original=original, **kwargs):
+            events = _original(self, *args, **kwargs)
+            handed.extend(getattr(e.event, "document_id", "") for e in events)
+            return events
+        monkeypatch.setattr(EventLog, name, counting)
+
+    code, out, _ = run(capsys, "export", "--data-dir", str(data), "small")
+    assert code == 0
+    assert [a["text"]["value"] for a in orjson.loads(out)["annotations"]] == ["two"]
+    code, out, _ = run(capsys, "export", "--data-dir", str(data), "small", "--layer", "L")
+    assert [a["id"] for a in orjson.loads(out)["annotations"]] == ["late"]
+    code, out, _ = run(capsys, "history", "--data-dir", str(data), "small", "s1")
+    assert [orjson.loads(line)["user_id"] for line in out.splitlines()] == ["ann", "bob"]
+    assert "big" not in handed and handed.count("small") >= 4

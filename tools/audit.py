@@ -20,13 +20,21 @@ import orjson
 from tqdm import tqdm
 from ulid import ULID
 
-from eventstore.domain import Annotation, Document, annotation_stream_id
+from eventstore.domain import (
+    Annotation,
+    Document,
+    annotation_stream_id,
+    attachment_stream_id,
+    document_stream_id,
+    layer_stream_id,
+    sections_stream_id,
+)
 from eventstore.log import EventLog, LoggedEvent, open_log
 from eventstore.times import read_model_time, utc, utc_micro_text
 from projections.projector import Projector
-from projections.queries import ReadModel, dump_tables
+from projections.queries import ReadModel
 from projections.rebuild import replay
-from projections.schema import connect, reset
+from projections.schema import reset
 
 READ_MODEL = "readmodel.sqlite"
 
@@ -84,10 +92,17 @@ class Drift:
 KEYS = {"documents": ("document_id",), "layers": ("document_id", "name"),
         "annotations": ("document_id", "layer", "id"),
         "attachments": ("document_id", "attachment_id"), "changes": ("revision",),
-        "revoked": ("jti",)}
+        "sections": ("document_id", "layer", "revision"), "revoked": ("jti",)}
 
 
-def verify(data_dir: Path) -> tuple[int, list[Drift]]:
+@dataclass(frozen=True)
+class Verified:
+    position: int
+    count: int  # rows that differ, in all
+    drifts: list[Drift]  # the first of them, up to the limit asked for
+
+
+def verify(data_dir: Path, limit: int = 20) -> Verified:
     """Replay into a scratch model up to the live model's position and compare every row.
     Safe beside a running server: the live model is read from a consistent backup."""
     live_path = data_dir / READ_MODEL
@@ -105,19 +120,42 @@ def verify(data_dir: Path) -> tuple[int, list[Drift]]:
         # The live model's first build was done by SQL: check it against Python's projection
         # (when both came from one path, a bug of that path was invisible: issue 12).
         replay_with_progress(log, replayed_path, upto=position, by_sql=False)
-        return position, compare(dump_tables(connect(snapshot)),
-                                 dump_tables(connect(replayed_path)))
+        db = sqlite3.connect(snapshot)
+        try:
+            db.execute("PRAGMA temp_store = FILE")  # the comparison's b-trees, not memory
+            db.execute("ATTACH DATABASE ? AS replayed", [str(replayed_path)])
+            count, drifts = compare(db, limit)
+        finally:
+            db.close()
+        return Verified(position, count, drifts)
 
 
-def compare(live: dict[str, list[dict]], replayed: dict[str, list[dict]]) -> list[Drift]:
-    drifts = []
+def compare(db: sqlite3.Connection, limit: int) -> tuple[int, list[Drift]]:
+    """The rows of the live model (``main``) and the replay (``replayed``) that differ,
+    found by SQLite (EXCEPT both ways, table by table), so memory stays flat whatever the
+    size of the models: (how many, the first ``limit`` of them with both sides)."""
+    count, drifts = 0, list[Drift]()
     for table, key in KEYS.items():
-        left = {tuple(r[k] for k in key): r for r in live.get(table, [])}
-        right = {tuple(r[k] for k in key): r for r in replayed.get(table, [])}
-        for row_key in sorted(left.keys() | right.keys(), key=repr):
-            if left.get(row_key) != right.get(row_key):
-                drifts.append(Drift(table, row_key, left.get(row_key), right.get(row_key)))
-    return drifts
+        columns = ", ".join(r[1] for r in db.execute(f"PRAGMA main.table_info({table})"))
+        keys = ", ".join(key)
+        differing = (f"SELECT {keys} FROM (SELECT {columns} FROM main.{table} EXCEPT "
+                     f"SELECT {columns} FROM replayed.{table}) UNION "
+                     f"SELECT {keys} FROM (SELECT {columns} FROM replayed.{table} EXCEPT "
+                     f"SELECT {columns} FROM main.{table})")
+        count += db.execute(f"SELECT count(*) FROM ({differing})").fetchone()[0]
+        for row_key in db.execute(f"{differing} ORDER BY {keys} LIMIT ?",
+                                  [max(0, limit - len(drifts))]).fetchall():
+            drifts.append(Drift(table, tuple(row_key), _row(db, "main", table, key, row_key),
+                                _row(db, "replayed", table, key, row_key)))
+    return count, drifts
+
+
+def _row(db: sqlite3.Connection, schema: str, table: str, key: tuple[str, ...],
+         values: tuple) -> dict[str, Any] | None:
+    where = " AND ".join(f"{k} IS ?" for k in key)
+    cursor = db.execute(f"SELECT * FROM {schema}.{table} WHERE {where}", list(values))
+    row = cursor.fetchone()
+    return dict(zip([d[0] for d in cursor.description], row, strict=True)) if row else None
 
 
 def event_json(logged: LoggedEvent) -> dict[str, Any]:
@@ -148,10 +186,9 @@ def history(data_dir: Path, document: str, annotation_id: str, layer: str
             ) -> list[dict[str, Any]]:
     """Every version of an annotation straight from the log, across re-uploads too."""
     with opened_log(data_dir) as log:
-        instances = dict.fromkeys(
-            logged.event.instance
-            for logged in log.read_all(kinds=(Document.Uploaded, Document.Reuploaded))
-            if logged.event.document_id == document)
+        instances = dict.fromkeys(  # the document's own stream, not a scan of the log
+            logged.event.instance for logged in log.stream(document_stream_id(document))
+            if isinstance(logged.event, Document.Uploaded | Document.Reuploaded))
         if not instances:
             raise AuditError(f"document {document!r} is not in the log")
         versions = []
@@ -199,15 +236,49 @@ def existing_layer(read_model: ReadModel, document: str, layer: str) -> None:
         raise AuditError(f"layer {layer!r} does not exist in document {document!r}")
 
 
+def document_events(log: EventLog, data_dir: Path, document: str) -> list[LoggedEvent]:
+    """Every event of one document, read stream by stream from the log (never the other
+    documents' events). The live read model says which streams the document has; the log's
+    tail beyond its position is read too, so a stopped server's last writes count."""
+    streams: set[Any] = {document_stream_id(document)}
+    path = data_dir / READ_MODEL
+    position = 0
+    if path.exists():
+        live = ReadModel(path)
+        try:
+            position = live.position()
+            known = live.document_streams(document)
+        finally:
+            live.close()
+        if known is not None:
+            streams |= {layer_stream_id(known.instance, name) for name in known.layers}
+            streams |= {sections_stream_id(known.instance, name) for name in known.layers}
+            streams |= {annotation_stream_id(known.instance, layer, annotation_id)
+                        for layer, annotation_id in known.records}
+            streams |= {attachment_stream_id(known.instance, a) for a in known.attachments}
+    for logged in log.read_all(after=position):  # the tail the read model has not seen
+        if getattr(logged.event, "document_id", None) == document:
+            streams.add(logged.event.originator_id)
+    events = {logged.revision: logged for stream in streams for logged in log.stream(stream)}
+    return [events[revision] for revision in sorted(events)]
+
+
 def export(data_dir: Path, blobs: Path, document: str, layer: str, revision: int | None,
            at: str | None) -> dict[str, Any]:
-    """Instant JSON of a layer at a revision or time, from a fresh replay of the log."""
+    """Instant JSON of a layer at a revision or time, from a fresh replay of that document's
+    events alone."""
     from eventstore.blobs import BlobStore
+    from projections.read_model_writer import ReadModelWriter
     from projections.replays import instant_json_of
+    from projections.schema import open_read_model
 
     with opened_log(data_dir) as log, tempfile.TemporaryDirectory() as scratch:
         path = Path(scratch) / "replayed.sqlite"
-        replay_with_progress(log, path)
+        db = open_read_model(path)
+        try:
+            ReadModelWriter(db).apply(document_events(log, data_dir, document))
+        finally:
+            db.conn.close()
         read_model = ReadModel(path)
         if read_model.document(document) is None:
             raise AuditError(f"document {document!r} does not exist")
