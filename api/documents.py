@@ -4,6 +4,7 @@ layers."""
 from __future__ import annotations
 
 import re
+from concurrent.futures.process import BrokenProcessPool
 from functools import partial
 from typing import Any
 
@@ -51,7 +52,7 @@ from eventstore.names import attachment_references, name_problem, normalize_atta
 from eventstore.times import utc, utc_micro_text
 from eventstore.validation import ContentError
 from projections import xfdf
-from projections.covers import MAX_SIDE, render_cover
+from projections.covers import MAX_SIDE, CoverError, render_cover
 from projections.instant_json import FORMAT, ImportPlan, plan_import
 from projections.pdf_reading import ReadAnnotations, read_annotations
 from projections.pdfs import PdfInfo, annotation_numbers, inspect_pdf, pdf_identifier
@@ -412,9 +413,14 @@ async def cover_image(request: web.Request) -> web.Response:
     key = (access.row.sha256, side, pixels)  # the password, if any, was checked above
     png = services.covers.get(key)
     if png is None:
-        png = await services.read_pdf(
-            render_cover, services.blobs.path(access.row.sha256), access.password,
-            pixels if side == "width" else None, pixels if side == "height" else None)
+        # Always in the child: PDFium is native code reading an uploaded file, and a crash
+        # there must cost the child, never the server (the child is started again).
+        try:
+            png = await services.offload.run(
+                render_cover, services.blobs.path(access.row.sha256), access.password,
+                pixels if side == "width" else None, pixels if side == "height" else None)
+        except (BrokenProcessPool, CoverError) as error:
+            raise ApiError(422, f"this PDF's first page cannot be rendered: {error}") from None
         services.covers.put(key, png)
     return web.Response(body=png, content_type="image/png",
                         headers={"Cache-Control": "private, max-age=86400"})

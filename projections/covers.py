@@ -15,10 +15,22 @@ CACHE_BYTES = 32 * 1024 * 1024
 _PDFIUM = threading.Lock()  # PDFium is not thread-safe: one render at a time per process
 
 
+class CoverError(Exception):
+    """PDFium could not open or render the PDF (its message says why)."""
+
+
 def render_cover(path: Path, password: str | None, width: int | None, height: int | None
                  ) -> bytes:
     """The first page (as shown: its /Rotate applied) as a PNG ``width`` pixels wide, or
     ``height`` pixels high, the other side in proportion."""
+    try:
+        return _render(path, password, width, height)
+    except pdfium.PdfiumError as error:
+        raise CoverError(str(error)) from None
+
+
+def _render(path: Path, password: str | None, width: int | None, height: int | None
+            ) -> bytes:
     with _PDFIUM:
         pdf = pdfium.PdfDocument(str(path), password=password)
         try:

@@ -104,3 +104,14 @@ async def test_a_turned_page_is_shown_turned(client):
     assert (await client.post("/api/documents", headers=AUTH, data=form)).status == 200
     image = await png(await client.get("/documents/turned/cover?width=100", headers=AUTH))
     assert image.size == (100, round(612 * 100 / 792))  # landscape, as viewers show it
+
+
+async def test_a_hostile_pdf_gets_a_cover_or_a_clear_422_and_the_server_lives_on(client):
+    from tests.api.test_downloads import hostile_pdf
+
+    response = await client.post("/api/documents", data=hostile_pdf(),
+                                 headers={**AUTH, "Content-Type": "application/pdf"})
+    hostile = (await response.json())["data"]["document_id"]
+    response = await client.get(f"/documents/{hostile}/cover?width=80", headers=AUTH)
+    assert response.status in (200, 422)
+    await png(await client.get(f"/documents/{DOC}/cover?width=80", headers=AUTH))
