@@ -164,13 +164,8 @@ async def _store_upload(request: web.Request, services: Services, upload: Upload
     if plan is not None:
         commands += await services.run(import_commands, services.blobs, plan, document_id, "")
         paths += import_paths(plan)
-    outcomes, revision = await services.write(commands, request_id(request), atomic=True)
-    if isinstance(outcomes[0], Rejected) and not isinstance(outcomes[0].error,
-                                                            NotAppliedError):
-        raise ApiError(status_of(outcomes[0].error), str(outcomes[0].error))
-    raise_rejections(outcomes, paths)
-    row = await services.run(services.read_model.document, document_id)
-    assert row is not None  # just written, and the read model shows it
+    revision, row = await _write_new_document(request, services, document_id, commands,
+                                              paths)
     return json_response({"data": {
         "document_id": document_id,
         "errors": (plan.notes if plan else []) + ([] if replaced else own.errors),
@@ -184,6 +179,22 @@ def _replaces_own(upload: Upload, plan: ImportPlan | None) -> bool:
     keep_current_annotations=true."""
     return plan is not None and \
         upload.fields.get("keep_current_annotations", "").lower() not in TRUE
+
+
+async def _write_new_document(request: web.Request, services: Services, document_id: str,
+                              commands: list[Command], paths: list[str]
+                              ) -> tuple[int, DocumentRow]:
+    """Write a document's upload (the first command) and what comes with it, all or
+    nothing: the upload's own refusal (409, …) decides the status, else a 422 names each
+    failing path; then the row the read model shows."""
+    outcomes, revision = await services.write(commands, request_id(request), atomic=True)
+    if isinstance(outcomes[0], Rejected) and not isinstance(outcomes[0].error,
+                                                            NotAppliedError):
+        raise ApiError(status_of(outcomes[0].error), str(outcomes[0].error))
+    raise_rejections(outcomes, paths)
+    row = await services.run(services.read_model.document, document_id)
+    assert row is not None  # just written, and the read model shows it
+    return revision, row
 
 
 async def _own_annotations(services: Services, upload: Upload, info: PdfInfo,
@@ -379,13 +390,7 @@ async def copy_with_instant_json(request: web.Request) -> web.Response:
         commands += await services.run(import_commands, services.blobs, plan, new_id, layer)
         paths += import_paths(plan)
         notes = plan.notes
-    outcomes, revision = await services.write(commands, request_id(request), atomic=True)
-    if isinstance(outcomes[0], Rejected) and not isinstance(outcomes[0].error,
-                                                            NotAppliedError):
-        raise ApiError(status_of(outcomes[0].error), str(outcomes[0].error))
-    raise_rejections(outcomes, paths)
-    row = await services.run(services.read_model.document, new_id)
-    assert row is not None  # just written, and the read model shows it
+    revision, row = await _write_new_document(request, services, new_id, commands, paths)
     return json_response({  # not wrapped in "data", as the reference answers it
         "createdAt": row.created_at, "documentId": new_id, "errors": notes,
         "password_protected": row.password_protected, "sourcePdfSha256": row.sha256,

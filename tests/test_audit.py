@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 from pathlib import Path
+from typing import Any
 
 import orjson
 import pytest
@@ -25,23 +26,32 @@ from tests.conftest import note
 from tools.cli import main
 
 
-@pytest.fixture
-def data(tmp_path: Path) -> Path:
-    data = tmp_path / "data"
+def logged(data: Path, *writes: list[Any], projected: bool = True) -> Path:
+    """A data directory whose log holds these writes (each all or nothing), followed by
+    its read model unless ``projected`` is False (writes a stopped server never projected)."""
     log = open_log(data)
-    projector = Projector(log, data / "readmodel.sqlite")
-    writer = Writer(log, on_commit=projector.offer)
+    projector = Projector(log, data / "readmodel.sqlite") if projected else None
+    writer = Writer(log, on_commit=projector.offer if projector else None)
     writer.start()
-    writer.execute([UploadDocument("d", "T", "00", 1, False, [{"width": 1, "height": 1}])])
-    writer.execute([CreateAnnotation("d", "", "a", note(text="one"), None, "alice")])
-    writer.execute([CreateAnnotation("d", "L", "b", note(), "g", "bob")])
-    writer.execute([UpdateAnnotation("d", "", "a", note(text="two"), "carol")])
-    writer.execute([DeleteAnnotation("d", "", "a")])
+    for commands in writes:
+        writer.execute(commands, atomic=True)
     writer.stop()
-    projector.catch_up()
-    projector.stop()
+    if projector is not None:
+        projector.catch_up()
+        projector.stop()
     log.close()
     return data
+
+
+@pytest.fixture
+def data(tmp_path: Path) -> Path:
+    return logged(
+        tmp_path / "data",
+        [UploadDocument("d", "T", "00", 1, False, [{"width": 1, "height": 1}])],
+        [CreateAnnotation("d", "", "a", note(text="one"), None, "alice")],
+        [CreateAnnotation("d", "L", "b", note(), "g", "bob")],
+        [UpdateAnnotation("d", "", "a", note(text="two"), "carol")],
+        [DeleteAnnotation("d", "", "a")])
 
 
 def run(capsys, *args: str) -> tuple[int, str, str]:
@@ -197,21 +207,12 @@ def test_verify_sees_drift_the_bulk_rebuild_would_share(data, capsys, monkeypatc
 def test_a_copy_s_provenance_survives_verify_and_rebuild(tmp_path, capsys):
     from eventstore.commands import CopyAnnotation, Provenance
 
-    data = tmp_path / "data"
-    log = open_log(data)
-    projector = Projector(log, data / "readmodel.sqlite")
-    writer = Writer(log, on_commit=projector.offer)
-    writer.start()
-    writer.execute([UploadDocument("d", "T", "00", 1, False, None)])
-    writer.execute([CreateAnnotation("d", "", "a", note(), None, "alice")])
-    writer.execute([UploadDocument("c", "T", "00", 1, False, None,
-                                   copied_from=Provenance("d", "i", 2)),
-                    CopyAnnotation("c", "", "a", note(), None, "alice", "alice")],
-                   atomic=True)
-    writer.stop()
-    projector.catch_up()
-    projector.stop()
-    log.close()
+    data = logged(tmp_path / "data",
+                  [UploadDocument("d", "T", "00", 1, False, None)],
+                  [CreateAnnotation("d", "", "a", note(), None, "alice")],
+                  [UploadDocument("c", "T", "00", 1, False, None,
+                                  copied_from=Provenance("d", "i", 2)),
+                   CopyAnnotation("c", "", "a", note(), None, "alice", "alice")])
     code, out, _ = run(capsys, "verify", "--data-dir", str(data))
     assert code == 0 and "no drift" in out
     assert run(capsys, "rebuild", "--data-dir", str(data))[0] == 0
@@ -250,26 +251,16 @@ def test_export_and_history_read_only_the_documents_own_events(tmp_path, capsys,
     an export equals the server's view either way."""
     from eventstore.log import EventLog
 
-    data = tmp_path / "data"
-    log = open_log(data)
-    projector = Projector(log, data / "readmodel.sqlite")
-    writer = Writer(log, on_commit=projector.offer)
-    writer.start()
-    writer.execute([UploadDocument("big", "B", "00", 1, False, None)])
-    writer.execute([CreateAnnotation("big", "", f"b{i}", note(), None, None)
-                    for i in range(500)])
-    writer.execute([UploadDocument("small", "S", "00", 1, False, None)])
-    writer.execute([CreateAnnotation("small", "", "s1", note(text="one"), None, "ann")])
-    writer.execute([UpdateAnnotation("small", "", "s1", note(text="two"), "bob")])
-    writer.stop()
-    projector.catch_up()
-    projector.stop()
+    data = logged(tmp_path / "data",
+                  [UploadDocument("big", "B", "00", 1, False, None)],
+                  [CreateAnnotation("big", "", f"b{i}", note(), None, None)
+                   for i in range(500)],
+                  [UploadDocument("small", "S", "00", 1, False, None)],
+                  [CreateAnnotation("small", "", "s1", note(text="one"), None, "ann")],
+                  [UpdateAnnotation("small", "", "s1", note(text="two"), "bob")])
     # Written after the read model stopped following: only the log's tail knows it.
-    writer = Writer(log)
-    writer.start()
-    writer.execute([CreateAnnotation("small", "L", "late", note(), None, None)])
-    writer.stop()
-    log.close()
+    logged(data, [CreateAnnotation("small", "L", "late", note(), None, None)],
+           projected=False)
 
     handed: list[str] = []
     for name in ("read", "stream"):
