@@ -171,18 +171,17 @@ def _apply_in_batches(log: EventLog, db: sqlite_utils.Database, upto: int | None
 @contextmanager
 def bulk_settings(db: sqlite_utils.Database) -> Iterator[None]:
     """For building a fresh read model: a rollback journal (new pages are written once, not
-    to the WAL and again to the file), a large page cache, sorter threads for the GROUP BY
-    and the index builds. The usual settings come back afterwards."""
+    to the WAL and again to the file) and a larger page cache, within the 300 MB an operator
+    may count on (a 1,000,102-event log: 265 MB). The usual settings come back afterwards."""
     conn = db.conn
     conn.execute("PRAGMA main.journal_mode = DELETE")
+    # No sorter threads (SQLite's default): two were 10 % faster and 130 MB larger.
     conn.execute(f"PRAGMA cache_size = -{BULK_CACHE_KIB}")
-    conn.execute("PRAGMA threads = 2")
     try:
         yield
     finally:
         conn.execute("PRAGMA main.journal_mode = WAL")
         conn.execute("PRAGMA cache_size = -2000")
-        conn.execute("PRAGMA threads = 0")
 
 
 def sql_replay(log: EventLog, db: sqlite_utils.Database, upto: int,
