@@ -395,10 +395,11 @@ def _text(annotation: Dictionary, drawing: Drawing, content: dict[str, Any],
     color = rgb_of(content.get("fontColor")) or (0.0, 0.0, 0.0)
     annotation.DA = String(f"/Helv {_n(size)} Tf {_color(color)} rg")
     annotation.Q = {"left": 0, "center": 1, "right": 2}.get(str(content.get("horizontalAlign")), 0)
-    width, height = _size(drawing)
+    left, bottom, width, height = _callout(annotation, drawing, content, space, color)
     background = rgb_of(content.get("backgroundColor"))
     if background is not None:
-        drawing.ops.append(f"{_color(background)} rg 0 0 {_n(width)} {_n(height)} re f")
+        drawing.ops.append(f"{_color(background)} rg {_n(left)} {_n(bottom)} {_n(width)} "
+                           f"{_n(height)} re f")
     drawing.resources = Dictionary(Font=Dictionary(Helv=HELVETICA))
     lines = _wrapped(_plain_text(content), size, width - 4)
     drawing.ops += ["BT", f"/Helv {_n(size)} Tf {_color(color)} rg"]
@@ -408,9 +409,35 @@ def _text(annotation: Dictionary, drawing: Drawing, content: dict[str, Any],
             break
         x = {1: (width - _text_width(line, size)) / 2,
              2: width - 2 - _text_width(line, size)}.get(int(annotation.Q), 2.0)
-        drawing.ops.append(f"1 0 0 1 {_n(x)} {_n(y)} Tm {_pdf_text(line)} Tj")
+        drawing.ops.append(f"1 0 0 1 {_n(left + x)} {_n(bottom + y)} Tm {_pdf_text(line)} Tj")
         y -= size * 1.2
     drawing.ops.append("ET")
+
+
+def _callout(annotation: Dictionary, drawing: Drawing, content: dict[str, Any],
+             space: PageSpace, color: tuple[float, float, float]
+             ) -> tuple[float, float, float, float]:
+    """The box the text goes in (left, bottom, width, height in the drawing). A callout's
+    text sits inside the annotation's box by ``innerRectInset`` (PDF /RD), and a line runs
+    from ``start`` (the point it shows) by ``knee`` to ``end`` at the text (PDF /CL,
+    /IT /FreeTextCallout); validation made sure of their shapes."""
+    width, height = _size(drawing)
+    callout = content.get("callout")
+    if not isinstance(callout, dict):
+        return 0.0, 0.0, width, height
+    inset_left, inset_top, inset_right, inset_bottom = (
+        float(v) for v in callout.get("innerRectInset") or (0, 0, 0, 0))
+    points = [space.point(*callout[key]) for key in ("start", "knee", "end")
+              if callout.get(key) is not None]
+    annotation.IT = Name.FreeTextCallout
+    annotation.CL = Array([v for point in points for v in point])
+    annotation.RD = Array([inset_left, inset_top, inset_right, inset_bottom])
+    if callout.get("cap"):
+        annotation.LE = Name("/" + LINE_ENDINGS.get(str(callout["cap"]), "None"))
+    line = rgb_of(content.get("borderColor")) or color
+    drawing.ops.append(f"{_color(line)} RG 1 w " + _path(drawing, points) + " S")
+    return (inset_left, inset_bottom, max(1.0, width - inset_left - inset_right),
+            max(1.0, height - inset_top - inset_bottom))
 
 
 def _link(annotation: Dictionary, content: dict[str, Any], pdf: Pdf) -> None:

@@ -205,6 +205,21 @@ def _free_text(annotation: Any, content: dict[str, Any], space: PageSpace, pages
                    horizontalAlign=("left", "center", "right")[int(annotation.get("/Q", 0))
                                                                 % 3],
                    verticalAlign="top")
+    line = annotation.get("/CL")
+    if annotation.get("/IT") == "/FreeTextCallout" and isinstance(line, pikepdf.Array) and \
+            len(line) in (4, 6):
+        numbers = [float(v) for v in line]
+        points = [_point(space, numbers[i], numbers[i + 1]) for i in range(0, len(numbers), 2)]
+        inset = annotation.get("/RD")
+        callout: dict[str, Any] = {
+            "start": points[0], "end": points[-1],
+            "innerRectInset": [_round(float(v)) for v in inset]
+            if isinstance(inset, pikepdf.Array) and len(inset) == 4 else [0, 0, 0, 0]}
+        if len(points) == 3:
+            callout["knee"] = points[1]
+        if str(annotation.get("/LE")) in CAPS:
+            callout["cap"] = CAPS[str(annotation.get("/LE"))]
+        content["callout"] = callout
 
 
 def _link(annotation: Any, content: dict[str, Any], space: PageSpace,

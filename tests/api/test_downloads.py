@@ -662,3 +662,37 @@ async def test_a_hostile_pdfs_annotations_never_fail_the_upload(client):
     assert all(e["reason"] for e in body["data"]["errors"])
     answered = await download(client, document)
     assert answered.status == 200
+
+
+async def test_a_text_callout_is_a_freetext_callout_with_its_line_drawn(client, document):
+    callout = {"id": "co", "content": {
+        "v": 2, "type": "pspdfkit/text", "pageIndex": 0, "bbox": [100, 100, 250, 150],
+        "opacity": 1, "text": {"format": "plain", "value": "Look"}, "fontSize": 12,
+        "fontColor": "#000000", "horizontalAlign": "left", "verticalAlign": "top",
+        "callout": {"start": [105, 245], "knee": [150, 200], "end": [200, 150],
+                    "innerRectInset": [100, 0, 0, 100], "cap": "openArrow"}}}
+    await write(client, document, [callout])
+    blank = render(await (await download(client, document, annotations="false")).read())
+    written = await (await download(client, document)).read()
+    with pikepdf.open(io.BytesIO(written)) as pdf:
+        (annotation,) = [a for a in pdf.pages[0].obj.Annots if str(a.NM) == "co"]
+        assert annotation.Subtype == pikepdf.Name.FreeText
+        assert annotation.IT == pikepdf.Name.FreeTextCallout
+        assert len(annotation.CL) == 6 and [float(v) for v in annotation.RD] == [100, 0, 0, 100]
+    shown = render(written)
+    assert differs(blank, shown, (104, 230, 125, 246)) > 0  # the line, far from the text
+    assert differs(blank, shown, (205, 100, 345, 140)) > 0  # the text, in its inner box
+    assert differs(blank, shown, (101, 101, 190, 140)) == 0  # the box's empty corner
+
+
+async def test_a_callout_comes_back_from_its_downloaded_pdf(client, document):
+    callout = {"start": [105, 245], "knee": [150, 200], "end": [200, 150],
+               "innerRectInset": [100, 0, 0, 100], "cap": "openArrow"}
+    await write(client, document, [{"id": "co", "content": {
+        "v": 2, "type": "pspdfkit/text", "pageIndex": 0, "bbox": [100, 100, 250, 150],
+        "opacity": 1, "text": {"format": "plain", "value": "Look"}, "fontSize": 12,
+        "fontColor": "#000000", "horizontalAlign": "left", "verticalAlign": "top",
+        "callout": callout}}])
+    again = await upload(client, await (await download(client, document)).read())
+    (record,) = (await records_of(client, again)).values()
+    assert record["callout"] == callout
