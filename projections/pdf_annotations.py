@@ -487,11 +487,48 @@ def _image(annotation: Dictionary, drawing: Drawing, content: dict[str, Any],
     path = drawing.images.get(str(content.get("imageAttachmentId")))
     if path is None:
         raise NotWritten("its image attachment is not held by this document")
-    if content.get("contentType") == "application/pdf":
-        raise NotWritten("images that are PDF pages are not written into PDFs yet")
     width, height = _size(drawing)
+    if content.get("contentType") == "application/pdf":  # its first page, scaled to the box
+        form = _page_form(drawing.pdf, path)
+        x0, y0, x1, y1 = (float(v) for v in form.BBox)
+        across, up = width / max(x1 - x0, 1e-6), height / max(y1 - y0, 1e-6)
+        drawing.resources = Dictionary(XObject=Dictionary(Im=form))
+        drawing.ops.append(f"q {_n(across)} 0 0 {_n(up)} {_n(-x0 * across)} {_n(-y0 * up)} cm "
+                           "/Im Do Q")
+        return
     drawing.resources = Dictionary(XObject=Dictionary(Im=_image_object(drawing.pdf, path)))
     drawing.ops.append(f"q {_n(width)} 0 0 {_n(height)} 0 0 cm /Im Do Q")
+
+
+def _page_form(pdf: Pdf, path: Path) -> pikepdf.Object:
+    """The first page of a PDF attachment as a form XObject of ``pdf``, its streams' bytes
+    held by ``pdf`` (QPDF would otherwise read them from the attachment when ``pdf`` is
+    saved, long after it is closed)."""
+    try:
+        with Pdf.open(path) as source:
+            form = pdf.copy_foreign(source.pages[0].as_form_xobject())
+            _own_streams(form, set())
+            return form
+    except (pikepdf.PdfError, pikepdf.PasswordError, IndexError) as error:  # broken, locked
+        raise NotWritten(f"its PDF attachment cannot be drawn ({error})") from None
+
+
+def _own_streams(value: Any, seen: set[tuple[int, int]]) -> None:
+    """Copy the bytes of every stream reachable from ``value`` into its own PDF."""
+    if isinstance(value, pikepdf.Object) and value.is_indirect:
+        if value.objgen in seen:
+            return
+        seen.add(value.objgen)
+    if isinstance(value, pikepdf.Stream):
+        value.write(value.read_raw_bytes(), filter=value.get("/Filter"),  # type: ignore[arg-type]
+                    decode_parms=value.get("/DecodeParms"))  # type: ignore[arg-type]
+    if isinstance(value, (pikepdf.Dictionary, pikepdf.Stream)):
+        for key in value.keys():
+            if key != "/Parent":
+                _own_streams(value[key], seen)
+    elif isinstance(value, pikepdf.Array):
+        for item in value:
+            _own_streams(item, seen)
 
 
 def _redaction(annotation: Dictionary, drawing: Drawing, content: dict[str, Any],

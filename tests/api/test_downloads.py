@@ -16,7 +16,7 @@ import pypdfium2
 import pytest
 from PIL import Image
 
-from tests.conftest import AUTH, make_pdf, note
+from tests.conftest import AUTH, make_pdf, make_text_pdf, note
 
 SUBTYPES = {
     "n": "/Text", "r": "/Square", "e": "/Circle", "l": "/Line", "pl": "/PolyLine",
@@ -254,9 +254,10 @@ async def test_stamps_images_and_redactions_show_what_they_are(client, document)
     assert after.getpixel((60, 150)) == (255, 0, 0)
 
 
-async def test_types_not_written_yet_are_counted_not_lost(client, document):
-    """An image showing a PDF page is stored, but not drawn into PDFs yet."""
-    page = make_pdf(1)
+async def test_records_that_cannot_be_written_are_counted_not_lost(client, document):
+    """An image showing a page of a PDF that cannot be opened (a password) is stored, but
+    cannot be drawn into PDFs."""
+    page = make_pdf(1, user_password="secret")
     sha = hashlib.sha256(page).hexdigest()
     image = {"id": "im", "content": {
         "v": 2, "type": "pspdfkit/image", "pageIndex": 0, "bbox": [10, 10, 100, 40],
@@ -696,3 +697,24 @@ async def test_a_callout_comes_back_from_its_downloaded_pdf(client, document):
     again = await upload(client, await (await download(client, document)).read())
     (record,) = (await records_of(client, again)).values()
     assert record["callout"] == callout
+
+
+async def test_an_image_that_is_a_pdf_page_is_drawn_from_that_page(client, document):
+    page = make_text_pdf(1)
+    sha = hashlib.sha256(page).hexdigest()
+    box = [100, 100, 306, 396]  # the attachment's letter page at half size
+    image = {"id": "pg", "content": {
+        "v": 2, "type": "pspdfkit/image", "pageIndex": 0, "bbox": box, "opacity": 1,
+        "contentType": "application/pdf", "imageAttachmentId": sha}}
+    await write_with_attachment(client, document, [image], sha, page, "application/pdf")
+    blank = render(await (await download(client, document, annotations="false")).read())
+    response = await download(client, document)
+    assert response.headers["Annolog-Skipped"] == "0"
+    written = await response.read()
+    with pikepdf.open(io.BytesIO(written)) as pdf:
+        (annotation,) = pdf.pages[0].obj.Annots
+        assert annotation.Subtype == pikepdf.Name.Stamp and "/AP" in annotation
+    shown = render(written)
+    # the text lines of the attachment's page, shrunk into the box's upper part
+    assert differs(blank, shown, (130, 130, 300, 200)) > 100
+    assert differs(blank, shown, (320, 100, 500, 300)) == 0  # outside the box
