@@ -62,46 +62,63 @@ class Client:
     def expired(self, now: float) -> bool:
         return self.expires is not None and now > self.expires + LEEWAY_SECONDS
 
-    def sees(self, record: dict[str, Any]) -> bool:
-        return self.collaboration is None or self.collaboration.can("view", record)
+    def sees(self, record: dict[str, Any], content_type: str = "annotations") -> bool:
+        return self.collaboration is None or self.collaboration.can("view", record,
+                                                                    content_type)
 
-    def may(self, action: str, record: dict[str, Any]) -> bool:
+    def may(self, action: str, record: dict[str, Any], content_type: str = "annotations"
+            ) -> bool:
         if "write" not in self.permissions:
             return False
-        return self.collaboration is None or self.collaboration.can(action, record)
+        return self.collaboration is None or self.collaboration.can(action, record,
+                                                                    content_type)
 
-    def may_set_group(self, record: dict[str, Any], target: str | None) -> bool:
+    def may_set_group(self, record: dict[str, Any], target: str | None,
+                      content_type: str = "annotations") -> bool:
         if "write" not in self.permissions:
             return False
-        return self.collaboration is None or self.collaboration.can_set_group(record, target)
+        return self.collaboration is None or self.collaboration.can_set_group(
+            record, target, content_type)
 
-    def decorate(self, record: dict[str, Any] | None) -> dict[str, Any] | None:
-        """The record with the flags a client shows (extension)."""
-        if record is None:
-            return None
-        return {**record, "isEditable": self.may("edit", record),
-                "isDeletable": self.may("delete", record),
-                "canSetGroup": self.may_set_group(record, record.get("group"))}
+    def decorate(self, record: dict[str, Any] | None, content_type: str = "annotations"
+                 ) -> dict[str, Any] | None:
+        """The record with the flags a client shows (extension); an annotation also says
+        whether its comment thread takes this caller's replies."""
+        return None if record is None else self.decorated(record, content_type)
 
-    def edit_guard(self, target_group: str | None, changes_group: bool) -> Any:
+    def decorated(self, record: dict[str, Any], content_type: str = "annotations"
+                  ) -> dict[str, Any]:
+        flags = {"isEditable": self.may("edit", record, content_type),
+                 "isDeletable": self.may("delete", record, content_type),
+                 "canSetGroup": self.may_set_group(record, record.get("group"), content_type)}
+        if content_type == "annotations":
+            flags["canReply"] = self.may("reply", record, "comments")
+        return {**record, **flags}
+
+    def edit_guard(self, target_group: str | None, changes_group: bool,
+                   content_type: str = "annotations") -> Any:
         """A check the writer runs on the record as it is when the update is decided."""
+        noun = NOUNS[content_type]
+
         def guard(record: dict[str, Any]) -> object:
-            if not self.sees(record):
+            if not self.sees(record, content_type):
                 return HIDDEN
-            if not self.may("edit", record):
-                return f"you may not edit annotation {record['id']!r}"
+            if not self.may("edit", record, content_type):
+                return f"you may not edit {noun} {record['id']!r}"
             if changes_group and target_group != record.get("group") and \
-                    not self.may_set_group(record, target_group):
-                return f"you may not move annotation {record['id']!r} to group {target_group!r}"
+                    not self.may_set_group(record, target_group, content_type):
+                return f"you may not move {noun} {record['id']!r} to group {target_group!r}"
             return None
         return guard
 
-    def delete_guard(self) -> Any:
+    def delete_guard(self, content_type: str = "annotations") -> Any:
+        noun = NOUNS[content_type]
+
         def guard(record: dict[str, Any]) -> object:
-            if not self.sees(record):
+            if not self.sees(record, content_type):
                 return HIDDEN
-            if not self.may("delete", record):
-                return f"you may not delete annotation {record['id']!r}"
+            if not self.may("delete", record, content_type):
+                return f"you may not delete {noun} {record['id']!r}"
             return None
         return guard
 
@@ -110,6 +127,20 @@ class Client:
         def guard(record: dict[str, Any]) -> object:
             return None if self.sees(record) else HIDDEN
         return guard
+
+    def reply_guard(self) -> Any:
+        """For comments: the caller must see the root annotation and may reply to its
+        thread (the ``reply`` scope is judged on the root)."""
+        def guard(root: dict[str, Any]) -> object:
+            if not self.sees(root):
+                return HIDDEN
+            if not self.may("reply", root, "comments"):
+                return f"you may not reply to the comments of annotation {root['id']!r}"
+            return None
+        return guard
+
+
+NOUNS = {"annotations": "annotation", "comments": "comment", "form-fields": "form field"}
 
 
 def _claim(claims: dict[str, Any], name: str, kinds: type | tuple, required: bool = False

@@ -140,7 +140,8 @@ async def write_all(request: web.Request, services: Services, commands: list[Com
     return revision
 
 
-def as_client(client: Client, item: AnnotationInput, *, creating: bool) -> AnnotationInput:
+def as_client(client: Client, item: AnnotationInput, *, creating: bool,
+              content_type: str = "annotations") -> AnnotationInput:
     """The JWT's user acts (no other may be claimed), its creator_name is forced, and a new
     record's group is its default_group unless set-group allows another."""
     if item.user_id is not None and item.user_id != client.user_id:
@@ -152,8 +153,9 @@ def as_client(client: Client, item: AnnotationInput, *, creating: bool) -> Annot
     if creating:
         group = group if has_group else client.default_group
         target = {"createdBy": client.user_id, "group": group}
-        if group != client.default_group and not client.may_set_group(target, group):
-            raise ForbiddenError(f"you may not create annotations in group {group!r}")
+        if group != client.default_group and not client.may_set_group(target, group,
+                                                                      content_type):
+            raise ForbiddenError(f"you may not create {content_type} in group {group!r}")
         has_group = True
     return replace(item, content=content, user_id=client.user_id, group=group,
                    has_group=has_group)

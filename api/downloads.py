@@ -24,6 +24,7 @@ from eventstore.domain import annotation_record
 from eventstore.names import normalize_attachment_id
 from projections import xfdf
 from projections.pdf_annotations import write_annotated
+from projections.replays import visible_comments
 
 PDF = "application/pdf"
 OPTIONS = ("flatten", "annotations", "comments", "type", "revision", "at")
@@ -131,9 +132,10 @@ async def _pdf(request: web.Request, services: Services, access: DocumentAccess,
         if options.annotations else []
     comments = None
     if options.comments and records:
-        sections = await services.run(services.read_model.sections, access.row.document_id,
-                                      layer, upto)
-        comments = sections.get("comments", [])
+        found = await services.run(services.read_model.comment_state, access.row.document_id,
+                                   layer, upto)
+        client = client_of(request)
+        comments = visible_comments(found, client.sees if client else None)
     return await _written(request, services, access, layer, records, options, {},
                           comments)
 

@@ -15,6 +15,8 @@ from eventstore.errors import (
     AnnotationExistsError,
     AnnotationNotFoundError,
     AttachmentNotFoundError,
+    CommentExistsError,
+    CommentNotFoundError,
     ConflictError,
     DataDirLockedError,
     DocumentExistsError,
@@ -24,6 +26,7 @@ from eventstore.errors import (
     LayerExistsError,
     LayerNotFoundError,
     LogUnavailableError,
+    NotAThreadRootError,
     StaleVersionError,
     UnstorableError,
 )
@@ -43,7 +46,7 @@ class ApiError(Exception):
     def __init__(self, status: int, reason: str, *, text: bool = False,
                  records: list[dict[str, str]] | None = None,
                  current: dict | None = None, close: bool = False,
-                 description: str | None = None) -> None:
+                 description: str | None = None, body: dict | None = None) -> None:
         super().__init__(reason)
         self.status = status
         self.reason = reason
@@ -52,6 +55,7 @@ class ApiError(Exception):
         self.close = close  # the connection cannot be reused (a body was left half read)
         self.records = records  # per-record reasons, e.g. of a refused Instant JSON import
         self.current = current  # the record as it is now, for a refused stale change
+        self.body = body  # the whole JSON body, where the engine's answer has its own shape
 
 
 STATUS_OF: dict[type[Exception], int] = {
@@ -65,6 +69,9 @@ STATUS_OF: dict[type[Exception], int] = {
     DocumentExistsError: 409,
     ConflictError: 409,
     AnnotationExistsError: 409,
+    CommentNotFoundError: 404,
+    CommentExistsError: 409,
+    NotAThreadRootError: 400,
     ContentError: 422,
     NotAPdfError: 422,
     UnstorableError: 422,
@@ -138,6 +145,9 @@ def _error_answer(request: web.Request, error: Exception) -> web.StreamResponse:
     if isinstance(error, ApiError):
         if error.text:
             response = web.Response(status=error.status, text=error.reason)
+        elif error.body is not None:
+            response = web.Response(status=error.status, body=orjson.dumps(error.body),
+                                    content_type="application/json")
         else:
             response = error_response(error.status, error.reason, error.records,
                                       error.current, error.description)

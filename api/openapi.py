@@ -124,9 +124,30 @@ SCHEMAS: dict[str, Any] = {
                     "request_id": STRING,
                     "result": {"enum": ["success", "partial_failure", "failure"]},
                     "status": {"const": 200}, "revision": WRITE_REVISION}),
+    "CommentList": obj({"data": obj({"comments": {"type": "array", "items": ref("Record")}})}),
+    "CommentsPosted": obj({"data": obj({"comments": {"type": "array",
+                                                     "items": obj({"id": STRING})}}),
+                           "revision": WRITE_REVISION}),
+    "ThreadCreated": obj({"data": obj({"annotation": obj({"id": STRING}),
+                                       "comments": {"type": "array",
+                                                    "items": obj({"id": STRING})}}),
+                          "revision": WRITE_REVISION}),
+    "CommentWritten": obj({"data": ref("Record"), "revision": WRITE_REVISION}),
+    "CommentDeleted": obj({"data": obj({"id": STRING}), "revision": WRITE_REVISION}),
+    "FieldErrors": obj({}, {"annotation": {"type": "object"},
+                            "comments": {"type": "array"}}) | {
+        "description": "the engine's field-keyed 422 of the comment routes: per field, "
+                       "its reasons; one map per comment, in the request's order"},
     "Health": obj({"ok": BOOLEAN}),
     "OpenApi": obj({"openapi": STRING, "paths": {"type": "object"}}),
 }
+COMMENT_CONTENT = obj({"text": obj({"format": {"enum": ["plain", "xhtml"]},
+                                      "value": STRING})},
+                      {"createdAt": STRING, "updatedAt": STRING,
+                       "customData": nullable({"type": "object"}),
+                       "creatorName": nullable(STRING)})
+COMMENT_ITEM = obj({"content": COMMENT_CONTENT},
+                   {"id": STRING, "user_id": nullable(STRING), "group": nullable(STRING)})
 JSON_BODIES: dict[str, Any] = {
     "annotations": {"anyOf": [obj({"annotations": {"type": "array", "items": ITEM,
                                                    "minItems": 1}}), ITEM]},
@@ -146,6 +167,11 @@ JSON_BODIES: dict[str, Any] = {
                           obj({"at": {"type": "string", "format": "date-time"}})]},
     "confirm": obj({"annotationIds": {"type": "array", "items": STRING, "minItems": 1}},
                    {"timeout": {"type": "number", "minimum": 0, "maximum": 5}}),
+    "comments": obj({"comments": {"type": "array", "items": COMMENT_ITEM, "minItems": 1}}),
+    "thread": obj({"annotation": ITEM,
+                   "comments": {"type": "array", "items": COMMENT_ITEM, "minItems": 1}}),
+    "comment": obj({"content": COMMENT_CONTENT}, {"user_id": nullable(STRING),
+                                                  "group": nullable(STRING)}),
     "revoke": obj({"jwts": {"type": "array", "items": STRING, "minItems": 1}}),
     "copy": obj({"document_id": STRING}, {"documentId": STRING, "new_document_id": STRING,
                                           "newDocumentId": STRING}),
@@ -203,6 +229,7 @@ ANSWERS: dict[str, dict[str, Any]] = {
                                          "description": "one change per line"}},
 }
 ERROR_CONTENT = {"application/json": {"schema": ref("Error")}}
+FIELD_ERROR_BODIES = ("comments", "thread", "comment")  # their 422 is the engine's map
 PASSWORD_CONTENT = {"text/plain": {"schema": STRING}}  # a PDF password missing or wrong
 
 
@@ -213,6 +240,9 @@ def _responses(route: Any) -> dict[str, Any]:
         if status == 200 and route.answer is not None:
             response["content"] = ANSWERS.get(route.answer) or {
                 "application/json": {"schema": ref(route.answer)}}
+        elif status == 422 and route.body in FIELD_ERROR_BODIES:
+            response["content"] = {"application/json": {"schema": {
+                "anyOf": [ref("Error"), ref("FieldErrors")]}}}
         elif status >= 400:
             response["content"] = {**ERROR_CONTENT,
                                    **(PASSWORD_CONTENT if status == 403 else {})}

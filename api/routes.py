@@ -9,7 +9,7 @@ from typing import Any
 from aiohttp import web
 
 from api import annotations as annotation_routes  # "annotations" is also a __future__ name
-from api import confirmations, documents, downloads, history, instant_json, layers, sync
+from api import comments, confirmations, documents, downloads, history, instant_json, layers, sync
 from api.auth import PUBLIC_PATHS, client_of
 from api.context import PASSWORD_HEADER
 from api.errors import ApiError
@@ -166,6 +166,29 @@ ROUTES: list[Route] = [
     *_both_layers("DELETE", "/annotations/{annotation_id}", annotation_routes.delete_annotation,
                   "Delete one annotation", headers=(*DOCUMENT_ROUTE, "If-Match"), also=(412,),
                   jwt="write"),
+    *_both_layers("GET", "/annotations/{annotation_id}/comments", comments.list_comments,
+                  "The comments of a root annotation (markup or comment marker), oldest first",
+                  answer="CommentList", headers=DOCUMENT_ROUTE, jwt="read-document"),
+    *_both_layers("POST", "/annotations/{annotation_id}/comments", comments.post_comments,
+                  "Reply to a root annotation's thread: every comment of the request or none",
+                  answer="CommentsPosted", body="comments", headers=DOCUMENT_ROUTE,
+                  also=(409,), jwt="write"),
+    *_both_layers("POST", "/comments", comments.create_thread,
+                  "A root annotation with its first comments, in one write",
+                  answer="ThreadCreated", body="thread", headers=DOCUMENT_ROUTE, also=(409,),
+                  jwt="write"),
+    *_both_layers("PUT", "/annotations/{annotation_id}/comments/{comment_id}",
+                  comments.update_comment, "Change one comment's text (or group)",
+                  answer="CommentWritten", body="comment", headers=DOCUMENT_ROUTE,
+                  extension=True, jwt="write"),
+    *_both_layers("DELETE", "/annotations/{annotation_id}/comments/{comment_id}",
+                  comments.delete_comment, "Delete one comment (a comment marker goes with "
+                  "its last comment)", answer="CommentDeleted", headers=DOCUMENT_ROUTE,
+                  extension=True, jwt="write"),
+    *_both_layers("GET", "/annotations/{annotation_id}/comments/{comment_id}/history",
+                  comments.comment_history, "Every version of a comment: who, when, what",
+                  answer="History", headers=DOCUMENT_ROUTE, extension=True,
+                  jwt="read-document"),
     *_both_layers("GET", "/document.json", instant_json.export_instant_json,
                   "Instant JSON export (extensions: revision=N, at=<ISO 8601>)",
                   answer="InstantJson", query=("revision", "at", "annotation_version"),

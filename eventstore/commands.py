@@ -113,14 +113,80 @@ class DeleteAnnotation:
 
 @dataclass(frozen=True)
 class SetSections:
-    """Merge records into a layer's other Instant JSON sections (comments, bookmarks, form
-    fields by ``id``; form field values by ``name``): a known key is replaced, a new one
-    added. With ``replace`` the given sections become the whole content."""
+    """Merge records into a layer's other Instant JSON sections (bookmarks and form fields
+    by ``id``, form field values by ``name``): a known key is replaced, a new one added.
+    With ``replace`` the given sections become the whole content. Comments are records of
+    their own (the comment commands); a ``comments`` section here is refused."""
 
     document_id: str
     layer: str
     sections: dict[str, list[dict[str, Any]]]
     replace: bool = False
+
+
+@dataclass(frozen=True)
+class CreateComment:
+    """Add a comment to the thread of a live annotation of the layer (``content["rootId"]``).
+    ``root_types`` limits the roots a route accepts (None: any annotation); the guard judges
+    the root: may the caller see it and reply to its thread."""
+
+    document_id: str
+    layer: str
+    comment_id: str
+    content: dict[str, Any]  # an Instant JSON comment without its id
+    group: str | None
+    user_id: str | None
+    root_types: frozenset[str] | None = None
+    guard: Guard | None = field(default=None, compare=False)
+
+
+@dataclass(frozen=True)
+class PutComment:
+    """Create the comment, or update it when it is live (Instant JSON imports)."""
+
+    document_id: str
+    layer: str
+    comment_id: str
+    content: dict[str, Any]
+    group: str | None
+    user_id: str | None
+
+
+@dataclass(frozen=True)
+class CopyComment:
+    """Create a comment as a copy of a record, keeping its creator and last editor."""
+
+    document_id: str
+    layer: str
+    comment_id: str
+    content: dict[str, Any]
+    group: str | None
+    created_by: str | None
+    updated_by: str | None
+
+
+@dataclass(frozen=True)
+class UpdateComment:
+    document_id: str
+    layer: str
+    comment_id: str
+    content: dict[str, Any]
+    user_id: str | None
+    group: str | None = None
+    keep_group: bool = True
+    guard: Guard | None = field(default=None, compare=False)
+
+
+@dataclass(frozen=True)
+class DeleteComment:
+    """Delete a comment; the last comment of a comment marker takes the marker with it."""
+
+    document_id: str
+    layer: str
+    comment_id: str
+    user_id: str | None = None
+    missing_ok: bool = False
+    guard: Guard | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)
@@ -159,7 +225,8 @@ class DeleteDocument:
 
 Command = (CreateAnnotation | UpdateAnnotation | DeleteAnnotation | PutAnnotation
            | CopyAnnotation | CreateLayer | DeleteLayer | UploadDocument | DeleteDocument
-           | RevokeToken | SetSections)
+           | RevokeToken | SetSections | CreateComment | PutComment | CopyComment
+           | UpdateComment | DeleteComment)
 
 
 @dataclass(frozen=True)

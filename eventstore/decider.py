@@ -21,15 +21,21 @@ from eventstore.commands import (
     HIDDEN,
     Command,
     CopyAnnotation,
+    CopyComment,
     CreateAnnotation,
+    CreateComment,
     CreateLayer,
     DeleteAnnotation,
+    DeleteComment,
     DeleteDocument,
     DeleteLayer,
+    Guard,
     PutAnnotation,
+    PutComment,
     RevokeToken,
     SetSections,
     UpdateAnnotation,
+    UpdateComment,
     UploadDocument,
 )
 from eventstore.domain import (
@@ -38,28 +44,35 @@ from eventstore.domain import (
     SECTIONS,
     Annotation,
     Attachment,
+    Comment,
     Document,
     Layer,
     LayerSections,
+    Thread,
     Token,
     aggregate_from_head,
     annotation_record,
     annotation_stream_id,
     attachment_stream_id,
+    comment_stream_id,
     document_stream_id,
     layer_stream_id,
     sections_stream_id,
+    thread_stream_id,
     token_stream_id,
 )
 from eventstore.errors import (
     AnnotationExistsError,
     AnnotationNotFoundError,
     AttachmentNotFoundError,
+    CommentExistsError,
+    CommentNotFoundError,
     DocumentExistsError,
     DocumentNotFoundError,
     ForbiddenError,
     LayerExistsError,
     LayerNotFoundError,
+    NotAThreadRootError,
     StaleVersionError,
 )
 from eventstore.log import EventLog
@@ -101,6 +114,7 @@ class HeadCache:
 
 MISSING = object()
 ANNOTATION_TOPIC = get_topic(Annotation)
+COMMENT_MARKER = "pspdfkit/comment-marker"  # a root that exists for its thread alone
 
 
 class Decider:
@@ -321,6 +335,9 @@ class Decider:
             raise
         annotation.delete(user_id=command.user_id, request_id=request_id)
         self._emit(annotation.collect_events())
+        document = self._document(command.document_id)
+        self._delete_thread(document, command.layer, command.annotation_id, command.user_id,
+                            request_id)
         return annotation.record()
 
     def _new(self, document: Any, stream_id: UUID, head: Any, command: Any,
@@ -406,7 +423,10 @@ class Decider:
             self._emit(aggregate.collect_events())
 
     def set_sections(self, command: SetSections, request_id: str) -> dict[str, Any]:
+        if "comments" in command.sections:
+            raise ValueError("comments are records of their own: use the comment commands")
         document = self._document(command.document_id)
+        self._migrate_comments(document, command.layer, request_id)
         stream_id = sections_stream_id(document.instance, command.layer)
         head = self._head(stream_id, document.instance)
         before = {} if head is None else head.sections
@@ -426,6 +446,212 @@ class Decider:
             aggregate.trigger_event(LayerSections.Changed, **fields)
             self._emit(aggregate.collect_events())
         return result
+
+
+    # Comments: records like annotations, each in a stream of its own, and one thread
+    # stream per root listing the live ones.
+
+    def _migrate_comments(self, document: Any, layer: str, request_id: str) -> None:
+        """The comments 0.7 and 0.8 kept in the layer's sections become comment streams
+        (with no creator, as they were), in the write that first touches the layer's
+        comments; idempotent, as the sections head holds none afterwards."""
+        stream_id = sections_stream_id(document.instance, layer)
+        head = self._head(stream_id, document.instance)
+        if head is None or not head.sections.get("comments"):
+            return
+        for comment in head.sections["comments"]:
+            comment_id = comment["id"]
+            content = {k: v for k, v in comment.items() if k != "id"}
+            comment_stream = comment_stream_id(document.instance, layer, comment_id)
+            self._new_comment(document, layer, comment_id, comment_stream,
+                              self._head(comment_stream, document.instance), content, None,
+                              None, None, request_id)
+        sections = {k: v for k, v in head.sections.items() if k != "comments"}
+        aggregate = aggregate_from_head(head)
+        aggregate.trigger_event(LayerSections.Changed, document_id=document.document_id,
+                                instance=document.instance, layer=layer, sections=sections,
+                                request_id=request_id)
+        self._emit(aggregate.collect_events())
+
+    def _comment_head(self, document: Any, layer: str, comment_id: str, request_id: str
+                      ) -> tuple[UUID, Any, bool]:
+        self._migrate_comments(document, layer, request_id)
+        stream_id = comment_stream_id(document.instance, layer, comment_id)
+        head = self._head(stream_id, document.instance)
+        return stream_id, head, head is not None and not isinstance(head, Comment.Deleted)
+
+    def _root(self, document: Any, layer: str, content: dict[str, Any],
+              root_types: frozenset[str] | None = None, guard: Guard | None = None) -> Any:
+        """The live annotation a new comment's ``rootId`` names (with the route's rules)."""
+        root_id = content.get("rootId")
+        not_found = AnnotationNotFoundError(
+            f"the comment's root {root_id!r} is no annotation of {_layer_phrase(layer)}")
+        if not isinstance(root_id, str):
+            raise not_found
+        _, head, live = self._annotation_head(document, layer, root_id)
+        if not live:
+            raise not_found
+        root = aggregate_from_head(head)
+        verdict = guard(root.record()) if guard is not None else None
+        if verdict == HIDDEN:
+            raise not_found
+        if verdict is not None:
+            raise ForbiddenError(verdict)
+        if root_types is not None and root.content.get("type") not in root_types:
+            raise NotAThreadRootError(
+                f"annotation {root_id!r} is a {root.content.get('type')}, which holds no "
+                "comments: the root must be a markup annotation (highlight, underline, "
+                "squiggly, strikeout) or a pspdfkit/comment-marker")
+        return root
+
+    def create_comment(self, command: CreateComment, request_id: str) -> dict[str, Any]:
+        document = self._document(command.document_id)
+        stream_id, head, live = self._comment_head(document, command.layer,
+                                                   command.comment_id, request_id)
+        if live:
+            raise CommentExistsError(f"a comment with id {command.comment_id!r} already "
+                                     f"exists in {_layer_phrase(command.layer)}")
+        self._root(document, command.layer, command.content, command.root_types,
+                   command.guard)
+        return self._new_comment(document, command.layer, command.comment_id, stream_id, head,
+                                 command.content, command.group, command.user_id,
+                                 command.user_id, request_id)
+
+    def copy_comment(self, command: CopyComment, request_id: str) -> dict[str, Any]:
+        document = self._document(command.document_id)
+        stream_id, head, live = self._comment_head(document, command.layer,
+                                                   command.comment_id, request_id)
+        if live:
+            raise CommentExistsError(f"a comment with id {command.comment_id!r} already "
+                                     f"exists in {_layer_phrase(command.layer)}")
+        self._root(document, command.layer, command.content)
+        return self._new_comment(document, command.layer, command.comment_id, stream_id, head,
+                                 command.content, command.group, command.created_by,
+                                 command.updated_by, request_id)
+
+    def put_comment(self, command: PutComment, request_id: str) -> dict[str, Any]:
+        document = self._document(command.document_id)
+        stream_id, head, live = self._comment_head(document, command.layer,
+                                                   command.comment_id, request_id)
+        if not live:
+            self._root(document, command.layer, command.content)
+            return self._new_comment(document, command.layer, command.comment_id, stream_id,
+                                     head, command.content, command.group, command.user_id,
+                                     command.user_id, request_id)
+        comment = aggregate_from_head(head)
+        _same_root(comment, command.content)
+        comment.update(content=command.content, group=command.group, user_id=command.user_id,
+                       request_id=request_id)
+        self._emit(comment.collect_events())
+        return comment.record()
+
+    def _live_comment(self, command: Any, request_id: str) -> tuple[Any, Any]:
+        document = self._document(command.document_id)
+        _, head, live = self._comment_head(document, command.layer, command.comment_id,
+                                           request_id)
+        not_found = CommentNotFoundError(
+            f"no comment with id {command.comment_id!r} in {_layer_phrase(command.layer)}")
+        if not live:
+            raise not_found
+        comment = aggregate_from_head(head)
+        verdict = command.guard(comment.record()) if command.guard is not None else None
+        if verdict == HIDDEN:
+            raise not_found
+        if verdict is not None:
+            raise ForbiddenError(verdict)
+        return document, comment
+
+    def update_comment(self, command: UpdateComment, request_id: str) -> dict[str, Any]:
+        _, comment = self._live_comment(command, request_id)
+        _same_root(comment, command.content)
+        group = comment.group if command.keep_group else command.group
+        comment.update(content=command.content, group=group, user_id=command.user_id,
+                       request_id=request_id)
+        self._emit(comment.collect_events())
+        return comment.record()
+
+    def delete_comment(self, command: DeleteComment, request_id: str
+                       ) -> dict[str, Any] | None:
+        try:
+            document, comment = self._live_comment(command, request_id)
+        except CommentNotFoundError:
+            if command.missing_ok:
+                return None
+            raise
+        comment.delete(user_id=command.user_id, request_id=request_id)
+        self._emit(comment.collect_events())
+        root_id = comment.content.get("rootId")
+        _, thread = self._thread(document, command.layer, root_id)
+        left = [i for i in (thread.comment_ids if thread else []) if i != comment.annotation_id]
+        self._set_thread(document, command.layer, root_id, left, request_id)
+        if not left:  # a comment marker exists for its thread: it goes with the last comment
+            _, head, live = self._annotation_head(document, command.layer, root_id)
+            if live and head.content.get("type") == COMMENT_MARKER:
+                marker = aggregate_from_head(head)
+                marker.delete(user_id=command.user_id, request_id=request_id)
+                self._emit(marker.collect_events())
+        return comment.record()
+
+    def _new_comment(self, document: Any, layer: str, comment_id: str, stream_id: UUID,
+                     head: Any, content: dict[str, Any], group: str | None,
+                     created_by: str | None, updated_by: str | None, request_id: str
+                     ) -> dict[str, Any]:
+        fields = dict(content=content, group=group, created_by=created_by,
+                      updated_by=updated_by, request_id=request_id)
+        if head is not None:  # the id was used before and deleted
+            comment = aggregate_from_head(head)
+            comment.recreate(**fields)
+        else:
+            comment = Comment._create(Comment.Created, id=stream_id,
+                                      document_id=document.document_id,
+                                      instance=document.instance, layer=layer,
+                                      annotation_id=comment_id, **fields)
+        self._emit(comment.collect_events())
+        root_id = content["rootId"]
+        _, thread = self._thread(document, layer, root_id)
+        self._set_thread(document, layer, root_id,
+                         [*(thread.comment_ids if thread else []), comment_id], request_id)
+        return comment.record()
+
+    def _thread(self, document: Any, layer: str, root_id: str) -> tuple[UUID, Any]:
+        stream_id = thread_stream_id(document.instance, layer, root_id)
+        return stream_id, self._head(stream_id, document.instance)
+
+    def _set_thread(self, document: Any, layer: str, root_id: str, comment_ids: list[str],
+                    request_id: str) -> None:
+        stream_id, head = self._thread(document, layer, root_id)
+        fields = dict(document_id=document.document_id, instance=document.instance,
+                      layer=layer, root_id=root_id, comment_ids=comment_ids,
+                      request_id=request_id)
+        if head is None:
+            self._emit(Thread._create(Thread.Started, id=stream_id, **fields).collect_events())
+            return
+        thread = aggregate_from_head(head)
+        thread.trigger_event(Thread.Changed, **fields)
+        self._emit(thread.collect_events())
+
+    def _delete_thread(self, document: Any, layer: str, root_id: str, user_id: str | None,
+                       request_id: str) -> None:
+        """A deleted annotation's comments go with it."""
+        self._migrate_comments(document, layer, request_id)
+        _, thread = self._thread(document, layer, root_id)
+        if thread is None or not thread.comment_ids:
+            return
+        for comment_id in thread.comment_ids:
+            head = self._head(comment_stream_id(document.instance, layer, comment_id),
+                              document.instance)
+            if head is not None and not isinstance(head, Comment.Deleted):
+                comment = aggregate_from_head(head)
+                comment.delete(user_id=user_id, request_id=request_id)
+                self._emit(comment.collect_events())
+        self._set_thread(document, layer, root_id, [], request_id)
+
+
+def _same_root(comment: Any, content: dict[str, Any]) -> None:
+    if content.get("rootId") != comment.content.get("rootId"):
+        raise NotAThreadRootError(
+            f"comment {comment.annotation_id!r} belongs to annotation "
+            f"{comment.content.get('rootId')!r}; a comment cannot move to another thread")
 
 
 def merge_sections(current: dict[str, list[dict[str, Any]]],
@@ -454,7 +680,13 @@ DECISIONS: dict[type, Callable[[Decider, Any, str], dict[str, Any] | None]] = {
     DeleteLayer: Decider.delete_layer,
     RevokeToken: Decider.revoke_token,
     SetSections: Decider.set_sections,
+    CreateComment: Decider.create_comment,
+    PutComment: Decider.put_comment,
+    CopyComment: Decider.copy_comment,
+    UpdateComment: Decider.update_comment,
+    DeleteComment: Decider.delete_comment,
 }
+COMMENTED = (CreateComment, PutComment, CopyComment, UpdateComment, DeleteComment)
 LAYERED = (CreateAnnotation, CopyAnnotation, PutAnnotation, UpdateAnnotation, DeleteAnnotation)
 
 
@@ -468,6 +700,16 @@ def _streams_of(command: Command, instance: str) -> list[UUID]:
         streams.append(annotation_stream_id(instance, layer, command.annotation_id))
         streams.extend(attachment_stream_id(instance, a)
                        for a in getattr(command, "references", ()))
+    if isinstance(command, DeleteAnnotation):  # its thread goes with it
+        streams.append(thread_stream_id(instance, layer, command.annotation_id))
+    if isinstance(command, (*COMMENTED, DeleteAnnotation, SetSections)):
+        streams.append(sections_stream_id(instance, layer))  # comments kept there by 0.8
+    if isinstance(command, COMMENTED):
+        streams.append(comment_stream_id(instance, layer, command.comment_id))
+        root = getattr(command, "content", {}).get("rootId")
+        if isinstance(root, str):
+            streams += [annotation_stream_id(instance, layer, root),
+                        thread_stream_id(instance, layer, root)]
     return streams
 
 

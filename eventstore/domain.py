@@ -61,6 +61,16 @@ def annotation_stream_id(instance: str, layer: str, annotation_id: str) -> UUID:
     return _stream_id("annotation", instance, layer, annotation_id)
 
 
+@lru_cache(maxsize=16384)
+def comment_stream_id(instance: str, layer: str, comment_id: str) -> UUID:
+    return _stream_id("comment", instance, layer, comment_id)
+
+
+@lru_cache(maxsize=16384)
+def thread_stream_id(instance: str, layer: str, root_id: str) -> UUID:
+    return _stream_id("thread", instance, layer, root_id)
+
+
 BASE_FIELDS = frozenset({"originator_id", "originator_version", "timestamp", "originator_topic"})
 
 
@@ -297,6 +307,39 @@ class Annotation(Aggregate):
         self._change(self.Deleted, updated_by=user_id, request_id=request_id)
 
 
+class Comment(Annotation):
+    """One comment of a thread: a record like an annotation, in a stream of its own (its id
+    in ``annotation_id``; its content an Instant JSON comment without the id, ``rootId``
+    naming the thread's root annotation). Comments that 0.7 and 0.8 kept in a layer's
+    ``LayerSections`` become comment streams at the first write to their layer's comments."""
+
+
+class Thread(Aggregate):
+    """The live comments of one root annotation, so that one write can delete them with
+    their root, or the root (a comment marker) with its last comment, and never race a
+    comment posted at the same moment."""
+
+    class Event(Aggregate.Event):
+        document_id: str
+        instance: str
+        layer: str
+        root_id: str
+        comment_ids: list[str]  # live, in the order they were posted
+        request_id: str
+
+        def apply(self, aggregate: Any) -> None:
+            carry(self, aggregate)
+
+    class Started(Event, Aggregate.Created):
+        pass
+
+    class Changed(Event):
+        pass
+
+    def __init__(self) -> None:
+        """State is set by the events' ``apply``."""
+
+
 def annotation_record(annotation_id: str, content: dict[str, Any], created_by: str | None,
                       updated_by: str | None, group: str | None) -> dict[str, Any]:
     """A record in the shape the API serves it (the bulk rebuild writes the same shape in
@@ -316,5 +359,6 @@ def aggregate_from_head(event: Aggregate.Event) -> Any:
     return aggregate
 
 
-HEAD_CLASSES = ((Annotation.Event, Annotation), (Document.Event, Document), (Layer.Event, Layer),
+HEAD_CLASSES = ((Comment.Event, Comment), (Annotation.Event, Annotation),
+                (Thread.Event, Thread), (Document.Event, Document), (Layer.Event, Layer),
                 (LayerSections.Event, LayerSections))

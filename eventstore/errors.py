@@ -23,6 +23,19 @@ class AnnotationExistsError(DomainError):
     """Raised when creating an annotation whose id is already live in the layer."""
 
 
+class CommentNotFoundError(DomainError):
+    """Raised when a comment does not exist in the layer (or was deleted)."""
+
+
+class CommentExistsError(DomainError):
+    """Raised when creating a comment whose id is already live in the layer."""
+
+
+class NotAThreadRootError(DomainError):
+    """Raised when a comment names a root that cannot hold a thread (a route's rule), or
+    that is not a live annotation of the layer."""
+
+
 class ConflictError(DomainError):
     """Raised when concurrent writers kept changing the same records (PostgreSQL)."""
 

@@ -1,8 +1,8 @@
 """Collaboration permissions: ``<content-type>:<action>:<scope>`` strings from a client JWT.
 
 When a token carries ``collaboration_permissions`` and a ``user_id``, everything is denied
-unless granted, and grants add up. Only ``annotations`` are enforced; ``comments`` and
-``form-fields`` strings are parsed (a malformed one invalidates the token) and kept.
+unless granted, and grants add up, per content type: ``annotations``, ``comments`` (whose
+``reply`` is judged on the thread's root annotation) and ``form-fields``.
 """
 
 from __future__ import annotations
@@ -72,15 +72,17 @@ class Collaboration:
             raise PermissionSyntaxError("'collaboration_permissions' must be a list of strings")
         return cls(user_id, tuple(parse_grant(s) for s in strings))
 
-    def can(self, action: str, record: dict[str, Any]) -> bool:
-        return any(g.content_type == "annotations" and g.action == action
+    def can(self, action: str, record: dict[str, Any], content_type: str = "annotations"
+            ) -> bool:
+        return any(g.content_type == content_type and g.action == action
                    and g.covers(record, self.user_id) for g in self.grants)
 
-    def can_set_group(self, record: dict[str, Any], target: str | None) -> bool:
+    def can_set_group(self, record: dict[str, Any], target: str | None,
+                      content_type: str = "annotations") -> bool:
         """Moving ``record`` into group ``target``: a ``group=`` scope names the target group;
         the other scopes are about the record, as for every action."""
         for grant in self.grants:
-            if grant.content_type != "annotations" or grant.action != "set-group":
+            if grant.content_type != content_type or grant.action != "set-group":
                 continue
             if grant.scope == "group":
                 if grant.value == target:

@@ -40,6 +40,7 @@ from eventstore.log import EventLog, LoggedEvent
 
 log = logging.getLogger(__name__)
 UNSTORABLE = EncodingError  # data JSON cannot carry; any other error is the disk's or a bug
+CONFLICT_ATTEMPTS = 4  # decisions of one batch against streams other processes append to
 
 
 
@@ -146,7 +147,7 @@ class Writer:
         for request, outcomes in zip(live, results, strict=True):
             request.future.set_result(outcomes)
 
-    def _commit(self, batch: list[_Request], retried: bool = False) -> list[list[Outcome]]:
+    def _commit(self, batch: list[_Request], attempt: int = 1) -> list[list[Outcome]]:
         """Append the batch in one transaction. If that fails, nothing of it was stored:
         retry each request alone, then each command alone, so a command whose events
         cannot be stored fails by itself and never its neighbours."""
@@ -154,14 +155,16 @@ class Writer:
             outcomes, committed = self._decide_and_append(batch)
         except IntegrityError:
             # Another process appended to a stream this batch decided on (the store's
-            # unique stream/version key said so): decide again on fresh state, once.
+            # unique stream/version key said so): decide again on fresh state, a few times
+            # (a busy comment thread is one stream that every process writes).
             self.cache.clear()
-            if not retried:
-                return self._commit(batch, retried=True)
+            if attempt < CONFLICT_ATTEMPTS:
+                return self._commit(batch, attempt + 1)
             if len(batch) > 1:
                 return [self._commit([request])[0] for request in batch]
             conflict = ConflictError("another writer changed these records at the same "
-                                     "time, twice in a row; nothing was saved, try again")
+                                     f"time, {CONFLICT_ATTEMPTS} times in a row; nothing was "
+                                     "saved, try again")
             return [[Rejected(conflict)] * len(batch[0].commands)]
         except AppendOutcomeUnknownError:
             self.cache.clear()

@@ -6,7 +6,7 @@ import base64
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +48,7 @@ class DocumentStreams:
     layers: list[str]
     records: list[tuple[str, str]]  # (layer, annotation id)
     attachments: list[str]
+    comments: list[tuple[str, str]] = field(default_factory=list)  # (layer, comment id)
 
 
 DOCUMENT_COLUMNS = ("document_id, instance, title, sha256, byte_size, password_protected, "
@@ -74,6 +75,17 @@ def _change(row: tuple) -> dict[str, Any]:
     """A change as the history and change-feed extensions serve it."""
     return {"revision": row[0], "id": row[1], "version": row[2], "kind": row[3], "at": row[4],
             "user_id": row[5], "record": orjson.loads(row[6])}
+
+
+def legacy_comment(comment: dict[str, Any]) -> dict[str, Any]:
+    """A comment kept in a layer's sections (0.7, 0.8) as a record: it had no creator."""
+    return {"id": comment["id"], "content": {k: v for k, v in comment.items() if k != "id"},
+            "createdBy": None, "updatedBy": None, "group": None}
+
+
+def instant_comment(record: dict[str, Any]) -> dict[str, Any]:
+    """A comment record in Instant JSON's form: the content with its id."""
+    return {"id": record["id"], **record["content"]}
 
 
 ORDER_COLUMNS = {"created_at": "created_at", "title": "title"}
@@ -175,8 +187,10 @@ class ReadModel:
                                   "WHERE document_id = ?", [document_id]).fetchall()
         attachments = [r[0] for r in self.db.execute(
             "SELECT attachment_id FROM attachments WHERE document_id = ?", [document_id])]
+        comments = self.db.execute("SELECT layer, id FROM comments WHERE document_id = ?",
+                                   [document_id]).fetchall()
         return DocumentStreams(row[0], sorted(layers), [(r[0], r[1]) for r in records],
-                               attachments)
+                               attachments, [(r[0], r[1]) for r in comments])
 
     def layers(self, document_id: str) -> list[str]:
         return [r[0] for r in self.db.execute(
@@ -221,22 +235,66 @@ class ReadModel:
                     ) -> list[str]:
         """The live records of a layer as they were at revision ``upto`` (now when None),
         in creation order: the latest change of each annotation at or before it."""
+        return self._state("changes", "annotation_id", document_id, layer, upto)
+
+    def _state(self, table: str, id_column: str, document_id: str, layer: str,
+               upto: int | None) -> list[str]:
         bound = "AND revision <= ?" if upto is not None else ""
         params: list[Any] = [document_id, layer] + ([upto] if upto is not None else [])
         rows = self.db.execute(
-            f"SELECT c.record, c.kind FROM changes c JOIN ("
-            f"  SELECT annotation_id, MAX(revision) AS last FROM changes "
-            f"  WHERE document_id = ? AND layer = ? {bound} GROUP BY annotation_id"
+            f"SELECT c.record, c.kind FROM {table} c JOIN ("
+            f"  SELECT {id_column}, MAX(revision) AS last FROM {table} "
+            f"  WHERE document_id = ? AND layer = ? {bound} GROUP BY {id_column}"
             f") latest ON c.revision = latest.last ORDER BY ("
-            f"  SELECT MAX(revision) FROM changes o WHERE o.document_id = c.document_id "
-            f"  AND o.layer = c.layer AND o.annotation_id = c.annotation_id "
+            f"  SELECT MAX(revision) FROM {table} o WHERE o.document_id = c.document_id "
+            f"  AND o.layer = c.layer AND o.{id_column} = c.{id_column} "
             f"  AND o.revision <= latest.last AND o.kind IN ('created', 'recreated'))",
             params).fetchall()
         return [record for record, kind in rows if kind != "deleted"]
 
-    def sections(self, document_id: str, layer: str, upto: int | None = None
-                 ) -> dict[str, list[dict[str, Any]]]:
-        """A layer's comments, bookmarks, form fields and values at revision ``upto``."""
+    def comment_state(self, document_id: str, layer: str, upto: int | None = None
+                      ) -> list[dict[str, Any]]:
+        """The live comments of a layer at revision ``upto`` (now when None), as records,
+        oldest first: those kept in the layer's sections by 0.7 and 0.8 (until a write
+        moved them into comment streams), then the comment streams'."""
+        streamed = [orjson.loads(r) for r in self._state("comment_changes", "comment_id",
+                                                         document_id, layer, upto)]
+        ids = {r["id"] for r in streamed}
+        legacy = [legacy_comment(c) for c in self._sections(document_id, layer, upto)
+                  .get("comments", []) if c.get("id") not in ids]
+        return legacy + streamed
+
+    def thread(self, document_id: str, layer: str, root_id: str) -> list[dict[str, Any]]:
+        """The live comments of one root annotation, oldest first."""
+        streamed = [orjson.loads(r[0]) for r in self.db.execute(
+            "SELECT record FROM comments WHERE document_id = ? AND layer = ? AND root_id = ? "
+            "AND deleted = 0 ORDER BY created_revision", [document_id, layer, root_id])]
+        ids = {r["id"] for r in streamed}
+        legacy = [legacy_comment(c) for c in self._sections(document_id, layer, None)
+                  .get("comments", []) if c.get("rootId") == root_id and c.get("id") not in ids]
+        return legacy + streamed
+
+    def comment_history(self, document_id: str, layer: str, comment_id: str
+                        ) -> list[dict[str, Any]]:
+        return [_change(row) for row in self.db.execute(
+            "SELECT revision, comment_id, version, kind, at, user_id, record "
+            "FROM comment_changes WHERE document_id = ? AND layer = ? AND comment_id = ? "
+            "ORDER BY revision", [document_id, layer, comment_id])]
+
+    def sections(self, document_id: str, layer: str, upto: int | None = None, *,
+                 comments: bool = True) -> dict[str, list[dict[str, Any]]]:
+        """A layer's comments (in Instant JSON form; left out with ``comments=False``),
+        bookmarks, form fields and values at revision ``upto``."""
+        sections = {k: v for k, v in self._sections(document_id, layer, upto).items()
+                    if k != "comments"}
+        if comments:
+            found = [instant_comment(r) for r in self.comment_state(document_id, layer, upto)]
+            if found:
+                sections = {"comments": found, **sections}
+        return sections
+
+    def _sections(self, document_id: str, layer: str, upto: int | None
+                  ) -> dict[str, list[dict[str, Any]]]:
         bound = "AND revision <= ?" if upto is not None else ""
         params: list[Any] = [document_id, layer] + ([upto] if upto is not None else [])
         row = self.db.execute(
@@ -349,5 +407,7 @@ def dump_tables(db: sqlite_utils.Database) -> dict[str, list[dict[str, Any]]]:
         "changes": list(db.query("SELECT * FROM changes ORDER BY revision")),
         "sections": list(db.query("SELECT * FROM sections ORDER BY document_id, layer, "
                                   "revision")),
+        "comments": list(db.query("SELECT * FROM comments ORDER BY document_id, layer, id")),
+        "comment_changes": list(db.query("SELECT * FROM comment_changes ORDER BY revision")),
         "revoked": list(db.query("SELECT * FROM revoked ORDER BY jti")),
     }

@@ -6,7 +6,8 @@ restart or in a replay) changes nothing the second time.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from functools import partial
 from typing import Any, NamedTuple
 
 import orjson
@@ -16,9 +17,11 @@ from eventsourcing.utils import get_topic
 from eventstore.domain import (
     Annotation,
     Attachment,
+    Comment,
     Document,
     Layer,
     LayerSections,
+    Thread,
     Token,
     annotation_record,
 )
@@ -42,11 +45,14 @@ TOPICS = {cls: get_topic(cls) for cls in (
     Layer.Recreated,
     Layer.Deleted, Attachment.Attached, Annotation.Created, Annotation.Updated,
     Annotation.Recreated, Annotation.Deleted, Token.Revoked, LayerSections.Started,
-    LayerSections.Changed)}
+    LayerSections.Changed, Comment.Created, Comment.Updated, Comment.Recreated,
+    Comment.Deleted, Thread.Started, Thread.Changed)}  # threads: the writer's index only
 KINDS = {TOPICS[Annotation.Created]: "created", TOPICS[Annotation.Updated]: "updated",
          TOPICS[Annotation.Recreated]: "recreated", TOPICS[Annotation.Deleted]: "deleted"}
 CREATIONS = {TOPICS[Annotation.Created], TOPICS[Annotation.Recreated]}
 DELETION = TOPICS[Annotation.Deleted]
+COMMENT_KINDS = {TOPICS[Comment.Created]: "created", TOPICS[Comment.Updated]: "updated",
+                 TOPICS[Comment.Recreated]: "recreated", TOPICS[Comment.Deleted]: "deleted"}
 
 INSERT_CHANGE = """
 INSERT OR IGNORE INTO changes (revision, document_id, layer, annotation_id, version, kind, at,
@@ -67,6 +73,21 @@ ON CONFLICT (document_id, layer, id) DO UPDATE SET
     created_at = CASE WHEN ?15 THEN excluded.created_at ELSE annotations.created_at END,
     updated_at = excluded.updated_at, deleted = excluded.deleted
 WHERE excluded.version > annotations.version
+"""
+
+UPSERT_COMMENT = """
+INSERT INTO comments (document_id, layer, id, root_id, group_name, created_by, updated_by,
+    record, version, revision, created_revision, created_at, updated_at, deleted)
+VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)
+ON CONFLICT (document_id, layer, id) DO UPDATE SET
+    root_id = excluded.root_id, group_name = excluded.group_name,
+    created_by = excluded.created_by, updated_by = excluded.updated_by,
+    record = excluded.record, version = excluded.version, revision = excluded.revision,
+    created_revision = CASE WHEN ?15 THEN excluded.created_revision
+                            ELSE comments.created_revision END,
+    created_at = CASE WHEN ?15 THEN excluded.created_at ELSE comments.created_at END,
+    updated_at = excluded.updated_at, deleted = excluded.deleted
+WHERE excluded.version > comments.version
 """
 
 UPSERT_DOCUMENT = """
@@ -122,7 +143,7 @@ class ReadModelWriter:
         self._documents_touched = False
         self.revocations_changed = 0
         self._revocations_touched = False
-        self._handlers = {
+        self._handlers: dict[str, Callable[[int, int, dict[str, Any]], None]] = {
             TOPICS[Document.Uploaded]: self._document_stored,
             TOPICS[Document.Reuploaded]: self._document_stored,
             TOPICS[Document.Deleted]: self._document_deleted,
@@ -134,6 +155,8 @@ class ReadModelWriter:
             TOPICS[Token.Revoked]: self._revoked,
             TOPICS[LayerSections.Started]: self._sections_changed,
             TOPICS[LayerSections.Changed]: self._sections_changed,
+            **{topic: partial(self._comment_changed, kind)
+               for topic, kind in COMMENT_KINDS.items()},
         }
 
     def position(self) -> int:
@@ -232,7 +255,8 @@ class ReadModelWriter:
              fields["instance"], version])
 
     def _drop_document_contents(self, document_id: str) -> None:
-        for table in ("annotations", "layers", "attachments", "changes", "sections"):
+        for table in ("annotations", "layers", "attachments", "changes", "sections",
+                      "comments", "comment_changes"):
             self.db.execute(f"DELETE FROM {table} WHERE document_id = ?", [document_id])
 
     def _layer_created(self, revision: int, version: int, fields: dict[str, Any]) -> None:
@@ -268,6 +292,28 @@ class ReadModelWriter:
             "INSERT INTO sections (document_id, layer, revision, sections) VALUES (?, ?, ?, ?) "
             "ON CONFLICT DO NOTHING", [fields["document_id"], fields["layer"], revision,
                                        orjson.dumps(fields["sections"]).decode()])
+
+    def _comment_changed(self, kind: str, revision: int, version: int, fields: dict[str, Any]
+                         ) -> None:
+        """Comments are few beside annotations: one row each, event by event."""
+        document_id = fields["document_id"]
+        if self._live_instance(document_id) != fields["instance"]:
+            return
+        at = read_model_time(fields["timestamp"])
+        record = orjson.dumps(annotation_record(
+            fields["annotation_id"], fields["content"], fields["created_by"],
+            fields["updated_by"], fields["group"])).decode()
+        key = (document_id, fields["layer"], fields["annotation_id"])
+        creation = kind in ("created", "recreated")
+        self.db.execute(UPSERT_COMMENT, [
+            *key, fields["content"].get("rootId"), fields["group"], fields["created_by"],
+            fields["updated_by"], record, version, revision, revision, at, at,
+            int(kind == "deleted"), creation])
+        user = fields["created_by"] if creation else fields["updated_by"]
+        self.db.execute(
+            "INSERT OR IGNORE INTO comment_changes (revision, document_id, layer, comment_id, "
+            "version, kind, at, user_id, record) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [revision, *key, version, kind, at, user, record])
 
     def _revoked(self, revision: int, version: int, fields: dict[str, Any]) -> None:
         self._revocations_touched = True

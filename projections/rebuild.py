@@ -26,7 +26,7 @@ from pathlib import Path
 import orjson
 import sqlite_utils
 
-from eventstore.domain import Attachment, Document, Layer, LayerSections, Token
+from eventstore.domain import Attachment, Comment, Document, Layer, LayerSections, Token
 from eventstore.log import EventLog
 from eventstore.times import stored_time_text
 from eventstore.transcoding import timestamp_sql
@@ -48,7 +48,8 @@ PARALLEL_FROM = 200_000  # revisions; a shorter log is decoded by one thread
 OTHER_KINDS = (Document.Uploaded, Document.Reuploaded, Document.Deleted, Document.Copied,
                Layer.Created,
                Layer.Recreated, Layer.Deleted, Attachment.Attached, Token.Revoked,
-               LayerSections.Started, LayerSections.Changed)
+               LayerSections.Started, LayerSections.Changed, Comment.Created,
+               Comment.Updated, Comment.Recreated, Comment.Deleted)
 
 # The timestamp is stored tagged, as an ISO text in UTC (``…+00:00``); written as ``_at``
 # writes it. Any other offset goes through ``_at`` itself.

@@ -5,6 +5,7 @@ an earlier state or delete it, and the commands of an import plan."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 import orjson
@@ -13,11 +14,14 @@ from eventstore.blobs import BlobStore
 from eventstore.commands import (
     Command,
     CopyAnnotation,
+    CopyComment,
     CreateLayer,
     DeleteAnnotation,
+    DeleteComment,
     DeleteLayer,
     NewAttachment,
     PutAnnotation,
+    PutComment,
     SetSections,
 )
 from eventstore.domain import SECTIONS
@@ -28,22 +32,30 @@ from projections.instant_json import (
     export_annotation,
     export_document,
 )
-from projections.queries import ReadModel
+from projections.queries import ReadModel, instant_comment
 from projections.sections import export_sections
+
+Sees = Callable[[dict[str, Any], str], bool]  # (record, content type): may the caller view it
 
 
 def instant_json_of(read_model: ReadModel, blobs: BlobStore, document_id: str, layer: str,
                     upto: int | None = None, annotation_version: int | None = None,
-                    sees: Callable[[dict[str, Any]], bool] | None = None) -> dict[str, Any]:
+                    sees: Sees | None = None) -> dict[str, Any]:
     """A layer as Instant JSON at a revision (now when None), with only the records
     ``sees`` allows and the attachments they name; the PDF's own annotations that became
     records since deleted (or that the caller may not see) are listed as skipped, so that
     a viewer of the source PDF shows exactly this state."""
     records = (orjson.loads(r) for r in read_model.layer_state(document_id, layer, upto))
     annotations = [export_annotation(r, annotation_version) for r in records
-                   if sees is None or sees(r)]
-    sections = export_sections(read_model.sections(document_id, layer, upto),
-                               canonical_timestamp,
+                   if sees is None or sees(r, "annotations")]
+    sections = read_model.sections(document_id, layer, upto, comments=False)
+    comments = visible_comments(read_model.comment_state(document_id, layer, upto), sees)
+    if comments:
+        sections["comments"] = comments
+    if sees is not None:
+        sections = {name: [r for r in found if sees(r, "form-fields")]
+                    if name in FORM_SECTIONS else found for name, found in sections.items()}
+    sections = export_sections(sections, canonical_timestamp,
                                None if sees is None else {a["id"] for a in annotations})
     attachments: dict[str, tuple[str, bytes]] = {}
     for annotation in annotations:
@@ -55,6 +67,15 @@ def instant_json_of(read_model: ReadModel, blobs: BlobStore, document_id: str, l
     shown = {a["pdfObjectId"] for a in annotations if isinstance(a.get("pdfObjectId"), int)}
     skipped = sorted(read_model.pdf_object_ids(document_id, layer, upto) - shown)
     return export_document(annotations, attachments, sections, skipped)
+
+
+FORM_SECTIONS = ("formFields", "formFieldValues")  # what ``form-fields`` permissions cover
+
+
+def visible_comments(records: list[dict[str, Any]], sees: Sees | None
+                     ) -> list[dict[str, Any]]:
+    """Comment records as Instant JSON, only those the caller may view."""
+    return [instant_comment(r) for r in records if sees is None or sees(r, "comments")]
 
 
 def import_commands(blobs: BlobStore, plan: ImportPlan, document_id: str, layer: str
@@ -71,17 +92,31 @@ def import_commands(blobs: BlobStore, plan: ImportPlan, document_id: str, layer:
                       references=references,
                       attachments=tuple(brought[r] for r in references if r in brought))
         for annotation_id, content, references in plan.annotations]
-    if plan.sections:
-        commands.append(SetSections(document_id, layer, plan.sections))
+    commands += [PutComment(document_id, layer, c["id"], _comment_content(c), None, None)
+                 for c in plan.sections.get("comments", ())]
+    others = _other_sections(plan.sections)
+    if others:
+        commands.append(SetSections(document_id, layer, others))
     commands += [DeleteAnnotation(document_id, layer, record_id, missing_ok=True)
                  for _, record_id in plan.removed]
     return commands
 
 
+def _comment_content(comment: dict[str, Any]) -> dict[str, Any]:
+    """An Instant JSON comment as a record's content: all but its id."""
+    return {k: v for k, v in comment.items() if k != "id"}
+
+
+def _other_sections(sections: dict[str, list[dict[str, Any]]]
+                    ) -> dict[str, list[dict[str, Any]]]:
+    return {name: records for name, records in sections.items() if name != "comments"}
+
+
 def import_paths(plan: ImportPlan) -> list[str]:
     """Where each of ``import_commands``' commands comes from in the document."""
-    return [f"$.annotations[{i}]" for i in range(len(plan.annotations))] + (
-        ["$"] if plan.sections else []) + [path for path, _ in plan.removed]
+    return [f"$.annotations[{i}]" for i in range(len(plan.annotations))] + [
+        f"$.comments[{i}]" for i in range(len(plan.sections.get("comments", ())))] + (
+        ["$"] if _other_sections(plan.sections) else []) + [path for path, _ in plan.removed]
 
 
 def import_counts(plan: ImportPlan) -> dict[str, int]:
@@ -94,13 +129,30 @@ def layer_copy_commands(read_model: ReadModel, document_id: str, source: str, na
                         upto: int | None) -> list[Command]:
     """Commands creating layer ``name`` as a copy of ``source`` at revision ``upto`` (now
     when None): its records, with their creators, and its other sections."""
-    records = read_model.layer_state(document_id, source, upto)
+    records = [orjson.loads(r) for r in read_model.layer_state(document_id, source, upto)]
     commands: list[Command] = [CreateLayer(document_id, name)]
-    commands += [copy_command(document_id, name, orjson.loads(r)) for r in records]
-    sections = read_model.sections(document_id, source, upto)
+    commands += [copy_command(document_id, name, r) for r in records]
+    commands += comment_copy_commands(read_model, document_id, source, document_id, name,
+                                      upto, {r["id"] for r in records})
+    sections = read_model.sections(document_id, source, upto, comments=False)
     if sections:
         commands.append(SetSections(document_id, name, sections, replace=True))
     return commands
+
+
+def comment_copy_commands(read_model: ReadModel, source_document: str, source: str,
+                          target_document: str, target: str, upto: int | None,
+                          roots: set[str]) -> list[Command]:
+    """Commands copying the comments of layer ``source`` at ``upto`` whose roots are
+    among ``roots`` (the records copied), with their creators."""
+    return [comment_copy(target_document, target, c)
+            for c in read_model.comment_state(source_document, source, upto)
+            if c["content"].get("rootId") in roots]
+
+
+def comment_copy(document_id: str, layer: str, record: dict[str, Any]) -> CopyComment:
+    return CopyComment(document_id, layer, record["id"], record["content"], record["group"],
+                       record["createdBy"], record["updatedBy"])
 
 
 def copy_command(document_id: str, layer: str, record: dict[str, Any]) -> CopyAnnotation:
@@ -120,8 +172,10 @@ def document_copy_commands(read_model: ReadModel, source: str, target: str,
     for layer in ["", *read_model.layers(source)]:
         if layer:
             commands.append(CreateLayer(target, layer))
+        roots: set[str] = set()
         for text in read_model.layer_state(source, layer, upto):
             record = orjson.loads(text)
+            roots.add(record["id"])
             references = attachment_references(record["content"])
             for attachment_id in references:
                 if attachment_id not in held:
@@ -134,7 +188,8 @@ def document_copy_commands(read_model: ReadModel, source: str, target: str,
                 target, layer, record["id"], record["content"], record["group"],
                 record["createdBy"], record["updatedBy"], references,
                 tuple(held[a] for a in references if a in held)))
-        sections = read_model.sections(source, layer, upto)
+        commands += comment_copy_commands(read_model, source, layer, target, layer, upto, roots)
+        sections = read_model.sections(source, layer, upto, comments=False)
         if sections:
             commands.append(SetSections(target, layer, sections, replace=True))
     return commands
@@ -158,29 +213,39 @@ def layer_revert_commands(read_model: ReadModel, document_id: str, layer: str, u
     now = read_model.layer_state(document_id, layer, None)
     commands = revert_commands(document_id, layer, [orjson.loads(r) for r in then],
                                [orjson.loads(r) for r in now])
-    sections_then = read_model.sections(document_id, layer, upto)
-    if sections_then != read_model.sections(document_id, layer, None):
+    # after the annotations, so that roots brought back are there for their comments;
+    # a comment whose root was deleted went with it (missing_ok)
+    commands += revert_commands(document_id, layer,
+                                read_model.comment_state(document_id, layer, upto),
+                                read_model.comment_state(document_id, layer, None),
+                                comments=True)
+    sections_then = read_model.sections(document_id, layer, upto, comments=False)
+    if sections_then != read_model.sections(document_id, layer, None, comments=False):
         commands.append(SetSections(document_id, layer, sections_then, replace=True))
     return commands
 
 
 def revert_commands(document_id: str, layer: str, then: list[dict[str, Any]],
-                    now: list[dict[str, Any]]) -> list[Command]:
-    """Commands that turn the records ``now`` into the records ``then``."""
+                    now: list[dict[str, Any]], *, comments: bool = False) -> list[Command]:
+    """Commands that turn the records ``now`` into the records ``then`` (annotations, or
+    with ``comments`` comment records)."""
+    delete: Any = partial(DeleteComment, missing_ok=True) if comments else DeleteAnnotation
+    copy = comment_copy if comments else copy_command
+    put = PutComment if comments else PutAnnotation
     wanted = {r["id"]: r for r in then}
     current = {r["id"]: r for r in now}
-    commands: list[Command] = [DeleteAnnotation(document_id, layer, i)
+    commands: list[Command] = [delete(document_id, layer, i)
                                for i in current if i not in wanted]
-    for annotation_id, record in wanted.items():
-        present = current.get(annotation_id)
+    for record_id, record in wanted.items():
+        present = current.get(record_id)
         if present == record:
             continue
         if present is not None and present["createdBy"] != record["createdBy"]:
-            commands.append(DeleteAnnotation(document_id, layer, annotation_id))
+            commands.append(delete(document_id, layer, record_id))
             present = None
         if present is None:
-            commands.append(copy_command(document_id, layer, record))
+            commands.append(copy(document_id, layer, record))
         else:
-            commands.append(PutAnnotation(document_id, layer, annotation_id, record["content"],
-                                          record["group"], record["updatedBy"]))
+            commands.append(put(document_id, layer, record_id, record["content"],
+                                record["group"], record["updatedBy"]))
     return commands

@@ -10,7 +10,7 @@ import sqlite_utils
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 5  # bump to force a rebuild of existing read models at start-up
+SCHEMA_VERSION = 6  # bump to force a rebuild of existing read models at start-up
 
 
 def connect(path: Path | str, *, readonly: bool = False) -> sqlite_utils.Database:
@@ -70,6 +70,24 @@ def ensure_schema(db: sqlite_utils.Database) -> None:
     db.table("sections").create({
         "document_id": str, "layer": str, "revision": int, "sections": str,
     }, pk=("document_id", "layer", "revision"), if_not_exists=True)
+    # Comments: the latest version of each, and one row per comment event (their history
+    # and the state of a layer's threads at any revision).
+    db.table("comments").create({
+        "document_id": str, "layer": str, "id": str, "root_id": str, "group_name": str,
+        "created_by": str, "updated_by": str, "record": str, "version": int,
+        "revision": int, "created_revision": int, "created_at": str, "updated_at": str,
+        "deleted": int,
+    }, pk=("document_id", "layer", "id"), if_not_exists=True)
+    db.table("comments").create_index(
+        ["document_id", "layer", "root_id", "deleted", "created_revision"],
+        if_not_exists=True, index_name="comments_by_root")
+    db.table("comment_changes").create({
+        "revision": int, "document_id": str, "layer": str, "comment_id": str,
+        "version": int, "kind": str, "at": str, "user_id": str, "record": str,
+    }, pk="revision", if_not_exists=True)
+    db.table("comment_changes").create_index(
+        ["document_id", "layer", "comment_id", "revision"], if_not_exists=True,
+        index_name="comment_changes_by_comment")
     db.table("revoked").create({"jti": str, "expires": int, "revision": int}, pk="jti",
                          if_not_exists=True)
     db.table("positions").create({"name": str, "revision": int}, pk="name", if_not_exists=True)
@@ -120,4 +138,4 @@ def open_read_model(path: Path) -> sqlite_utils.Database:
 
 
 TABLES = ("documents", "layers", "annotations", "attachments", "changes", "sections",
-          "revoked", "positions")
+          "comments", "comment_changes", "revoked", "positions")

@@ -25,6 +25,7 @@ from eventstore.domain import (
     Document,
     annotation_stream_id,
     attachment_stream_id,
+    comment_stream_id,
     document_stream_id,
     layer_stream_id,
     sections_stream_id,
@@ -92,7 +93,9 @@ class Drift:
 KEYS = {"documents": ("document_id",), "layers": ("document_id", "name"),
         "annotations": ("document_id", "layer", "id"),
         "attachments": ("document_id", "attachment_id"), "changes": ("revision",),
-        "sections": ("document_id", "layer", "revision"), "revoked": ("jti",)}
+        "sections": ("document_id", "layer", "revision"),
+        "comments": ("document_id", "layer", "id"), "comment_changes": ("revision",),
+        "revoked": ("jti",)}
 
 
 @dataclass(frozen=True)
@@ -256,6 +259,8 @@ def document_events(log: EventLog, data_dir: Path, document: str) -> list[Logged
             streams |= {annotation_stream_id(known.instance, layer, annotation_id)
                         for layer, annotation_id in known.records}
             streams |= {attachment_stream_id(known.instance, a) for a in known.attachments}
+            streams |= {comment_stream_id(known.instance, layer, comment_id)
+                        for layer, comment_id in known.comments}
     for logged in log.read_all(after=position):  # the tail the read model has not seen
         if getattr(logged.event, "document_id", None) == document:
             streams.add(logged.event.originator_id)

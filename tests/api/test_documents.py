@@ -320,7 +320,8 @@ async def test_every_route_answers_with_a_trailing_slash(client, route):
     for slash in ("", "/"):
         document_id = await _a_document_with_a_record(client)
         path = route.path.format(document_id=document_id, layer_name="L", annotation_id="a",
-                                 page_index="0", attachment_id="0" * 64) + slash
+                                 page_index="0", attachment_id="0" * 64,
+                                 comment_id="c") + slash
         response = await client.request(route.method, path, headers=AUTH,
                                         allow_redirects=False)
         answers.append((response.status, response.content_type,

@@ -113,3 +113,54 @@ async def test_a_change_through_one_process_reaches_sync_clients_of_another(tmp_
     finally:
         for server in servers:
             server.stop()
+
+
+async def test_two_processes_posting_to_one_thread_at_once_both_land(tmp_path, database_url):
+    """Comments of one thread, posted through two processes at the same moment, ten times:
+    the thread's stream takes one, the other process decides again and lands too."""
+    blobs = tmp_path / "shared-blobs"
+    servers = [ServerProcess(tmp_path / f"node{i}" / "data", free_port(), TOKEN,
+                             ANNOLOG_DATABASE_URL=database_url, ANNOLOG_BLOB_DIR=str(blobs))
+               for i in range(2)]
+    try:
+        await asyncio.gather(*(s.ready() for s in servers))
+        async with aiohttp.ClientSession() as session:
+            form = aiohttp.FormData()
+            form.add_field("file", make_pdf(), filename="a.pdf", content_type="application/pdf")
+            form.add_field("document_id", "doc")
+            async with session.post(f"{servers[0].base}/api/documents", data=form,
+                                    headers=AUTH) as response:
+                assert response.status == 200
+            marker = {"v": 2, "type": "pspdfkit/comment-marker", "pageIndex": 0,
+                      "bbox": [1, 1, 10, 10], "opacity": 1}
+            async with session.post(f"{servers[0].base}/api/documents/doc/comments",
+                                    headers=AUTH, json={
+                                        "annotation": {"id": "root", "content": marker},
+                                        "comments": [{"content": {"text": {
+                                            "format": "plain", "value": "first"}}}]}) as r:
+                assert r.status == 200, await r.text()
+                revision = (await r.json())["revision"]
+
+            async def reply(node: int, i: int) -> int:
+                async with session.post(
+                        f"{servers[node].base}/api/documents/doc/annotations/root/comments",
+                        headers={**AUTH, "Annolog-Min-Revision": str(revision)},
+                        json={"comments": [{"id": f"c{node}-{i}", "content": {"text": {
+                            "format": "plain", "value": f"{node} {i}"}}}]}) as r:
+                    assert r.status == 200, await r.text()
+                    return (await r.json())["revision"]
+
+            latest = 0
+            for i in range(10):
+                latest = max(latest, *await asyncio.gather(reply(0, i), reply(1, i)))
+            for server in servers:
+                async with session.get(
+                        f"{server.base}/api/documents/doc/annotations/root/comments",
+                        headers={**AUTH, "Annolog-Min-Revision": str(latest)}) as r:
+                    comments = (await r.json())["data"]["comments"]
+                assert len(comments) == 21
+                assert {c["id"] for c in comments} >= {f"c{n}-{i}" for n in (0, 1)
+                                                        for i in range(10)}
+    finally:
+        for server in servers:
+            server.stop()

@@ -10,11 +10,13 @@ import pytest
 from eventstore.commands import (
     CopyAnnotation,
     CreateAnnotation,
+    CreateComment,
     CreateLayer,
     DeleteAnnotation,
     DeleteDocument,
     DeleteLayer,
     NewAttachment,
+    PutComment,
     RevokeToken,
     SetSections,
     UpdateAnnotation,
@@ -25,6 +27,7 @@ from eventstore.writer import Writer
 from projections import rebuild
 from projections.rebuild import replay
 from projections.schema import connect
+from tests.legacy import append_legacy_comments
 
 PAGES = [{"width": 10, "height": 10}] * 3
 
@@ -33,8 +36,6 @@ PAGES = [{"width": 10, "height": 10}] * 3
 def log(tmp_path: Path) -> EventLog:
     """Every kind of event, with documents replaced and deleted along the way."""
     log = open_log(tmp_path / "log")
-    writer = Writer(log)
-    writer.start()
     steps = [
         [UploadDocument("d", "T", "00", 1, False, PAGES)],
         [CreateAnnotation("d", "", f"a{i}", {"pageIndex": i % 3, "n": i / 3}, "g", "u")
@@ -57,17 +58,31 @@ def log(tmp_path: Path) -> EventLog:
         [SetSections("r", "", {"formFieldValues": [{"name": "n", "value": "old"}]})],
         [UploadDocument("r", "again", "11", 2, False, PAGES, overwrite=True)],
         [CreateAnnotation("r", "", "new", {"pageIndex": 0}, None, "u")],
-        [SetSections("r", "", {"comments": [{"id": "c", "rootId": "new"}]})],
-        [SetSections("r", "", {"comments": [{"id": "c", "rootId": "new", "x": 1}]})],
+        LEGACY,  # comments as 0.8 kept them, then moved into streams by the next write
+        [PutComment("r", "", "c", {"rootId": "new", "x": 1}, None, "u")],
+        [CreateComment("r", "", "c2", {"rootId": "new"}, "g", "v")],
+        [DeleteAnnotation("r", "", "new", "w")],  # its thread goes with it
         [UploadDocument("gone", None, "00", 1, False, PAGES)],
         [CreateAnnotation("gone", "", "z", {"pageIndex": 0}, None, None)],
         [DeleteDocument("gone")],
         [UpdateAnnotation("d", "", "a3", {"pageIndex": 0, "v": [1, 2.5, None]}, None)],
     ]
+    writer = Writer(log)
+    writer.start()
     for commands in steps:
-        writer.execute(commands)
+        if commands is LEGACY:
+            writer.stop()  # it caches heads: appending behind its back would confuse it
+            append_legacy_comments(log, "r", "", [{"id": "c", "rootId": "new"},
+                                                  {"id": "o", "rootId": "gone"}])
+            writer = Writer(log)
+            writer.start()
+        else:
+            writer.execute(commands)
     writer.stop()
     return log
+
+
+LEGACY: list = []
 
 
 def python_replay(log: EventLog, path: Path, upto: int | None = None) -> int:
@@ -98,12 +113,15 @@ def test_the_sql_replay_gives_the_rows_of_the_python_replay(log, tmp_path):
     assert replay(log, tmp_path / "sql.sqlite") == log.max_revision()
     expected = tables(tmp_path / "python.sqlite")
     assert expected["annotations"] and expected["changes"] and expected["documents"]
-    assert len(expected["sections"]) == 4  # two on "L", and the new instance's of "r"
+    assert len(expected["sections"]) == 4  # two on "L"; "r"'s legacy comments, moved out
+    assert len(expected["comments"]) == 3  # c, c2 and the orphan o, moved into streams
+    assert [row[5] for row in expected["comment_changes"]] == [  # their kinds
+        "created", "created", "updated", "created", "deleted", "deleted"]
     assert tables(tmp_path / "sql.sqlite") == expected
     assert indexes(tmp_path / "sql.sqlite") == indexes(tmp_path / "python.sqlite")
 
 
-@pytest.mark.parametrize("upto", [1, 5, 9, 12, 14, 19, 22])
+@pytest.mark.parametrize("upto", [1, 5, 9, 12, 14, 19, 22, 26, 29, 33])
 def test_the_sql_replay_stops_at_the_same_revision(log, tmp_path, upto):
     python_replay(log, tmp_path / "python.sqlite", upto)
     assert replay(log, tmp_path / "sql.sqlite", upto) == upto
@@ -162,3 +180,24 @@ def test_strings_holding_nul_replay_exactly(tmp_path):
     assert {(r[1], r[2]) for r in expected["annotations"]} == {
         ("", "k"), ("", "k\0one"), ("", "k\0two"), ("L\0evil", "x")}
     assert tables(tmp_path / "sql.sqlite") == expected
+
+
+def test_comments_kept_by_0_8_read_as_records_before_and_after_they_move(log, tmp_path):
+    """A layer's comments that 0.8 kept in its sections are records of the thread (no
+    creator) until the next comment write moves them into streams, which keeps them."""
+    from projections.queries import ReadModel
+
+    path = tmp_path / "model.sqlite"
+    replay(log, path)
+    model = ReadModel(path)
+    legacy = next(revision for revision, _, _, _ in connect(path).conn.execute(
+        "SELECT revision, 0, 0, 0 FROM sections WHERE document_id = 'r' ORDER BY revision"))
+    then = model.comment_state("r", "", legacy)
+    assert [(c["id"], c["createdBy"]) for c in then] == [("c", None), ("o", None)]
+    assert model.sections("r", "", legacy)["comments"][0] == {"id": "c", "rootId": "new"}
+    [(c2,)] = connect(path).conn.execute(
+        "SELECT revision FROM comment_changes WHERE comment_id = 'c2'").fetchall()[:1]
+    moved = model.comment_state("r", "", c2)  # c moved and updated, c2 created; o kept
+    assert [(c["id"], c["content"].get("x")) for c in moved] == [
+        ("c", 1), ("o", None), ("c2", None)]
+    assert model.comment_state("r", "") == [moved[1]]  # the root's deletion took its thread
