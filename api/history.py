@@ -15,6 +15,7 @@ from api.context import document_and_layer, resolve_revision, write_all
 from api.errors import ApiError
 from api.parsing import json_object, whole_number
 from api.responses import NDJSON, json_response
+from projections.queries import content_type_of
 from projections.replays import copy_command, layer_revert_commands
 
 CHANGES_PAGE = 1000
@@ -32,8 +33,10 @@ async def annotation_history(request: web.Request) -> web.Response:
 
 
 def _visible(client: Client | None, changes: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Versions a JWT caller may view (each judged on its own record)."""
-    return changes if client is None else [c for c in changes if client.sees(c["record"])]
+    """Versions a JWT caller may view (each judged on its own record, as an annotation's or
+    a comment's)."""
+    return changes if client is None else [
+        c for c in changes if client.sees(c["record"], content_type_of(c))]
 
 
 async def layer_changes(request: web.Request) -> web.StreamResponse:

@@ -25,6 +25,7 @@ from ulid import ULID
 from api.clients import LEEWAY_SECONDS, Client
 from api.presence import Presence
 from api.services import SERVICES, Services
+from projections.queries import content_type_of
 
 log = logging.getLogger(__name__)
 PAGE = 1000
@@ -41,11 +42,12 @@ class Change:
     revision: int
     record: dict[str, Any]
     frame: bytes
+    content_type: str  # what a JWT's collaboration permissions judge it as
 
 
 def encode_changes(rows: list[dict[str, Any]]) -> list[Change]:
-    return [Change(r["revision"], r["record"], orjson.dumps({"type": "change", **r}))
-            for r in rows]
+    return [Change(r["revision"], r["record"], orjson.dumps({"type": "change", **r}),
+                   content_type_of(r)) for r in rows]
 
 
 @dataclass(eq=False)
@@ -70,7 +72,7 @@ class Subscriber:
             if change.revision <= self.cursor:
                 continue
             self.cursor = change.revision
-            if self.client is None or self.client.sees(change.record):
+            if self.client is None or self.client.sees(change.record, change.content_type):
                 news.append((change.revision, change.frame))
         return news
 

@@ -111,7 +111,8 @@ SCHEMAS: dict[str, Any] = {
                                   "errors": {"type": "array"}}), "revision": WRITE_REVISION}),
     "Change": obj({"revision": REVISION, "id": STRING, "version": INTEGER,
                    "kind": {"enum": ["created", "updated", "recreated", "deleted"]},
-                   "at": STRING, "user_id": nullable(STRING), "record": ref("Record")}),
+                   "at": STRING, "user_id": nullable(STRING), "record": ref("Record")},
+                  {"of": {"const": "comment"}}),
     "History": obj({"data": {"type": "array", "items": ref("Change")}}),
     "Confirmations": obj({"data": {"type": "array", "items": obj({
         "id": STRING, "version": INTEGER, "revision": REVISION, "persistedAt": STRING,

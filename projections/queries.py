@@ -69,12 +69,30 @@ class AttachmentRow:
 
 
 CHANGE_COLUMNS = "revision, annotation_id, version, kind, at, user_id, record"
+COMMENT_CHANGE_COLUMNS = "revision, comment_id, version, kind, at, user_id, record"
 
 
 def _change(row: tuple) -> dict[str, Any]:
-    """A change as the history and change-feed extensions serve it."""
-    return {"revision": row[0], "id": row[1], "version": row[2], "kind": row[3], "at": row[4],
-            "user_id": row[5], "record": orjson.loads(row[6])}
+    """A change as the history and change-feed extensions serve it; a comment's says so."""
+    change = {"revision": row[0], "id": row[1], "version": row[2], "kind": row[3],
+              "at": row[4], "user_id": row[5], "record": orjson.loads(row[6])}
+    if len(row) > 7 and row[7]:
+        change["of"] = row[7]
+    return change
+
+
+_PAGE = ("SELECT {columns}, {of} FROM {table} WHERE document_id = ? AND layer = ? "
+         "AND revision > ? ORDER BY revision LIMIT ?")
+CHANGES_PAGE = (
+    f"SELECT * FROM ({_PAGE.format(columns=CHANGE_COLUMNS, of='NULL', table='changes')}) "
+    "UNION ALL SELECT * FROM ("
+    + _PAGE.format(columns=COMMENT_CHANGE_COLUMNS, of="'comment'", table="comment_changes")
+    + ") ORDER BY revision LIMIT ?")
+
+
+def content_type_of(change: dict[str, Any]) -> str:
+    """The collaboration-permission content type a change is judged by."""
+    return "comments" if change.get("of") == "comment" else "annotations"
 
 
 def legacy_comment(comment: dict[str, Any]) -> dict[str, Any]:
@@ -309,15 +327,18 @@ class ReadModel:
 
     def changes_page(self, document_id: str, layer: str, after: int, limit: int = 1000
                      ) -> list[dict[str, Any]]:
+        """The layer's changes after revision ``after``, oldest first: its annotations' and
+        its comments' (these marked ``"of": "comment"``)."""
         return [_change(row) for row in self.db.execute(
-            f"SELECT {CHANGE_COLUMNS} FROM changes WHERE document_id = ? AND layer = ? "
-            "AND revision > ? ORDER BY revision LIMIT ?", [document_id, layer, after, limit])]
+            CHANGES_PAGE, [document_id, layer, after, limit] * 2 + [limit])]
 
     def revision_at(self, timestamp: str) -> int:
-        """The last annotation revision written at or before ``timestamp`` (same format as
+        """The last annotation or comment revision written at or before ``timestamp`` (as
         the ``at`` column: UTC with microseconds), 0 when none was."""
-        row = self.db.execute("SELECT MAX(revision) FROM changes WHERE at <= ?",
-                              [timestamp]).fetchone()
+        row = self.db.execute(
+            "SELECT MAX(revision) FROM (SELECT MAX(revision) AS revision FROM changes "
+            "WHERE at <= ?1 UNION ALL SELECT MAX(revision) FROM comment_changes "
+            "WHERE at <= ?1)", [timestamp]).fetchone()
         return row[0] or 0
 
     def annotation_version(self, document_id: str, layer: str, annotation_id: str

@@ -88,6 +88,11 @@ def ensure_schema(db: sqlite_utils.Database) -> None:
     db.table("comment_changes").create_index(
         ["document_id", "layer", "comment_id", "revision"], if_not_exists=True,
         index_name="comment_changes_by_comment")
+    db.table("comment_changes").create_index(
+        ["document_id", "layer", "revision"], if_not_exists=True,
+        index_name="comment_changes_by_layer")
+    db.table("comment_changes").create_index(["at"], if_not_exists=True,
+                                             index_name="comment_changes_by_time")
     db.table("revoked").create({"jti": str, "expires": int, "revision": int}, pk="jti",
                          if_not_exists=True)
     db.table("positions").create({"name": str, "revision": int}, pk="name", if_not_exists=True)

@@ -296,3 +296,53 @@ async def test_form_field_permissions_filter_exports(client):
                      collaboration_permissions=[*VIEW_ALL, "form-fields:view:all"])
     assert (await exported(client, allowed))["formFieldValues"][0]["name"] == "f"
     assert (await exported(client, bearer()))["formFieldValues"]  # no collaboration: all
+
+
+async def test_the_change_feed_and_sync_carry_comments_a_caller_may_view(client):
+    alice = bearer(user_id="alice",
+                   collaboration_permissions=["annotations:view:all", "comments:view:self"])
+    ws = await client.ws_connect(f"{BASE}/sync?revision=0", headers=alice)
+    frames: list[dict] = []
+
+    async def pump() -> None:
+        async for message in ws:
+            frames.append(orjson.loads(message.data))
+    task = asyncio.create_task(pump())
+    try:
+        await post(client, "hl", [said("bob's", id="b", user_id="bob"),
+                                  said("alice's", id="a", user_id="alice")])
+        deadline = asyncio.get_running_loop().time() + 10
+        while not any(f.get("id") == "a" for f in frames):
+            assert asyncio.get_running_loop().time() < deadline, frames
+            await asyncio.sleep(0.01)
+        changes = [f for f in frames if f["type"] == "change"]
+        assert [(c["id"], c.get("of")) for c in changes] == [
+            ("hl", None), ("nt", None), ("mk", None), ("a", "comment")]  # never bob's
+    finally:
+        await ws.close()
+        task.cancel()
+    feed = await client.get(f"{BASE}/changes?since=0", headers=alice)
+    lines = [orjson.loads(line) for line in (await feed.read()).splitlines()]
+    assert [(c["id"], c.get("of")) for c in lines][-1:] == [("a", "comment")]
+    everything = await client.get(f"{BASE}/changes?since=0", headers=AUTH)
+    ids = [orjson.loads(line)["id"] for line in (await everything.read()).splitlines()]
+    assert ids[-2:] == ["b", "a"]
+
+
+async def test_a_comment_group_needs_set_group(client):
+    await post(client, "hl", [said("alice's", id="a", user_id="alice")])
+    plain = bearer(user_id="alice", collaboration_permissions=[
+        *VIEW_ALL, "comments:reply:all", "comments:edit:self"])
+    refused = await post(client, "hl", [said("in team", group="team")], plain)
+    assert refused.status == 422
+    assert "group 'team'" in (await refused.json())["comments"][0]["group"][0]
+    url = f"{BASE}/annotations/hl/comments/a"
+    moved = {**said("moved"), "group": "team"}
+    assert (await client.put(url, headers=plain, json=moved)).status == 403
+    grouper = bearer(user_id="alice", collaboration_permissions=[
+        *VIEW_ALL, "comments:reply:all", "comments:edit:self",
+        "comments:set-group:group=team"])
+    assert (await post(client, "hl", [said("in team", group="team")], grouper)).status == 200
+    response = await client.put(url, headers=grouper, json=moved)
+    assert response.status == 200, await response.text()
+    assert (await response.json())["data"]["group"] == "team"

@@ -143,3 +143,23 @@ test("sync: a bad token never opens a session", async () => {
   await until(() => session.state === "closed", "the refusal");
   assert.equal(session.clientId, null);
 });
+
+test("sync: a comment reaches sessions as a comment, never as an annotation change", async () => {
+  const layer = client.document(documentId).layer("threads");
+  const watcher = open(layer);
+  const changes = collect(watcher);
+  const comments = [];
+  watcher.addEventListener("comment", (event) => comments.push(event.detail));
+  await watcher.caughtUp;
+  await layer.create({ v: 2, type: "pspdfkit/comment-marker", pageIndex: 0,
+                       bbox: [5, 5, 20, 20], opacity: 1 }, { id: "thread-root" });
+  const id = await layer.reply("thread-root", "first!", { id: "c-1" });
+  assert.equal(id, "c-1");
+  await until(() => comments.length === 1, "the comment over sync");
+  assert.equal(comments[0].record.content.text.value, "first!");
+  assert.equal(comments[0].of, "comment");
+  assert.deepEqual(changes.map((c) => c.id), ["thread-root"]);
+  assert.deepEqual((await layer.comments("thread-root")).map((c) => c.id), ["c-1"]);
+  const feed = await layer.changes(0);
+  assert.deepEqual(feed.map((c) => [c.id, c.of]), [["thread-root", undefined], ["c-1", "comment"]]);
+});

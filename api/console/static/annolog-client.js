@@ -8,13 +8,14 @@
 //   const layer = client.document("doc-1").layer("review");     // "" is the default layer
 //   const session = layer.sync({ revision: 0 });
 //   session.addEventListener("change", (e) => console.log(e.detail));
+//   session.addEventListener("comment", (e) => console.log(e.detail)); // threads' changes
 //   await session.create({ type: "pspdfkit/note", ... });       // resolves once persisted
 
 /** @typedef {{id: string, content: object, createdBy: ?string, updatedBy: ?string,
  *             group: ?string}} AnnotationRecord */
 /** @typedef {{revision: number, id: string, version: number,
  *             kind: "created"|"updated"|"recreated"|"deleted", at: string,
- *             user_id: ?string, record: AnnotationRecord}} Change */
+ *             user_id: ?string, record: AnnotationRecord, of?: "comment"}} Change */
 /** @typedef {{clientId: string, userId: ?string}} PresentClient */
 
 /** Close codes the server uses on a sync socket. */
@@ -249,7 +250,24 @@ export class LayerHandle {
       `${this.path}/annotations/${encodeSegment(id)}/history`)).data;
   }
 
-  /** The layer's changes after revision `since`. @returns {Promise<Change[]>} */
+  /** The comments of a thread's root annotation, oldest first. */
+  async comments(rootId) {
+    return (await this.client.json("GET",
+      `${this.path}/annotations/${encodeSegment(rootId)}/comments`)).data.comments;
+  }
+
+  /** Reply to a thread: `text` (plain), or a comment's `content`; resolves to its id. */
+  async reply(rootId, text, { id, group, userId } = {}) {
+    const content = typeof text === "string" ? { text: { format: "plain", value: text } } : text;
+    const body = await this.client.json("POST",
+      `${this.path}/annotations/${encodeSegment(rootId)}/comments`, { json: { comments: [
+        { content, ...(id && { id }), ...(group !== undefined && { group }),
+          ...(userId && { user_id: userId }) }] } });
+    return body.data.comments[0].id;
+  }
+
+  /** The layer's changes after revision `since`, its comments' marked `of: "comment"`.
+   * @returns {Promise<Change[]>} */
   async changes(since = 0) {
     const response = await this.client.request("GET", `${this.path}/changes`,
       { query: { since } });
@@ -390,7 +408,9 @@ export class SyncSession extends EventTarget {
       case "change":
         if (message.revision <= this.revision) return; // never twice
         this.revision = message.revision;
-        this._emit("change", message);
+        // a comment's change is not an annotation's: its own event, so that a viewer
+        // keeping annotations by id never mistakes one for the other
+        this._emit(message.of === "comment" ? "comment" : "change", message);
         break;
       case "caught_up":
         this.revision = Math.max(this.revision, message.revision);
