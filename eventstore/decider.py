@@ -303,11 +303,7 @@ class Decider:
         if not live:
             raise not_found
         annotation = aggregate_from_head(head)
-        verdict = command.guard(annotation.record()) if command.guard is not None else None
-        if verdict == HIDDEN:
-            raise not_found  # the same answer as for a missing record: nothing leaks
-        if verdict is not None:
-            raise ForbiddenError(verdict)
+        _judge(command.guard, annotation, not_found)
         base = getattr(command, "base_version", None)
         if base is not None and base != annotation.version:
             raise StaleVersionError(
@@ -492,11 +488,7 @@ class Decider:
         if not live:
             raise not_found
         root = aggregate_from_head(head)
-        verdict = guard(root.record()) if guard is not None else None
-        if verdict == HIDDEN:
-            raise not_found
-        if verdict is not None:
-            raise ForbiddenError(verdict)
+        _judge(guard, root, not_found)
         if root_types is not None and root.content.get("type") not in root_types:
             raise NotAThreadRootError(
                 f"annotation {root_id!r} is a {root.content.get('type')}, which holds no "
@@ -554,11 +546,7 @@ class Decider:
         if not live:
             raise not_found
         comment = aggregate_from_head(head)
-        verdict = command.guard(comment.record()) if command.guard is not None else None
-        if verdict == HIDDEN:
-            raise not_found
-        if verdict is not None:
-            raise ForbiddenError(verdict)
+        _judge(command.guard, comment, not_found)
         return document, comment
 
     def update_comment(self, command: UpdateComment, request_id: str) -> dict[str, Any]:
@@ -645,6 +633,16 @@ class Decider:
                 comment.delete(user_id=user_id, request_id=request_id)
                 self._emit(comment.collect_events())
         self._set_thread(document, layer, root_id, [], request_id)
+
+
+def _judge(guard: Guard | None, aggregate: Any, not_found: Exception) -> None:
+    """Run a caller's guard on the record as it is now: a hidden record is answered as a
+    missing one (nothing leaks), a forbidden one with the guard's reason."""
+    verdict = guard(aggregate.record()) if guard is not None else None
+    if verdict == HIDDEN:
+        raise not_found
+    if verdict is not None:
+        raise ForbiddenError(verdict)
 
 
 def _same_root(comment: Any, content: dict[str, Any]) -> None:
