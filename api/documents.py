@@ -42,6 +42,7 @@ from eventstore.commands import (
     DeleteDocument,
     Provenance,
     PutAnnotation,
+    PutComment,
     Rejected,
     RevokeToken,
     UploadDocument,
@@ -57,7 +58,12 @@ from projections.instant_json import FORMAT, ImportPlan, plan_import
 from projections.pdf_reading import ReadAnnotations, read_annotations
 from projections.pdfs import PdfInfo, annotation_numbers, inspect_pdf, pdf_identifier
 from projections.queries import DocumentRow
-from projections.replays import document_copy_commands, import_commands, import_paths
+from projections.replays import (
+    comment_content,
+    document_copy_commands,
+    import_commands,
+    import_paths,
+)
 
 MAX_FIELD_BYTES = 64 * 1024
 DOCUMENT_ID = re.compile(r"[^/\s]{1,256}")
@@ -155,7 +161,11 @@ async def _store_upload(request: web.Request, services: Services, upload: Upload
         overwrite=upload.fields.get("overwrite_existing_document", "").lower() in TRUE)]
     commands += [PutAnnotation(document_id, DEFAULT_LAYER, annotation_id, content, None, None)
                  for annotation_id, content in own.records]
-    paths = ["$"] + [f"PDF object {content['pdfObjectId']}" for _, content in own.records]
+    commands += [PutComment(document_id, DEFAULT_LAYER, comment["id"],
+                            comment_content(comment), None, None)
+                 for comment in own.comments]  # deleted with their roots when replaced
+    paths = ["$"] + [f"PDF object {content['pdfObjectId']}" for _, content in own.records] \
+        + [f"PDF object {comment['pdfObjectId']} (a reply)" for comment in own.comments]
     if replaced:
         commands += [DeleteAnnotation(document_id, DEFAULT_LAYER, annotation_id)
                      for annotation_id, _ in own.records]
@@ -247,7 +257,10 @@ async def _instant_json_of_xfdf(services: Services, upload: Upload, password: st
         raise ApiError(422, f"the 'attachment' part: {error}") from None
     annotations = [{**content, **({"id": name} if name else {})}
                    for name, content in read.records]
-    return {"format": FORMAT, "annotations": annotations}, read.errors
+    document = {"format": FORMAT, "annotations": annotations}
+    if read.comments:
+        document["comments"] = read.comments
+    return document, read.errors
 
 
 def _properties(row: DocumentRow) -> dict[str, Any]:

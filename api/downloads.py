@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -132,10 +133,7 @@ async def _pdf(request: web.Request, services: Services, access: DocumentAccess,
         if options.annotations else []
     comments = None
     if options.comments and records:
-        found = await services.run(services.read_model.comment_state, access.row.document_id,
-                                   layer, upto)
-        client = client_of(request)
-        comments = visible_comments(found, client.sees if client else None)
+        comments = await _comments(request, services, access.row.document_id, layer, upto)
     return await _written(request, services, access, layer, records, options, {},
                           comments)
 
@@ -147,8 +145,8 @@ async def _written(request: web.Request, services: Services, access: DocumentAcc
     """The PDF with ``records`` written in place of the PDF's own annotations they came
     from; ``extra_images`` are attachments not stored (yet)."""
     source = services.blobs.path(access.row.sha256)
-    replaced = await services.run(services.read_model.pdf_object_ids,
-                                  access.row.document_id, layer)
+    replaced = await services.run(partial(services.read_model.pdf_object_ids,
+                                          access.row.document_id, layer, comments=True))
     if not records and not replaced and not options.flatten:
         return web.FileResponse(source, headers={"Content-Type": PDF})  # nothing to change
     fd, target = services.blobs.temporary()
@@ -173,6 +171,14 @@ async def _records(request: web.Request, services: Services, document_id: str, l
     records = [orjson.loads(row) for row in rows]
     client = client_of(request)
     return records if client is None else [r for r in records if client.sees(r)]
+
+
+async def _comments(request: web.Request, services: Services, document_id: str, layer: str,
+                    upto: int | None) -> list[dict[str, Any]]:
+    """The layer's comments at ``upto`` (Instant JSON), only those a JWT caller may view."""
+    found = await services.run(services.read_model.comment_state, document_id, layer, upto)
+    client = client_of(request)
+    return visible_comments(found, client.sees if client else None)
 
 
 def _images(services: Services, document_id: str, records: list[dict[str, Any]]
@@ -208,11 +214,13 @@ async def export_xfdf(request: web.Request) -> web.Response:
     services, access, layer = await document_and_layer(request)
     upto, current = await resolve_revision(services, request.query)
     records = await _records(request, services, access.row.document_id, layer, upto)
+    comments = await _comments(request, services, access.row.document_id, layer, upto)
     source = services.blobs.path(access.row.sha256)
     if source.stat().st_size > LARGE or len(records) > MANY_RECORDS:
         body, skipped = await services.offload.run(xfdf.export_xfdf, source, records,
-                                                   access.password)
+                                                   access.password, comments)
     else:
-        body, skipped = await services.run(xfdf.export_xfdf, source, records, access.password)
+        body, skipped = await services.run(xfdf.export_xfdf, source, records, access.password,
+                                           comments)
     return web.Response(body=body, content_type=xfdf.CONTENT_TYPE, headers={
         SKIPPED: str(skipped), REVISION_HEADER: str(upto if upto is not None else current)})

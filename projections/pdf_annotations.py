@@ -187,14 +187,15 @@ def annotate(pdf: Pdf, records: Iterable[dict[str, Any]], images: dict[str, Path
         if root is None:
             continue  # a comment of a record not written (not viewable, or of a type not yet)
         for comment in thread:
-            root.P.Annots.append(pdf.make_indirect(_reply(pdf, root, comment)))
+            root.P.Annots.append(pdf.make_indirect(reply_dictionary(pdf, root, comment)))
     return skipped
 
 
 def _threads(comments: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
-    """Comments by the annotation they belong to, oldest first."""
+    """Comments by the annotation they belong to, in the order given (a thread's: the
+    order they were posted, which an undated comment read from a PDF keeps too)."""
     threads: dict[str, list[dict[str, Any]]] = {}
-    for comment in sorted(comments, key=lambda c: str(c.get("createdAt") or "")):
+    for comment in comments:
         threads.setdefault(str(comment.get("rootId")), []).append(comment)
     return threads
 
@@ -206,11 +207,13 @@ def _marker_note(record: dict[str, Any], first: dict[str, Any]) -> dict[str, Any
     return {**record, "content": content}
 
 
-def _reply(pdf: Pdf, root: pikepdf.Object, comment: dict[str, Any]) -> Dictionary:
+def reply_dictionary(pdf: Pdf, root: pikepdf.Object, comment: dict[str, Any]) -> Dictionary:
     """A comment as a reply (/IRT) to its root; an empty appearance, as viewers show
     replies in the root's thread, not on the page."""
     reply = Dictionary(Type=Name.Annot, Subtype=Name.Text, Rect=root.Rect, IRT=root,
-                       RT=Name.R, P=root.P, F=PRINT, Open=False)
+                       RT=Name.R, F=PRINT, Open=False)
+    if "/P" in root:  # on a page (XFDF has none)
+        reply.P = root.P
     if comment.get("id") is not None:
         reply.NM = String(str(comment["id"]))
     _contents(reply, comment)
@@ -219,6 +222,8 @@ def _reply(pdf: Pdf, root: pikepdf.Object, comment: dict[str, Any]) -> Dictionar
     moment = comment.get("updatedAt") or comment.get("createdAt")
     if isinstance(moment, str):
         reply.M = String(pdf_date(utc(moment)))
+    if isinstance(comment.get("createdAt"), str):
+        reply.CreationDate = String(pdf_date(utc(comment["createdAt"])))
     empty = pikepdf.Stream(pdf, b"", Type=Name.XObject, Subtype=Name.Form,
                            BBox=Array([0, 0, 1, 1]))
     reply.AP = Dictionary(N=empty)

@@ -22,6 +22,7 @@ from eventstore.names import check_annotation_id
 from eventstore.times import iso_of_pdf_date
 from eventstore.validation import STAMP_TYPES, ContentError, validate_content
 from projections.pdf_annotations import FLAG_BITS, LINE_ENDINGS, MARKUP_SUBTYPES, PageSpace
+from projections.sections import check_comment
 
 NOT_RECORDS = frozenset({"/Popup", "/Widget"})  # parts of the PDF, not annotations of it
 CAPS = {f"/{pdf_name}": name for name, pdf_name in LINE_ENDINGS.items()}
@@ -32,10 +33,12 @@ DA_RGB = re.compile(r"([\d.]+)\s+([\d.]+)\s+([\d.]+)\s+rg")
 
 @dataclass
 class ReadAnnotations:
-    """Records read from a PDF, and what could not be read."""
+    """Records read from a PDF, the replies to them (as Instant JSON comments, with their
+    ids), and what could not be read."""
 
     records: list[tuple[str, dict[str, Any]]] = field(default_factory=list)  # (id, content)
     errors: list[dict[str, Any]] = field(default_factory=list)
+    comments: list[dict[str, Any]] = field(default_factory=list)
 
 
 class Unreadable(Exception):
@@ -58,24 +61,81 @@ def reason(error: Exception) -> str:
 
 
 def read_annotations(path: Path, password: str | None = None) -> ReadAnnotations:
-    """The annotations of every page as (id, Instant JSON content), in page order."""
+    """The annotations of every page as (id, Instant JSON content), in page order, and
+    their replies (/IRT) as comments of their thread's root."""
     found = ReadAnnotations()
     used: set[str] = set()
+    ids: dict[tuple[int, int], str] = {}  # the record id of each annotation read
+    replies: list[tuple[int, pikepdf.Dictionary]] = []
     with Pdf.open(path, password=password or "") as pdf:
         pages = {page.obj.objgen: index for index, page in enumerate(pdf.pages)}
         for index, page in enumerate(pdf.pages):
             space = PageSpace.of(page)
             for annotation in _annotations(page):
-                number = annotation.objgen[0]
+                if is_reply(annotation):
+                    replies.append((index, annotation))
+                    continue
                 try:
                     content = content_of(annotation, index, space, pages)
                     validate_content(content, len(pdf.pages))
                 except MALFORMED as error:
-                    found.errors.append({"pageIndex": index, "pdfObjectId": number,
+                    found.errors.append({"pageIndex": index,
+                                         "pdfObjectId": annotation.objgen[0],
                                          "reason": reason(error)})
                     continue
-                found.records.append((_id(annotation, used), content))
+                ids[annotation.objgen] = _id(annotation, used)
+                found.records.append((ids[annotation.objgen], content))
+        taken: set[str] = set()
+        for index, annotation in replies:
+            try:
+                root = ids.get(_thread_root(annotation).objgen)
+                if root is None:
+                    raise Unreadable("its thread's root annotation was not read")
+                found.comments.append(check_comment(
+                    comment_of(annotation, index, _id(annotation, taken), root),
+                    len(pdf.pages), {root}))
+            except MALFORMED as error:
+                found.errors.append({"pageIndex": index, "pdfObjectId": annotation.objgen[0],
+                                     "reason": reason(error)})
     return found
+
+
+def is_reply(annotation: pikepdf.Dictionary) -> bool:
+    """A reply in a comment thread: /IRT, and no /RT or /RT /R (/Group joins annotations
+    into one, which is not a comment)."""
+    return "/IRT" in annotation and annotation.get("/RT", Name.R) == Name.R
+
+
+def _thread_root(annotation: pikepdf.Dictionary) -> pikepdf.Dictionary:
+    """The annotation a reply's thread hangs from (a reply may answer a reply)."""
+    seen: set[tuple[int, int]] = set()
+    while is_reply(annotation):
+        if annotation.objgen in seen:
+            raise Unreadable("its /IRT chain goes round in a circle")
+        seen.add(annotation.objgen)
+        parent = annotation.IRT
+        if not isinstance(parent, pikepdf.Dictionary):
+            raise Unreadable("its /IRT is not an annotation")
+        annotation = parent
+    return annotation
+
+
+def comment_of(reply: pikepdf.Dictionary, page_index: int, comment_id: str, root_id: str
+               ) -> dict[str, Any]:
+    """A reply as an Instant JSON comment of ``root_id``: its text, author and times."""
+    comment: dict[str, Any] = {
+        "v": 2, "type": "pspdfkit/comment", "id": comment_id, "rootId": root_id,
+        "pageIndex": page_index, "text": {"format": "plain",
+                                          "value": str(reply.get("/Contents", ""))}}
+    if reply.objgen[0]:
+        comment["pdfObjectId"] = reply.objgen[0]
+    if "/T" in reply:
+        comment["creatorName"] = str(reply.T)
+    for key, name in (("/CreationDate", "createdAt"), ("/M", "updatedAt")):
+        moment = iso_of_pdf_date(reply.get(key))
+        if moment is not None:
+            comment[name] = moment
+    return comment
 
 
 def _annotations(page: pikepdf.Page) -> Iterator[pikepdf.Dictionary]:
@@ -104,7 +164,9 @@ def content_of(annotation: pikepdf.Dictionary, page_index: int, space: PageSpace
                pages: dict[tuple[int, int], int]) -> dict[str, Any]:
     """One PDF annotation as Instant JSON content (raises ``Unreadable``)."""
     if "/IRT" in annotation:
-        raise Unreadable("replies (comment threads) are not read from PDFs yet")
+        raise Unreadable("grouped annotations (/IRT with /RT /Group) are not read from PDFs"
+                         if not is_reply(annotation) else
+                         "a reply is read as a comment of its thread, not as an annotation")
     subtype = str(annotation.get("/Subtype"))
     reader = READERS.get(subtype)
     if reader is None:

@@ -227,18 +227,21 @@ class ReadModel:
         ).fetchone()
         return AttachmentRow(*row) if row else None
 
-    def pdf_object_ids(self, document_id: str, layer: str, upto: int | None = None
-                       ) -> set[int]:
-        """The PDF objects that records of the layer came from by revision ``upto`` (read at
-        upload, or imported with a ``pdfObjectId``), deleted ones included: a download
-        writes their current state instead of the PDF's originals."""
+    def pdf_object_ids(self, document_id: str, layer: str, upto: int | None = None, *,
+                       comments: bool = False) -> set[int]:
+        """The PDF objects that annotations of the layer (and with ``comments`` its comments
+        read from replies) came from by revision ``upto`` (read at upload, or imported with
+        a ``pdfObjectId``), deleted ones included: a download writes their current state
+        instead of the PDF's originals."""
         bound = "AND revision <= ?" if upto is not None else ""
-        rows = self.db.execute(
-            "SELECT DISTINCT json_extract(record, '$.content.pdfObjectId') FROM changes "
-            f"WHERE document_id = ? AND layer = ? {bound} "
-            "AND json_type(record, '$.content.pdfObjectId') = 'integer'",
-            [document_id, layer] + ([upto] if upto is not None else [])).fetchall()
-        return {row[0] for row in rows}
+        found: set[int] = set()
+        for table in ("changes", "comment_changes") if comments else ("changes",):
+            found |= {row[0] for row in self.db.execute(
+                "SELECT DISTINCT json_extract(record, '$.content.pdfObjectId') "
+                f"FROM {table} WHERE document_id = ? AND layer = ? {bound} "
+                "AND json_type(record, '$.content.pdfObjectId') = 'integer'",
+                [document_id, layer] + ([upto] if upto is not None else []))}
+        return found
 
     def records_by_pdf_object(self, document_id: str, layer: str) -> dict[int, str]:
         """The live records of a layer that stand for annotations of the PDF, by number."""

@@ -92,7 +92,7 @@ def import_commands(blobs: BlobStore, plan: ImportPlan, document_id: str, layer:
                       references=references,
                       attachments=tuple(brought[r] for r in references if r in brought))
         for annotation_id, content, references in plan.annotations]
-    commands += [PutComment(document_id, layer, c["id"], _comment_content(c), None, None)
+    commands += [PutComment(document_id, layer, c["id"], comment_content(c), None, None)
                  for c in plan.sections.get("comments", ())]
     others = _other_sections(plan.sections)
     if others:
@@ -102,7 +102,7 @@ def import_commands(blobs: BlobStore, plan: ImportPlan, document_id: str, layer:
     return commands
 
 
-def _comment_content(comment: dict[str, Any]) -> dict[str, Any]:
+def comment_content(comment: dict[str, Any]) -> dict[str, Any]:
     """An Instant JSON comment as a record's content: all but its id."""
     return {k: v for k, v in comment.items() if k != "id"}
 

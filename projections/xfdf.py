@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from pikepdf import Array, Dictionary, Name, Pdf, String
+from ulid import ULID
 
 from eventstore.validation import ContentError, validate_content
 from projections.pdf_annotations import (
@@ -23,16 +24,19 @@ from projections.pdf_annotations import (
     PageSpace,
     annotation_dictionary,
     number_text,
+    reply_dictionary,
     rgb_of,
 )
 from projections.pdf_reading import (
     MALFORMED,
     ReadAnnotations,
     Unreadable,
+    comment_of,
     content_of,
     hex_of,
     reason,
 )
+from projections.sections import check_comment
 
 NS = "http://ns.adobe.com/xfdf/"
 CONTENT_TYPE = "application/vnd.adobe.xfdf"
@@ -57,12 +61,15 @@ def is_xfdf(data: bytes) -> bool:
 # ---- records to XFDF -----------------------------------------------------------------------
 
 def export_xfdf(source: Path, records: Iterable[dict[str, Any]],
-                password: str | None = None) -> tuple[bytes, int]:
-    """The records as an XFDF document, measured on the PDF's pages; with the count of
-    records XFDF cannot carry yet (images)."""
+                password: str | None = None, comments: Iterable[dict[str, Any]] = ()
+                ) -> tuple[bytes, int]:
+    """The records as an XFDF document, measured on the PDF's pages, with the comments
+    (Instant JSON) of those written as replies; and the count of records XFDF cannot carry
+    yet (images)."""
     root = ET.Element("xfdf", {"xmlns": NS, "xml:space": "preserve"})
     annots = ET.SubElement(root, "annots")
     skipped = 0
+    written: dict[str, tuple[Dictionary, int]] = {}
     with Pdf.open(source, password=password or "") as pdf:
         for record in records:
             page_index = record["content"].get("pageIndex")
@@ -81,6 +88,13 @@ def export_xfdf(source: Path, records: Iterable[dict[str, Any]],
                 skipped += 1
             else:
                 annots.append(element)
+                written[record["id"]] = (annotation, page_index)
+        for comment in comments:
+            if comment.get("rootId") in written:
+                thread_root, page_index = written[comment["rootId"]]
+                reply = _element(reply_dictionary(pdf, thread_root, comment), page_index, pdf)
+                if reply is not None:
+                    annots.append(reply)
     body = ET.tostring(root, encoding="utf-8", xml_declaration=True)
     return body, skipped
 
@@ -90,9 +104,12 @@ def _element(annotation: Dictionary, page_index: int, pdf: Pdf) -> ET.Element | 
     if tag is None:
         return None
     attributes = {"page": str(page_index), "rect": _numbers(annotation.Rect)}
-    for key, attribute in (("/NM", "name"), ("/T", "title"), ("/M", "date")):
+    for key, attribute in (("/NM", "name"), ("/T", "title"), ("/M", "date"),
+                           ("/CreationDate", "creationdate")):
         if key in annotation:
             attributes[attribute] = str(annotation[key])
+    if "/IRT" in annotation:
+        attributes.update(inreplyto=str(annotation.IRT.NM), replyType="reply")
     for key, attribute in (("/C", "color"), ("/IC", "interior-color"), ("/OC", "color")):
         color = hex_of(annotation.get(key))  # /OC: a redaction's outline
         if color is not None:
@@ -165,6 +182,9 @@ def read_xfdf(data: bytes, source: Path, password: str | None = None) -> ReadAnn
             try:
                 page_index = int(element.get("page", ""))
                 page = pdf.pages[page_index]
+                if element.get("inreplyto"):
+                    found.comments.append(_comment(element, page_index, pdf))
+                    continue
                 annotation = _dictionary(element, pdf)
                 content = content_of(annotation, page_index, PageSpace.of(page), pages)
                 validate_content(content, len(pdf.pages))
@@ -175,6 +195,22 @@ def read_xfdf(data: bytes, source: Path, password: str | None = None) -> ReadAnn
             name = element.get("name") or None
             found.records.append((name or "", content))
     return found
+
+
+def _comment(element: ET.Element, page_index: int, pdf: Pdf) -> dict[str, Any]:
+    """A reply (``inreplyto`` names its root) as an Instant JSON comment of that root."""
+    if element.get("replyType", "reply") != "reply":
+        raise Unreadable("grouped annotations (replyType=\"group\") are not read from XFDF")
+    reply = Dictionary(Type=Name.Annot, Subtype=Name.Text)
+    for attribute, key in (("title", "/T"), ("date", "/M"), ("creationdate", "/CreationDate")):
+        if element.get(attribute):
+            reply[key] = String(element.get(attribute, ""))
+    for child in element:
+        if _local(child.tag) == "contents":
+            reply.Contents = String(child.text or "")
+    root_id = element.get("inreplyto", "")
+    comment = comment_of(reply, page_index, element.get("name") or str(ULID()), root_id)
+    return check_comment(comment, len(pdf.pages), {root_id})
 
 
 def read_xfdf_of(source: Path, data: bytes, password: str | None = None) -> ReadAnnotations:

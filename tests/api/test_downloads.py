@@ -493,6 +493,66 @@ async def test_what_cannot_be_read_is_listed_and_the_rest_is_kept(client):
     assert len(await records_of(client, body["data"]["document_id"])) == 1
 
 
+def pdf_with_replies() -> bytes:
+    """A highlight with a thread as Acrobat writes one: two replies (/IRT, /RT /R; the
+    second answers the first), a /Popup, and an annotation grouped with it (/RT /Group)."""
+    pdf = pikepdf.new()
+    pdf.add_blank_page(page_size=(612, 792))
+    highlight = pdf.make_indirect(pikepdf.Dictionary(
+        Type=pikepdf.Name.Annot, Subtype=pikepdf.Name.Highlight, Rect=[50, 400, 250, 415],
+        QuadPoints=[50, 415, 250, 415, 50, 400, 250, 400], C=[1, 1, 0], F=4, NM="hl"))
+    popup = pdf.make_indirect(pikepdf.Dictionary(
+        Type=pikepdf.Name.Annot, Subtype=pikepdf.Name.Popup, Rect=[260, 380, 400, 440],
+        Parent=highlight))
+    highlight.Popup = popup
+    first = pdf.make_indirect(pikepdf.Dictionary(
+        Type=pikepdf.Name.Annot, Subtype=pikepdf.Name.Text, Rect=[50, 400, 70, 420],
+        IRT=highlight, RT=pikepdf.Name.R, Contents=pikepdf.String("Is this right?"),
+        T=pikepdf.String("Ann"), NM="r1", F=4,
+        CreationDate=pikepdf.String("D:20260103090000Z"),
+        M=pikepdf.String("D:20260103090500Z")))
+    second = pdf.make_indirect(pikepdf.Dictionary(
+        Type=pikepdf.Name.Annot, Subtype=pikepdf.Name.Text, Rect=[50, 400, 70, 420],
+        IRT=first, Contents=pikepdf.String("Yes."), T=pikepdf.String("Bob"), F=4))
+    grouped = pdf.make_indirect(pikepdf.Dictionary(
+        Type=pikepdf.Name.Annot, Subtype=pikepdf.Name.Square, Rect=[50, 300, 90, 340],
+        IRT=highlight, RT=pikepdf.Name.Group, F=4))
+    pdf.pages[0].obj.Annots = pikepdf.Array([highlight, popup, first, second, grouped])
+    out = io.BytesIO()
+    pdf.save(out)
+    return out.getvalue()
+
+
+async def test_replies_in_an_uploaded_pdf_become_its_threads(client):
+    response = await client.post("/api/documents", data=pdf_with_replies(),
+                                 headers={**AUTH, "Content-Type": "application/pdf"})
+    body = await response.json()
+    document = body["data"]["document_id"]
+    [error] = body["data"]["errors"]
+    assert "/RT /Group" in error["reason"]
+    assert list(await records_of(client, document)) == ["hl"]
+    thread = (await (await client.get(f"/api/documents/{document}/annotations/hl/comments",
+                                      headers=AUTH)).json())["data"]["comments"]
+    assert [(c["content"]["text"]["value"], c["content"].get("creatorName"))
+            for c in thread] == [("Is this right?", "Ann"), ("Yes.", "Bob")]
+    assert thread[0]["id"] == "r1" and thread[0]["content"]["rootId"] == "hl"
+    assert thread[0]["content"]["createdAt"] == "2026-01-03T09:00:00Z"
+    assert isinstance(thread[1]["content"]["pdfObjectId"], int)
+    # downloads replace the originals: the thread once with comments=true, else not at all
+    with pikepdf.open(io.BytesIO(await (await download(client, document)).read())) as pdf:
+        assert [str(a.Subtype) for a in pdf.pages[0].obj.Annots] == ["/Highlight"]
+    asked = await (await download(client, document, comments="true")).read()
+    with pikepdf.open(io.BytesIO(asked)) as pdf:
+        replies = [a for a in pdf.pages[0].obj.Annots if "/IRT" in a]
+        assert sorted(str(a.Contents) for a in replies) == ["Is this right?", "Yes."]
+    # and the download read back has the same thread
+    again = await upload(client, asked)
+    response = await client.get(f"/api/documents/{again}/annotations/hl/comments",
+                                headers=AUTH)
+    assert [c["content"]["text"]["value"] for c in (await response.json())["data"][
+        "comments"]] == ["Is this right?", "Yes."]
+
+
 @pytest.mark.parametrize("keep", [False, True])
 async def test_an_instant_json_attachment_replaces_the_pdfs_own_unless_kept(client, keep):
     form = aiohttp.FormData()
@@ -549,6 +609,29 @@ async def test_an_xfdf_export_uploaded_again_gives_the_same_records(client, docu
         for key in COMPARED:
             if key in content:
                 assert close(read[annotation_id].get(key), content[key]), (annotation_id, key)
+
+
+async def test_comment_threads_go_through_xfdf_both_ways(client):
+    document = await upload(client, pdf_with_replies())
+    response = await client.get(f"/api/documents/{document}/document.xfdf", headers=AUTH)
+    exported = await response.read()
+    replies = [e for annots in ElementTree.fromstring(exported) for e in annots
+               if e.get("inreplyto")]
+    assert [(e.get("inreplyto"), e.get("replyType"), e.get("title")) for e in replies] == [
+        ("hl", "reply", "Ann"), ("hl", "reply", "Bob")]
+    form = aiohttp.FormData()
+    form.add_field("file", make_pdf(), filename="a.pdf", content_type="application/pdf")
+    form.add_field("attachment", exported, filename="annotations.xfdf",
+                   content_type="application/vnd.adobe.xfdf")
+    response = await client.post("/api/documents", headers=AUTH, data=form)
+    body = await response.json()
+    assert response.status == 200 and body["data"]["errors"] == [], body
+    thread = await client.get(f"/api/documents/{body['data']['document_id']}/annotations/hl/"
+                              "comments", headers=AUTH)
+    comments = (await thread.json())["data"]["comments"]
+    assert [(c["id"], c["content"]["text"]["value"], c["content"].get("createdAt"))
+            for c in comments][:1] == [("r1", "Is this right?", "2026-01-03T09:00:00Z")]
+    assert [c["content"]["text"]["value"] for c in comments] == ["Is this right?", "Yes."]
 
 
 async def test_a_broken_xfdf_attachment_is_a_422_and_stores_nothing(client):

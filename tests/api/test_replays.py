@@ -199,7 +199,8 @@ async def test_export_then_import_is_a_fixed_point(client):
     assert (await apply(client, first, instant)).status == 200
     exported = await export(client, first)
     second = await new_document(client)
-    assert (await apply(client, second, exported)).status == 200
+    applied = await apply(client, second, exported)
+    assert applied.status == 200, await applied.text()
     assert await export(client, second) == exported
     assert exported["attachments"] == instant["attachments"]
     # the golden export, less what only a PDF engine adds (object numbers, its defaults)
