@@ -18,6 +18,7 @@ from api.context import (
     as_client,
     create_command,
     document_and_layer,
+    materialise,
     update_command,
 )
 from api.errors import ApiError, request_id, status_of
@@ -149,6 +150,7 @@ async def _bring_attachments(services: Services, sent: AnnotationRequest,
 
 async def create_annotations(request: web.Request) -> web.Response:
     services, access, layer = await document_and_layer(request, creating=True)
+    await materialise(request, services, access, layer)
     async with annotation_request(request, services) as sent:
         body = json_object(sent.body)
         if "annotations" not in body:
@@ -207,6 +209,7 @@ async def _write_one(services: Services, command: Any,
 
 async def update_annotations(request: web.Request) -> web.Response:
     services, access, layer = await document_and_layer(request)
+    await materialise(request, services, access, layer)
     async with annotation_request(request, services) as sent:
         body = json_object(sent.body)
         written = await _write_batch(request, services, access, layer, body, sent,
@@ -216,6 +219,7 @@ async def update_annotations(request: web.Request) -> web.Response:
 
 async def update_annotation(request: web.Request) -> web.Response:
     services, access, layer = await document_and_layer(request)
+    await materialise(request, services, access, layer)
     async with annotation_request(request, services) as sent:
         body = json_object(sent.body)
         try:
@@ -240,6 +244,7 @@ async def update_annotation(request: web.Request) -> web.Response:
 
 async def delete_annotations(request: web.Request) -> web.Response:
     services, access, layer = await document_and_layer(request)
+    await materialise(request, services, access, layer)
     ids = parse_delete_ids(await read_json(request, services), services.settings.max_batch)
     document_id = access.row.document_id
     client = client_of(request)
@@ -264,6 +269,7 @@ async def delete_annotations(request: web.Request) -> web.Response:
 
 async def delete_annotation(request: web.Request) -> web.Response:
     services, access, layer = await document_and_layer(request)
+    await materialise(request, services, access, layer)
     client = client_of(request)
     command = DeleteAnnotation(access.row.document_id, layer,
                                request.match_info["annotation_id"],

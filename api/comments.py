@@ -18,7 +18,13 @@ from ulid import ULID
 from api.auth import client_of
 from api.bodies import read_json
 from api.clients import Client
-from api.context import as_client, create_command, document_and_layer, write_all
+from api.context import (
+    as_client,
+    create_command,
+    document_and_layer,
+    materialise,
+    write_all,
+)
 from api.errors import ApiError
 from api.parsing import AnnotationInput, json_object, optional_string, parse_item
 from api.responses import json_response
@@ -53,6 +59,7 @@ async def list_comments(request: web.Request) -> web.Response:
 async def post_comments(request: web.Request) -> web.Response:
     """``POST …/annotations/:annotation_id/comments``: replies, all or none."""
     services, access, layer = await document_and_layer(request)
+    await materialise(request, services, access, layer)
     root = await _root(request, services, access.row.document_id, layer)
     body = json_object(await read_json(request, services))
     client = client_of(request)
@@ -67,6 +74,7 @@ async def post_comments(request: web.Request) -> web.Response:
 async def create_thread(request: web.Request) -> web.Response:
     """``POST …/comments``: a root annotation and its first comments, in one write."""
     services, access, layer = await document_and_layer(request, creating=True)
+    await materialise(request, services, access, layer)
     body = json_object(await read_json(request, services))
     client = client_of(request)
     errors: dict[str, Any] = {}
@@ -95,6 +103,7 @@ async def update_comment(request: web.Request) -> web.Response:
     """``PUT …/annotations/:annotation_id/comments/:comment_id`` (extension): new content
     (and group) for one comment; its creator and thread stay."""
     services, access, layer = await document_and_layer(request)
+    await materialise(request, services, access, layer)
     root = await _root(request, services, access.row.document_id, layer)
     body = json_object(await read_json(request, services))
     comment_id = request.match_info["comment_id"]
@@ -120,6 +129,7 @@ async def delete_comment(request: web.Request) -> web.Response:
     """``DELETE …/annotations/:annotation_id/comments/:comment_id`` (extension); the last
     comment of a comment marker takes the marker with it."""
     services, access, layer = await document_and_layer(request)
+    await materialise(request, services, access, layer)
     root = await _root(request, services, access.row.document_id, layer)
     client = client_of(request)
     guard = _in_thread(root["id"], client.delete_guard("comments") if client else None)

@@ -22,10 +22,12 @@ from eventstore.commands import (
     Rejected,
     UpdateAnnotation,
 )
-from eventstore.errors import ForbiddenError, NotAppliedError
+from eventstore.domain import DEFAULT_LAYER
+from eventstore.errors import ForbiddenError, LayerExistsError, NotAppliedError
 from eventstore.times import utc, utc_micro_text
 from projections.pdfs import PdfPasswordError, pages_with_password
 from projections.queries import DocumentRow
+from projections.replays import base_layer_commands
 
 PASSWORD_HEADER = "pspdfkit-pdf-password"
 
@@ -100,6 +102,30 @@ async def document_and_layer(request: web.Request, *, creating: bool = False
     layer = layer_name(request, creating=creating)
     access = await document_access(request, request.match_info["document_id"])
     return services, access, layer
+
+
+async def materialise(request: web.Request, services: Services, access: DocumentAccess,
+                      layer: str, write_id: str | None = None) -> None:
+    """A named layer mirrors the base layer until its first write, which copies the base in
+    first (Document Engine's rule). Done before the write, under the same request id (time
+    travel shows the two as one write unless another came between); a layer that another
+    request brought into being meanwhile is left as it is."""
+    document_id = access.row.document_id
+    if layer == DEFAULT_LAYER or services.read_model.layer_exists(document_id, layer):
+        return  # a primary-key lookup, done on the loop
+    await services.caught_up()
+    if await services.run(services.read_model.layer_exists, document_id, layer):
+        return
+    commands = await services.run(base_layer_commands, services.read_model, document_id,
+                                  layer, await services.base_revision(access.row))
+    if len(commands) == 1:  # an empty base: the write creates the layer by itself
+        return
+    outcomes, _ = await services.write(commands, write_id or request_id(request),
+                                       atomic=True)
+    refused = next((o.error for o in outcomes if isinstance(o, Rejected)
+                    and not isinstance(o.error, NotAppliedError)), None)
+    if refused is not None and not isinstance(refused, LayerExistsError):
+        raise ApiError(status_of(refused), str(refused))
 
 
 async def resolve_revision(services: Services, params: Any) -> tuple[int | None, int]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from api.auth import client_of
-from api.context import document_and_layer, resolve_revision
+from api.context import document_and_layer, materialise, resolve_revision
 from api.imports import apply_plan, read_instant_json
 from api.responses import REVISION_HEADER, json_response
 from projections.replays import import_counts, instant_json_of
@@ -27,6 +27,7 @@ async def export_instant_json(request: web.Request) -> web.Response:
 
 async def apply_instant_json(request: web.Request) -> web.Response:
     services, access, layer = await document_and_layer(request, creating=True)
+    await materialise(request, services, access, layer)
     document = await read_instant_json(request, services)
     revision, plan = await apply_plan(request, services, access, layer, document)
     return json_response({"data": {**import_counts(plan), "errors": plan.notes},

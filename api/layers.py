@@ -15,8 +15,8 @@ from api.parsing import check_layer_name, json_object
 from api.responses import REVISION_HEADER, json_response
 from api.services import SERVICES, Services
 from api.uploads import small_form
-from eventstore.commands import Command, CreateLayer
-from projections.replays import layer_copy_commands, layer_delete_commands
+from eventstore.domain import DEFAULT_LAYER
+from projections.replays import base_layer_commands, layer_copy_commands, layer_delete_commands
 
 
 async def _layer_form(request: web.Request, services: Services) -> dict[str, Any]:
@@ -39,8 +39,12 @@ async def create_layer(request: web.Request) -> web.Response:
         raise ApiError(400, "'source_layer_name' must be a string")
     upto, _ = await resolve_revision(services, fields)
     document_id = access.row.document_id
-    copies: list[Command] = [CreateLayer(document_id, name)]
-    if source is not None:
+    if source is None or (source != DEFAULT_LAYER and not await services.run(
+            services.read_model.layer_exists, document_id, source)):
+        # no source, or one that does not exist: the base layer, as the engine does
+        copies = await services.run(base_layer_commands, services.read_model, document_id,
+                                    name, await services.base_revision(access.row))
+    else:
         copies = await services.run(layer_copy_commands, services.read_model, document_id,
                                     source, name, upto)
     instant = fields.get(INSTANT_JSON_PART)

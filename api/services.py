@@ -53,6 +53,7 @@ class Services:
     listener: LogListener | None = None  # with PostgreSQL: other processes' news
     offload: Offload = field(default_factory=Offload)  # large bodies and PDFs, off the loop
     covers: CoverCache = field(default_factory=CoverCache)
+    bases: dict[tuple[str, str], int] = field(default_factory=dict)  # see base_revision
 
     async def run(self, function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """Run blocking work (read-model queries, fsync, PDF parsing) off the event loop."""
@@ -107,6 +108,17 @@ class Services:
             self.revoked = await self.run(self.read_model.revoked)
             self.revoked_generation = generation
         return jti is not None and jti in self.revoked
+
+    async def base_revision(self, row: DocumentRow) -> int:
+        """The end of the write that uploaded the document: its default layer then is the
+        base layer (the PDF's own annotations, or what the upload's attachment made of
+        them), which never changes for one incarnation."""
+        key = (row.document_id, row.instance)
+        if key not in self.bases:
+            if len(self.bases) > 4096:
+                self.bases.clear()
+            self.bases[key] = await self.run(self.log.write_end, row.revision)
+        return self.bases[key]
 
     async def caught_up(self) -> int:
         """Wait until the read model shows every write committed so far (by any process);

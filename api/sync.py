@@ -15,7 +15,14 @@ from ulid import ULID
 
 from api.auth import SYNC_PROTOCOL, client_of
 from api.clients import Client
-from api.context import as_client, create_command, document_and_layer, update_command
+from api.context import (
+    DocumentAccess,
+    as_client,
+    create_command,
+    document_and_layer,
+    materialise,
+    update_command,
+)
 from api.errors import ApiError, request_id
 from api.hub import HUB, SEND_TIMEOUT, Subscriber
 from api.parsing import check_layer_name, parse_item, whole_number
@@ -51,8 +58,7 @@ async def sync_layer(request: web.Request) -> web.WebSocketResponse:
     try:
         async for message in ws:
             if message.type == WSMsgType.TEXT:
-                await _receive(request, services, access.row.document_id, layer, subscriber,
-                               message.data)
+                await _receive(request, services, access, layer, subscriber, message.data)
             elif message.type == WSMsgType.ERROR:
                 break
     finally:
@@ -88,8 +94,8 @@ async def _send(subscriber: Subscriber) -> None:
             subscriber.sent = revision
 
 
-async def _receive(request: web.Request, services: Services, document_id: str, layer: str,
-                   subscriber: Subscriber, text: str) -> None:
+async def _receive(request: web.Request, services: Services, access: DocumentAccess,
+                   layer: str, subscriber: Subscriber, text: str) -> None:
     """A batch of client changes: each is confirmed with its persisted record, or rejected
     with a reason (and the current record when it was based on an old version)."""
     try:
@@ -109,6 +115,7 @@ async def _receive(request: web.Request, services: Services, document_id: str, l
             subscriber.push({"type": "rejected", "changeId": _change_id(change),
                              "reason": refusal})
         return
+    document_id = access.row.document_id
     commands: list[tuple[Any, Any]] = []  # (changeId, a command of one annotation)
     for change in message["changes"]:
         try:
@@ -121,8 +128,15 @@ async def _receive(request: web.Request, services: Services, document_id: str, l
         return
     # Each message is a write of its own: sharing the socket's request id would make time
     # travel count the socket's consecutive messages as one write.
-    outcomes, _ = await services.write([c for _, c in commands],
-                                       f"{request_id(request)}.{ULID()}")
+    write_id = f"{request_id(request)}.{ULID()}"
+    try:
+        await materialise(request, services, access, layer, write_id)
+    except ApiError as error:
+        for change_id, _ in commands:
+            subscriber.push({"type": "rejected", "changeId": change_id,
+                             "reason": error.reason})
+        return
+    outcomes, _ = await services.write([c for _, c in commands], write_id)
     for (change_id, command), outcome in zip(commands, outcomes, strict=True):
         if isinstance(outcome, Accepted):
             subscriber.push({"type": "confirmed", "changeId": change_id,

@@ -180,6 +180,25 @@ class EventLog(Application[UUID]):
             upto = after
         return 0
 
+    def write_end(self, revision: int) -> int:
+        """The last revision of the write that holds ``revision`` (an event with a request
+        id): events carrying no request id that follow it belong to the next write, as a
+        write puts those before its first record."""
+        facts = self.read_facts(revision - 1, 1, revision, raw_timestamps=True)
+        request_id = facts[0][3].get("request_id") if facts else None
+        if request_id is None:
+            return revision
+        last, after = revision, revision
+        while facts := self.read_facts(after, WALK_PAGE, raw_timestamps=True):
+            for fact in facts:
+                found = fact[3].get("request_id")
+                if found == request_id:
+                    last = fact[0]
+                elif found is not None:
+                    return last
+            after = facts[-1][0]
+        return last
+
     def _next_request_id(self, revision: int) -> str | None:
         """The request id of the first event after ``revision`` that carries one."""
         after = revision

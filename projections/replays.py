@@ -24,7 +24,7 @@ from eventstore.commands import (
     PutComment,
     SetSections,
 )
-from eventstore.domain import SECTIONS
+from eventstore.domain import DEFAULT_LAYER, SECTIONS
 from eventstore.names import attachment_references
 from projections.instant_json import (
     ImportPlan,
@@ -138,6 +138,13 @@ def layer_copy_commands(read_model: ReadModel, document_id: str, source: str, na
     if sections:
         commands.append(SetSections(document_id, name, sections, replace=True))
     return commands
+
+
+def base_layer_commands(read_model: ReadModel, document_id: str, name: str, base: int
+                        ) -> list[Command]:
+    """Commands creating layer ``name`` from the base layer: the default layer as the
+    upload left it (revision ``base``, the end of the upload's write)."""
+    return layer_copy_commands(read_model, document_id, DEFAULT_LAYER, name, base)
 
 
 def comment_copy_commands(read_model: ReadModel, source_document: str, source: str,

@@ -376,8 +376,10 @@ COMPARED = ("type", "pageIndex", "bbox", "strokeColor", "fillColor", "color", "s
             "rects", "action", "stampType", "fontSize", "fontColor")
 
 
-async def records_of(client: Any, document: str) -> dict[str, dict[str, Any]]:
-    response = await client.get(f"/api/documents/{document}/annotations", headers={
+async def records_of(client: Any, document: str, layer: str = ""
+                     ) -> dict[str, dict[str, Any]]:
+    where = f"/layers/{layer}" if layer else ""
+    response = await client.get(f"/api/documents/{document}{where}/annotations", headers={
         **AUTH, "Accept": "application/x-ndjson"})
     return {r["id"]: r["content"] for r in map(orjson.loads, (await response.read()).splitlines())}
 
@@ -551,6 +553,35 @@ async def test_replies_in_an_uploaded_pdf_become_its_threads(client):
                                 headers=AUTH)
     assert [c["content"]["text"]["value"] for c in (await response.json())["data"][
         "comments"]] == ["Is this right?", "Yes."]
+
+
+async def test_named_layers_start_from_the_base_layer(client):
+    """The PDF's own annotations as uploaded are the base layer: a layer created without a
+    source (or from one that does not exist), and a layer's first write, start from it,
+    whatever the default layer became since."""
+    document = await upload(client, pdf_with_replies())
+    base = await records_of(client, document)
+    base_url = f"/api/documents/{document}"
+    await client.delete(f"{base_url}/annotations/hl", headers=AUTH)  # the default moves on
+    for name, body in (("plain", {"name": "plain"}),
+                       ("from-nothing", {"name": "from-nothing", "source_layer_name": "no"})):
+        response = await client.post(f"{base_url}/layers", headers=AUTH, json=body)
+        assert response.status == 200, await response.text()
+        assert await records_of(client, document, name) == base
+        thread = await client.get(f"{base_url}/layers/{name}/annotations/hl/comments",
+                                  headers=AUTH)
+        assert len((await thread.json())["data"]["comments"]) == 2  # its thread too
+    from_default = await client.post(f"{base_url}/layers", headers=AUTH,
+                                     json={"name": "now", "source_layer_name": ""})
+    assert from_default.status == 200
+    assert await records_of(client, document, "now") == {}  # the default layer as it is
+    # a first write: the base, then the change
+    await write(client, f"{document}/layers/draft", [{"id": "mine", "content": note()}])
+    assert set(await records_of(client, document, "draft")) == {"hl", "mine"}
+    response = await client.delete(f"{base_url}/layers/gone/annotations/hl", headers=AUTH)
+    assert response.status == 200, await response.text()  # the base record, then deleted
+    layers = await (await client.get(f"{base_url}/layers", headers=AUTH)).json()
+    assert "gone" in layers["data"] and await records_of(client, document, "gone") == {}
 
 
 @pytest.mark.parametrize("keep", [False, True])
@@ -801,3 +832,22 @@ async def test_an_image_that_is_a_pdf_page_is_drawn_from_that_page(client, docum
     # the text lines of the attachment's page, shrunk into the box's upper part
     assert differs(blank, shown, (130, 130, 300, 200)) > 100
     assert differs(blank, shown, (320, 100, 500, 300)) == 0  # outside the box
+
+
+async def test_a_first_change_over_sync_starts_the_layer_from_the_base(client):
+    document = await upload(client, pdf_with_replies())
+    ws = await client.ws_connect(f"/api/documents/{document}/layers/live/sync?revision=0",
+                                 headers=AUTH)
+    frames: list[dict] = []
+    try:
+        await ws.send_str(orjson.dumps({"type": "changes", "changes": [
+            {"changeId": "1", "op": "create", "id": "mine", "content": note()}]}).decode())
+        while not any(f.get("type") == "confirmed" for f in frames):
+            frames.append(orjson.loads((await ws.receive(timeout=10)).data))
+        while sum(f.get("type") == "change" and f.get("of") is None for f in frames) < 2:
+            frames.append(orjson.loads((await ws.receive(timeout=10)).data))
+    finally:
+        await ws.close()
+    assert set(await records_of(client, document, "live")) == {"hl", "mine"}
+    ids = [f["id"] for f in frames if f.get("type") == "change" and f.get("of") is None]
+    assert ids == ["hl", "mine"]  # the base arrives first, then the change
