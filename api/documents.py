@@ -40,6 +40,7 @@ from eventstore.commands import (
     Command,
     DeleteAnnotation,
     DeleteDocument,
+    NewAttachment,
     Provenance,
     PutAnnotation,
     PutComment,
@@ -159,7 +160,10 @@ async def _store_upload(request: web.Request, services: Services, upload: Upload
     commands: list[Command] = [UploadDocument(
         document_id, title, sha256, size, info.password_protected, info.pages,
         overwrite=upload.fields.get("overwrite_existing_document", "").lower() in TRUE)]
-    commands += [PutAnnotation(document_id, DEFAULT_LAYER, annotation_id, content, None, None)
+    for data in (data for _, data in own.images.values()):
+        await services.run(services.blobs.put_bytes, data)  # before any event names them
+    commands += [PutAnnotation(document_id, DEFAULT_LAYER, annotation_id, content, None, None,
+                               **_own_image(content, own))
                  for annotation_id, content in own.records]
     commands += [PutComment(document_id, DEFAULT_LAYER, comment["id"],
                             comment_content(comment), None, None)
@@ -182,6 +186,16 @@ async def _store_upload(request: web.Request, services: Services, upload: Upload
         "password_protected": row.password_protected, "sourcePdfSha256": sha256,
         "title": row.title, "createdAt": row.created_at,
     }, "revision": revision}, revision=revision)
+
+
+def _own_image(content: dict[str, Any], own: ReadAnnotations) -> dict[str, Any]:
+    """The attachment an image stamp read from the PDF brings (its image's SHA-256)."""
+    image = content.get("imageAttachmentId")
+    if content.get("type") != "pspdfkit/image" or image not in own.images:
+        return {}
+    content_type, data = own.images[image]
+    return {"references": (image,),
+            "attachments": (NewAttachment(image, content_type, len(data)),)}
 
 
 def _replaces_own(upload: Upload, plan: ImportPlan | None) -> bool:

@@ -327,9 +327,11 @@ def _line(annotation: Dictionary, drawing: Drawing, content: dict[str, Any],
     annotation.LE = Array([Name("/" + LINE_ENDINGS.get(str(caps.get(side)), "None"))
                            for side in ("start", "end")])
     drawing.ops.append(f"{drawing.local(*start)} m {drawing.local(*end)} l S")
+    size = 3 * float(content.get("strokeWidth", 1)) + 4
+    filled = rgb_of(content.get("fillColor")) is not None  # PDF: caps take /IC
     for side, tip, tail in (("start", start, end), ("end", end, start)):
-        if caps.get(side) in ("openArrow", "closedArrow"):
-            drawing.ops.append(_arrow(drawing, tip, tail, content, caps[side] == "closedArrow"))
+        if caps.get(side) in LINE_ENDINGS:
+            drawing.ops.append(_cap(drawing, str(caps[side]), tip, tail, size, filled))
 
 
 def _polyline(annotation: Dictionary, drawing: Drawing, content: dict[str, Any],
@@ -340,6 +342,16 @@ def _polyline(annotation: Dictionary, drawing: Drawing, content: dict[str, Any],
     points = [space.point(*p) for p in content["points"]]
     annotation.Vertices = Array([v for p in points for v in p])
     drawing.ops.append(_path(drawing, points) + (f" h {_paint(content)}" if closed else " S"))
+    caps = content.get("lineCaps") or {}
+    if closed or not caps or len(points) < 2:
+        return
+    annotation.LE = Array([Name("/" + LINE_ENDINGS.get(str(caps.get(side)), "None"))
+                           for side in ("start", "end")])
+    size = 3 * float(content.get("strokeWidth", 1)) + 4
+    filled = rgb_of(content.get("fillColor")) is not None
+    for side, tip, tail in (("start", points[0], points[1]), ("end", points[-1], points[-2])):
+        if caps.get(side) in LINE_ENDINGS:
+            drawing.ops.append(_cap(drawing, str(caps[side]), tip, tail, size, filled))
 
 
 def _ink(annotation: Dictionary, drawing: Drawing, content: dict[str, Any],
@@ -441,6 +453,9 @@ def _callout(annotation: Dictionary, drawing: Drawing, content: dict[str, Any],
         annotation.LE = Name("/" + LINE_ENDINGS.get(str(callout["cap"]), "None"))
     line = rgb_of(content.get("borderColor")) or color
     drawing.ops.append(f"{_color(line)} RG 1 w " + _path(drawing, points) + " S")
+    if callout.get("cap") in LINE_ENDINGS and len(points) >= 2:  # at the point it shows
+        drawing.ops.append(f"{_color(line)} rg " + _cap(drawing, str(callout["cap"]),
+                                                         points[0], points[1], 6, True))
     return (inset_left, inset_bottom, max(1.0, width - inset_left - inset_right),
             max(1.0, height - inset_top - inset_bottom))
 
@@ -631,14 +646,41 @@ def _paint(content: dict[str, Any]) -> str:
     return "B" if rgb_of(content.get("fillColor")) is not None else "S"
 
 
-def _arrow(drawing: Drawing, tip: tuple[float, float], tail: tuple[float, float],
-           content: dict[str, Any], closed: bool) -> str:
-    size = 3 * float(content.get("strokeWidth", 1)) + 4
+def _cap(drawing: Drawing, kind: str, tip: tuple[float, float], tail: tuple[float, float],
+         size: float, filled: bool) -> str:
+    """A line ending (PDF 32000 §12.5.6.7) drawn at ``tip``, turned along the line from
+    ``tail``; closed ones filled with the current fill colour when ``filled``; never
+    dashed."""
     angle = math.atan2(tip[1] - tail[1], tip[0] - tail[0])
-    wings = [(tip[0] - size * math.cos(angle + turn), tip[1] - size * math.sin(angle + turn))
-             for turn in (math.pi / 6, -math.pi / 6)]
-    path = f"{drawing.local(*wings[0])} m {drawing.local(*tip)} l {drawing.local(*wings[1])} l"
-    return path + (" h B" if closed else " S")
+
+    def at(along: float, across: float) -> str:  # a point in the line's own frame
+        x = tip[0] + along * math.cos(angle) - across * math.sin(angle)
+        y = tip[1] + along * math.sin(angle) + across * math.cos(angle)
+        return drawing.local(x, y)
+
+    wing, half = size * math.cos(math.pi / 6), size * math.sin(math.pi / 6)
+    close = " h B" if filled else " s"
+    shapes = {
+        "openArrow": f"{at(-wing, half)} m {at(0, 0)} l {at(-wing, -half)} l S",
+        "closedArrow": f"{at(-wing, half)} m {at(0, 0)} l {at(-wing, -half)} l{close}",
+        "reverseOpenArrow": f"{at(wing, half)} m {at(0, 0)} l {at(wing, -half)} l S",
+        "reverseClosedArrow": f"{at(wing, half)} m {at(0, 0)} l {at(wing, -half)} l{close}",
+        "butt": f"{at(0, half)} m {at(0, -half)} l S",
+        "slash": f"{at(-half * 0.6, -half)} m {at(half * 0.6, half)} l S",
+        "square": f"{at(-half, -half)} m {at(half, -half)} l {at(half, half)} l "
+                  f"{at(-half, half)} l{close}",
+        "diamond": f"{at(-half, 0)} m {at(0, -half)} l {at(half, 0)} l {at(0, half)} l{close}",
+        "circle": _circle_path(at, half) + close,
+    }
+    return f"q [] 0 d {shapes[kind]} Q"
+
+
+def _circle_path(at: Callable[[float, float], str], radius: float) -> str:
+    k = radius * KAPPA
+    return (f"{at(radius, 0)} m {at(radius, k)} {at(k, radius)} {at(0, radius)} c "
+            f"{at(-k, radius)} {at(-radius, k)} {at(-radius, 0)} c "
+            f"{at(-radius, -k)} {at(-k, -radius)} {at(0, -radius)} c "
+            f"{at(k, -radius)} {at(radius, -k)} {at(radius, 0)} c")
 
 
 def _path(drawing: Drawing, points: list[tuple[float, float]]) -> str:

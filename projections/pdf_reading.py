@@ -8,6 +8,8 @@ read is reported with its page, object number and reason, never guessed.
 
 from __future__ import annotations
 
+import hashlib
+import io
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -39,6 +41,7 @@ class ReadAnnotations:
     records: list[tuple[str, dict[str, Any]]] = field(default_factory=list)  # (id, content)
     errors: list[dict[str, Any]] = field(default_factory=list)
     comments: list[dict[str, Any]] = field(default_factory=list)
+    images: dict[str, tuple[str, bytes]] = field(default_factory=dict)  # by SHA-256 hex
 
 
 class Unreadable(Exception):
@@ -76,7 +79,7 @@ def read_annotations(path: Path, password: str | None = None) -> ReadAnnotations
                     replies.append((index, annotation))
                     continue
                 try:
-                    content = content_of(annotation, index, space, pages)
+                    content = content_of(annotation, index, space, pages, found.images)
                     validate_content(content, len(pdf.pages))
                 except MALFORMED as error:
                     found.errors.append({"pageIndex": index,
@@ -161,8 +164,10 @@ def _id(annotation: pikepdf.Dictionary, used: set[str]) -> str:
 
 
 def content_of(annotation: pikepdf.Dictionary, page_index: int, space: PageSpace,
-               pages: dict[tuple[int, int], int]) -> dict[str, Any]:
-    """One PDF annotation as Instant JSON content (raises ``Unreadable``)."""
+               pages: dict[tuple[int, int], int],
+               images: dict[str, tuple[str, bytes]] | None = None) -> dict[str, Any]:
+    """One PDF annotation as Instant JSON content (raises ``Unreadable``); an image stamp's
+    image goes into ``images`` (by SHA-256), which its content names."""
     if "/IRT" in annotation:
         raise Unreadable("grouped annotations (/IRT with /RT /Group) are not read from PDFs"
                          if not is_reply(annotation) else
@@ -194,6 +199,13 @@ def content_of(annotation: pikepdf.Dictionary, page_index: int, space: PageSpace
     if moment is not None:
         content["updatedAt"] = moment
     reader(annotation, content, space, pages)
+    if content["type"] == "pspdfkit/image":
+        if images is None:
+            raise Unreadable("image stamps are not read from XFDF")
+        content_type, data = image_of(annotation)
+        sha256 = hashlib.sha256(data).hexdigest()
+        images[sha256] = (content_type, data)
+        content.update(imageAttachmentId=sha256, contentType=content_type)
     return content
 
 
@@ -220,6 +232,11 @@ def _line(annotation: Any, content: dict[str, Any], space: PageSpace, pages: Any
     x1, y1, x2, y2 = (float(v) for v in annotation.L)
     content.update(type="pspdfkit/shape/line", **_stroke(annotation),
                    startPoint=_point(space, x1, y1), endPoint=_point(space, x2, y2))
+    _caps(annotation, content)
+
+
+def _caps(annotation: Any, content: dict[str, Any]) -> None:
+    """The line endings (/LE) of a line or polyline."""
     ends = [str(e) for e in annotation.get("/LE", [])]
     caps = {side: CAPS[end] for side, end in zip(("start", "end"), ends, strict=False)
             if end in CAPS}
@@ -233,6 +250,8 @@ def _poly(kind: str) -> Any:
         content.update(type=kind, **_stroke(annotation),
                        points=[_point(space, values[i], values[i + 1])
                                for i in range(0, len(values) - 1, 2)])
+        if kind == "pspdfkit/shape/polyline":
+            _caps(annotation, content)
         fill = hex_of(annotation.get("/IC"))
         if fill is not None:
             content["fillColor"] = fill
@@ -303,7 +322,8 @@ def _link(annotation: Any, content: dict[str, Any], space: PageSpace,
 def _stamp(annotation: Any, content: dict[str, Any], space: PageSpace, pages: Any) -> None:
     name = str(annotation.get("/Name", "/Draft"))[1:]
     if name == "Image":
-        raise Unreadable("image stamps are not read from PDFs yet")
+        content["type"] = "pspdfkit/image"  # its image: see content_of
+        return
     content["type"] = "pspdfkit/stamp"
     if name in STAMP_TYPES and name != "Custom":
         content["stampType"] = name
@@ -312,6 +332,34 @@ def _stamp(annotation: Any, content: dict[str, Any], space: PageSpace, pages: An
     color = hex_of(annotation.get("/C"))
     if color is not None:
         content["color"] = color
+
+
+def image_of(annotation: Any) -> tuple[str, bytes]:
+    """The image an image stamp's appearance draws, as (content type, bytes): a JPEG as it
+    is stored, anything else as PNG, its soft mask as the alpha channel."""
+    appearance = annotation.get("/AP", {}).get("/N")
+    if not isinstance(appearance, pikepdf.Stream):
+        raise Unreadable("an image stamp without an appearance stream has no image to read")
+    resources: Any = appearance.get("/Resources", {})
+    for xobject in resources.get("/XObject", {}).values():
+        if xobject.get("/Subtype") == Name.Image:
+            return _image_bytes(xobject)
+        if xobject.get("/Subtype") == Name.Form:
+            raise Unreadable("an image stamp that draws a PDF page is not read yet")
+    raise Unreadable("the image stamp's appearance draws no image")
+
+
+def _image_bytes(xobject: Any) -> tuple[str, bytes]:
+    if xobject.get("/Filter") == Name.DCTDecode and "/SMask" not in xobject:
+        return "image/jpeg", xobject.read_raw_bytes()
+    image = pikepdf.PdfImage(xobject).as_pil_image()
+    if "/SMask" in xobject:
+        alpha = pikepdf.PdfImage(xobject.SMask).as_pil_image().convert("L")
+        image = image.convert("RGB")
+        image.putalpha(alpha.resize(image.size) if alpha.size != image.size else alpha)
+    out = io.BytesIO()
+    image.save(out, "PNG")
+    return "image/png", out.getvalue()
 
 
 def _redact(annotation: Any, content: dict[str, Any], space: PageSpace, pages: Any) -> None:

@@ -851,3 +851,86 @@ async def test_a_first_change_over_sync_starts_the_layer_from_the_base(client):
     assert set(await records_of(client, document, "live")) == {"hl", "mine"}
     ids = [f["id"] for f in frames if f.get("type") == "change" and f.get("of") is None]
     assert ids == ["hl", "mine"]  # the base arrives first, then the change
+
+
+def _picture(mode: str, fmt: str) -> bytes:
+    image = Image.new(mode, (40, 30), (200, 30, 60, 128)[:len(mode)])
+    image.paste((20, 90, 200, 255)[:len(mode)], (0, 0, 20, 15))
+    out = io.BytesIO()
+    image.save(out, fmt)
+    return out.getvalue()
+
+
+async def test_image_stamps_are_read_back_from_a_downloaded_pdf(client, document):
+    png, jpeg = _picture("RGBA", "PNG"), _picture("RGB", "JPEG")
+    for image_id, data, content_type in (("png", png, "image/png"),
+                                         ("jpg", jpeg, "image/jpeg")):
+        sha = hashlib.sha256(data).hexdigest()
+        await write_with_attachment(client, document, [{"id": image_id, "content": {
+            "v": 2, "type": "pspdfkit/image", "pageIndex": 0, "bbox": [50, 50, 80, 60],
+            "opacity": 1, "contentType": content_type, "imageAttachmentId": sha}}],
+            sha, data, content_type)
+    downloaded = await (await download(client, document)).read()
+    response = await client.post("/api/documents", data=downloaded,
+                                 headers={**AUTH, "Content-Type": "application/pdf"})
+    body = await response.json()
+    assert body["data"]["errors"] == [], body
+    again = body["data"]["document_id"]
+    read = await records_of(client, again)
+    assert {i: c["contentType"] for i, c in read.items()} == {"png": "image/png",
+                                                              "jpg": "image/jpeg"}
+    assert close(read["png"]["bbox"], [50, 50, 80, 60])
+
+    async def held(image_id: str) -> bytes:
+        url = f"/api/documents/{again}/attachments/{read[image_id]['imageAttachmentId']}"
+        response = await client.get(url, headers=AUTH)
+        assert response.status == 200
+        return await response.read()
+
+    assert await held("jpg") == jpeg  # a JPEG travels as it is
+    with Image.open(io.BytesIO(await held("png"))) as copy, Image.open(io.BytesIO(png)) as o:
+        assert copy.mode == "RGBA" and copy.tobytes() == o.tobytes()
+
+
+CAP_KINDS = ("square", "circle", "diamond", "openArrow", "closedArrow", "butt",
+             "reverseOpenArrow", "reverseClosedArrow", "slash")
+
+
+async def test_every_line_ending_is_drawn_and_read_back(client, document):
+    """Each cap of a line, a polyline and a callout shows in the rendered page (around the
+    end it caps, compared with the same record without it) and comes back at upload."""
+    def records(capped: bool) -> list[dict[str, Any]]:
+        found = []
+        for row, kind in enumerate(CAP_KINDS):
+            y = 40 + row * 40
+            caps = {"start": kind} if capped else {}
+            found.append({"id": f"line-{kind}", "content": shape(
+                "pspdfkit/shape/line", [40, y - 10, 120, 20], strokeWidth=1,
+                startPoint=[50, y], endPoint=[150, y], lineCaps=caps)})
+            found.append({"id": f"poly-{kind}", "content": shape(
+                "pspdfkit/shape/polyline", [200, y - 10, 120, 20], strokeWidth=1,
+                points=[[210, y], [260, y], [310, y]], lineCaps=caps)})
+            callout = {"start": [360, y], "end": [420, y], "innerRectInset": [70, 0, 0, 0],
+                       **({"cap": kind} if capped else {})}
+            found.append({"id": f"callout-{kind}", "content": {
+                "v": 2, "type": "pspdfkit/text", "pageIndex": 0, "bbox": [350, y - 12, 160, 24],
+                "opacity": 1, "fontSize": 10, "fontColor": "#000000",
+                "horizontalAlign": "left", "verticalAlign": "top",
+                "text": {"format": "plain", "value": "note"}, "callout": callout}})
+        return found
+
+    other = await upload(client, make_pdf())
+    await write(client, document, records(True))
+    await write(client, other, records(False))
+    capped = await (await download(client, document)).read()
+    plain = render(await (await download(client, other)).read())
+    drawn = render(capped)
+    for row, kind in enumerate(CAP_KINDS):
+        y = 40 + row * 40  # records and renders both count from the page's top left
+        for x in (50, 210, 360):
+            assert differs(plain, drawn, (x - 6, y - 6, x + 7, y + 7)) > 4, (kind, x)
+    again = await records_of(client, await upload(client, capped))
+    for kind in CAP_KINDS:
+        assert again[f"line-{kind}"]["lineCaps"] == {"start": kind}
+        assert again[f"poly-{kind}"]["lineCaps"] == {"start": kind}
+        assert again[f"callout-{kind}"]["callout"]["cap"] == kind
