@@ -19,6 +19,7 @@ from api.context import (
     create_command,
     document_and_layer,
     materialise,
+    shown_layer,
     update_command,
 )
 from api.errors import ApiError, request_id, status_of
@@ -49,6 +50,7 @@ from eventstore.commands import (
     Outcome,
     Rejected,
 )
+from eventstore.domain import DEFAULT_LAYER
 from eventstore.errors import ForbiddenError, StaleVersionError
 from eventstore.validation import ContentError
 
@@ -282,8 +284,9 @@ async def delete_annotation(request: web.Request) -> web.Response:
 async def get_annotation(request: web.Request) -> web.Response:
     services, access, layer = await document_and_layer(request)
     annotation_id = request.match_info["annotation_id"]
+    shown, upto = await shown_layer(services, access, layer, None)
     found = await services.run(services.read_model.annotation_version,
-                               access.row.document_id, layer, annotation_id)
+                               access.row.document_id, shown, annotation_id, upto)
     record, version = found if found else (None, 0)
     client = client_of(request)
     if record is not None and client is not None:
@@ -324,16 +327,16 @@ async def _respond_with_records(request: web.Request, services: Services,
                                 access: DocumentAccess, layer: str,
                                 page_index: int | None) -> web.StreamResponse:
     client = client_of(request)
+    shown, base = await shown_layer(services, access, layer, None)
+    if shown != layer:  # a named layer never written: the base layer's records
+        return await _respond_with_base(request, services, access, base, page_index, client)
     if not wants_ndjson(request):
         records: list[bytes] = []
         async for page in _pages(services, access, layer, page_index, client, inline=True):
             records.extend(page)
             if len(records) > JSON_LIMIT:
                 break
-        truncated = b"true" if len(records) > JSON_LIMIT else b"false"
-        body = (b'{"data":{"annotations":[' + b",".join(records[:JSON_LIMIT])
-                + b'],"truncated":' + truncated + b"}}")
-        return web.Response(body=body, content_type="application/json")
+        return web.Response(body=_json_list(records), content_type="application/json")
     response = web.StreamResponse(headers={"Content-Type": NDJSON})
     await response.prepare(request)
     async for page in _pages(services, access, layer, page_index, client):
@@ -341,6 +344,30 @@ async def _respond_with_records(request: web.Request, services: Services,
             await response.write(b"\n".join(page) + b"\n")
     await response.write_eof()
     return response
+
+
+def _json_list(records: list[bytes]) -> bytes:
+    """The JSON answer of a list: the first 1,000 records, and whether more were left."""
+    truncated = b"true" if len(records) > JSON_LIMIT else b"false"
+    return (b'{"data":{"annotations":[' + b",".join(records[:JSON_LIMIT])
+            + b'],"truncated":' + truncated + b"}}")
+
+
+async def _respond_with_base(request: web.Request, services: Services, access: DocumentAccess,
+                             base: int | None, page_index: int | None,
+                             client: Client | None) -> web.Response:
+    """The base layer's records (the default layer at revision ``base``), as a list answers
+    them; a base is the PDF's own annotations, so it is read whole."""
+    rows = await services.run(services.read_model.layer_state, access.row.document_id,
+                              DEFAULT_LAYER, base)
+    if page_index is not None:
+        rows = [r for r in rows if orjson.loads(r)["content"].get("pageIndex") == page_index]
+    records = [r.encode() for r in rows] if client is None else _for_client_records(client,
+                                                                                  rows)
+    if wants_ndjson(request):
+        return web.Response(body=b"".join(r + b"\n" for r in records),
+                            headers={"Content-Type": NDJSON})
+    return web.Response(body=_json_list(records), content_type="application/json")
 
 
 async def _pages(services: Services, access: DocumentAccess, layer: str,

@@ -23,6 +23,7 @@ from api.context import (
     create_command,
     document_and_layer,
     materialise,
+    shown_layer,
     write_all,
 )
 from api.errors import ApiError
@@ -46,9 +47,15 @@ MAX_COMMENTS = 1000  # per request
 async def list_comments(request: web.Request) -> web.Response:
     """``GET …/annotations/:annotation_id/comments``: the thread, oldest first."""
     services, access, layer = await document_and_layer(request)
-    root = await _root(request, services, access.row.document_id, layer)
-    comments = await services.run(services.read_model.thread, access.row.document_id, layer,
-                                  root["id"])
+    shown, base = await shown_layer(services, access, layer, None)
+    root = await _root(request, services, access.row.document_id, shown, base)
+    if base is None:
+        comments = await services.run(services.read_model.thread, access.row.document_id,
+                                      shown, root["id"])
+    else:  # a named layer never written: the base layer's thread
+        comments = [c for c in await services.run(services.read_model.comment_state,
+                                                   access.row.document_id, shown, base)
+                    if c["content"].get("rootId") == root["id"]]
     client = client_of(request)
     if client is not None:
         comments = [client.decorated(c, "comments") for c in comments
@@ -156,13 +163,13 @@ async def comment_history(request: web.Request) -> web.Response:
     return json_response({"data": changes})
 
 
-async def _root(request: web.Request, services: Services, document_id: str, layer: str
-                ) -> dict[str, Any]:
-    """The path's root annotation: 404 when the caller cannot see it, 400 when it holds no
-    thread."""
+async def _root(request: web.Request, services: Services, document_id: str, layer: str,
+                upto: int | None = None) -> dict[str, Any]:
+    """The path's root annotation (now, or at revision ``upto``): 404 when the caller cannot
+    see it, 400 when it holds no thread."""
     root_id = request.match_info["annotation_id"]
     found = await services.run(services.read_model.annotation_version, document_id, layer,
-                               root_id)
+                               root_id, upto)
     record = orjson.loads(found[0]) if found else None
     client = client_of(request)
     if record is None or (client is not None and not client.sees(record)):

@@ -104,6 +104,18 @@ async def document_and_layer(request: web.Request, *, creating: bool = False
     return services, access, layer
 
 
+async def shown_layer(services: Services, access: DocumentAccess, layer: str,
+                      upto: int | None) -> tuple[str, int | None]:
+    """What a read of ``layer`` at revision ``upto`` shows, as (layer, revision): a named
+    layer never written (or deleted) mirrors the base layer, the default layer as the upload
+    left it, as Document Engine's layers do until their first write."""
+    if layer == DEFAULT_LAYER or services.read_model.layer_exists(access.row.document_id,
+                                                                  layer):
+        return layer, upto  # a primary-key lookup, done on the loop
+    base = await services.base_revision(access.row)
+    return DEFAULT_LAYER, base if upto is None else min(upto, base)
+
+
 async def materialise(request: web.Request, services: Services, access: DocumentAccess,
                       layer: str, write_id: str | None = None) -> None:
     """A named layer mirrors the base layer until its first write, which copies the base in

@@ -14,7 +14,7 @@ from aiohttp import web
 
 from api.auth import client_of
 from api.bodies import read_json
-from api.context import DocumentAccess, document_and_layer, resolve_revision
+from api.context import DocumentAccess, document_and_layer, resolve_revision, shown_layer
 from api.errors import ApiError
 from api.imports import plan_for, read_instant_json, refuse
 from api.offload import LARGE
@@ -129,6 +129,7 @@ async def _pdf(request: web.Request, services: Services, access: DocumentAccess,
         return web.FileResponse(source, headers={"Content-Type": PDF})
     options = pdf_options(query)
     upto, _ = await resolve_revision(services, query)
+    layer, upto = await shown_layer(services, access, layer, upto)
     records = await _records(request, services, access.row.document_id, layer, upto) \
         if options.annotations else []
     comments = None
@@ -213,8 +214,9 @@ async def export_xfdf(request: web.Request) -> web.Response:
     """``GET …/document.xfdf``: the layer's annotations as XFDF 3.0, now or at a revision."""
     services, access, layer = await document_and_layer(request)
     upto, current = await resolve_revision(services, request.query)
-    records = await _records(request, services, access.row.document_id, layer, upto)
-    comments = await _comments(request, services, access.row.document_id, layer, upto)
+    shown, upto_shown = await shown_layer(services, access, layer, upto)
+    records = await _records(request, services, access.row.document_id, shown, upto_shown)
+    comments = await _comments(request, services, access.row.document_id, shown, upto_shown)
     source = services.blobs.path(access.row.sha256)
     if source.stat().st_size > LARGE or len(records) > MANY_RECORDS:
         body, skipped = await services.offload.run(xfdf.export_xfdf, source, records,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from api.auth import client_of
-from api.context import document_and_layer, materialise, resolve_revision
+from api.context import document_and_layer, materialise, resolve_revision, shown_layer
 from api.imports import apply_plan, read_instant_json
 from api.responses import REVISION_HEADER, json_response
 from projections.replays import import_counts, instant_json_of
@@ -14,6 +14,7 @@ from projections.replays import import_counts, instant_json_of
 async def export_instant_json(request: web.Request) -> web.Response:
     services, access, layer = await document_and_layer(request)
     upto, current = await resolve_revision(services, request.query)
+    layer, upto = await shown_layer(services, access, layer, upto)
     version = request.query.get("annotation_version")
     client = client_of(request)
     document = await services.run(instant_json_of, services.read_model, services.blobs,

@@ -344,9 +344,16 @@ class ReadModel:
             "WHERE at <= ?1)", [timestamp]).fetchone()
         return row[0] or 0
 
-    def annotation_version(self, document_id: str, layer: str, annotation_id: str
-                           ) -> tuple[bytes, int] | None:
-        """The served record as JSON bytes and its version, or None when absent or deleted."""
+    def annotation_version(self, document_id: str, layer: str, annotation_id: str,
+                           upto: int | None = None) -> tuple[bytes, int] | None:
+        """The served record as JSON bytes and its version (as it was at revision ``upto``
+        when given), or None when absent or deleted."""
+        if upto is not None:
+            row = self.db.execute(
+                "SELECT record, version, kind FROM changes WHERE document_id = ? AND layer = ? "
+                "AND annotation_id = ? AND revision <= ? ORDER BY revision DESC LIMIT 1",
+                [document_id, layer, annotation_id, upto]).fetchone()
+            return (row[0].encode(), row[1]) if row and row[2] != "deleted" else None
         row = self.db.execute(
             "SELECT record, version FROM annotations WHERE document_id = ? AND layer = ? "
             "AND id = ? AND deleted = 0", [document_id, layer, annotation_id]).fetchone()

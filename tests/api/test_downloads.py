@@ -575,6 +575,21 @@ async def test_named_layers_start_from_the_base_layer(client):
                                      json={"name": "now", "source_layer_name": ""})
     assert from_default.status == 200
     assert await records_of(client, document, "now") == {}  # the default layer as it is
+    # never written: reads mirror the base (lists, a page, one record, its thread, exports)
+    draft = f"{base_url}/layers/draft"
+    assert await records_of(client, document, "draft") == base
+    listed = await (await client.get(f"{draft}/annotations", headers=AUTH)).json()
+    assert [r["id"] for r in listed["data"]["annotations"]] == ["hl"]
+    on_page = await (await client.get(f"{draft}/pages/0/annotations", headers=AUTH)).json()
+    assert [r["id"] for r in on_page["data"]["annotations"]] == ["hl"]
+    assert (await client.get(f"{draft}/annotations/hl", headers=AUTH)).status == 200
+    thread = await (await client.get(f"{draft}/annotations/hl/comments", headers=AUTH)).json()
+    assert len(thread["data"]["comments"]) == 2
+    exported = await (await client.get(f"{draft}/document.json", headers=AUTH)).json()
+    assert [a["id"] for a in exported["annotations"]] == ["hl"]
+    assert len(exported["comments"]) == 2
+    layers = await (await client.get(f"{base_url}/layers", headers=AUTH)).json()
+    assert "draft" not in layers["data"]  # reading brought nothing into being
     # a first write: the base, then the change
     await write(client, f"{document}/layers/draft", [{"id": "mine", "content": note()}])
     assert set(await records_of(client, document, "draft")) == {"hl", "mine"}
