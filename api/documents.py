@@ -3,6 +3,7 @@ layers."""
 
 from __future__ import annotations
 
+import base64
 import re
 from concurrent.futures.process import BrokenProcessPool
 from functools import partial
@@ -271,9 +272,13 @@ async def _instant_json_of_xfdf(services: Services, upload: Upload, password: st
         raise ApiError(422, f"the 'attachment' part: {error}") from None
     annotations = [{**content, **({"id": name} if name else {})}
                    for name, content in read.records]
-    document = {"format": FORMAT, "annotations": annotations}
+    document: dict[str, Any] = {"format": FORMAT, "annotations": annotations}
     if read.comments:
         document["comments"] = read.comments
+    if read.images:  # image stamps' <imagedata>, as Instant JSON attachments
+        document["attachments"] = {
+            sha256: {"binary": base64.b64encode(data).decode(), "contentType": content_type}
+            for sha256, (content_type, data) in read.images.items()}
     return document, read.errors
 
 

@@ -217,12 +217,13 @@ async def export_xfdf(request: web.Request) -> web.Response:
     shown, upto_shown = await shown_layer(services, access, layer, upto)
     records = await _records(request, services, access.row.document_id, shown, upto_shown)
     comments = await _comments(request, services, access.row.document_id, shown, upto_shown)
+    images = await services.run(_images, services, access.row.document_id, records)
     source = services.blobs.path(access.row.sha256)
     if source.stat().st_size > LARGE or len(records) > MANY_RECORDS:
         body, skipped = await services.offload.run(xfdf.export_xfdf, source, records,
-                                                   access.password, comments)
+                                                   access.password, comments, images)
     else:
         body, skipped = await services.run(xfdf.export_xfdf, source, records, access.password,
-                                           comments)
+                                           comments, images)
     return web.Response(body=body, content_type=xfdf.CONTENT_TYPE, headers={
         SKIPPED: str(skipped), REVISION_HEADER: str(upto if upto is not None else current)})

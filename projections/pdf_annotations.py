@@ -9,6 +9,7 @@ from the CropBox's bottom-left corner, and viewers turn both with the page's /Ro
 
 from __future__ import annotations
 
+import io
 import math
 import re
 import zlib
@@ -516,7 +517,7 @@ def _image(annotation: Dictionary, drawing: Drawing, content: dict[str, Any],
         drawing.ops.append(f"q {_n(across)} 0 0 {_n(up)} {_n(-x0 * across)} {_n(-y0 * up)} cm "
                            "/Im Do Q")
         return
-    drawing.resources = Dictionary(XObject=Dictionary(Im=_image_object(drawing.pdf, path)))
+    drawing.resources = Dictionary(XObject=Dictionary(Im=image_object(drawing.pdf, path)))
     drawing.ops.append(f"q {_n(width)} 0 0 {_n(height)} 0 0 cm /Im Do Q")
 
 
@@ -602,13 +603,14 @@ def _shape_keys(annotation: Dictionary, drawing: Drawing, content: dict[str, Any
     return stroke
 
 
-def _image_object(pdf: Pdf, path: Path) -> pikepdf.Stream:
-    """An image XObject: a JPEG as it is (DCT), anything else decoded by Pillow, its alpha
-    kept as a soft mask."""
-    with Image.open(path) as image:
+def image_object(pdf: Pdf, source: Path | bytes) -> pikepdf.Stream:
+    """An image XObject of a file or bytes: a JPEG as it is (DCT), anything else decoded by
+    Pillow, its alpha kept as a soft mask."""
+    data = source.read_bytes() if isinstance(source, Path) else source
+    with Image.open(io.BytesIO(data)) as image:
         image.load()
         if image.format == "JPEG" and image.mode in ("RGB", "L", "CMYK"):
-            return pikepdf.Stream(pdf, path.read_bytes(), Type=Name.XObject,
+            return pikepdf.Stream(pdf, data, Type=Name.XObject,
                                   Subtype=Name.Image, Width=image.width, Height=image.height,
                                   ColorSpace=Name("/" + JPEG_SPACES[image.mode]),
                                   BitsPerComponent=8, Filter=Name.DCTDecode)

@@ -8,11 +8,14 @@ keys as attributes), so it goes through the PDF form: records become the diction
 
 from __future__ import annotations
 
+import base64
+import binascii
 import xml.etree.ElementTree as ET
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+import pikepdf
 from pikepdf import Array, Dictionary, Name, Pdf, String
 from ulid import ULID
 
@@ -23,6 +26,7 @@ from projections.pdf_annotations import (
     NotWritten,
     PageSpace,
     annotation_dictionary,
+    image_object,
     number_text,
     reply_dictionary,
     rgb_of,
@@ -61,11 +65,13 @@ def is_xfdf(data: bytes) -> bool:
 # ---- records to XFDF -----------------------------------------------------------------------
 
 def export_xfdf(source: Path, records: Iterable[dict[str, Any]],
-                password: str | None = None, comments: Iterable[dict[str, Any]] = ()
-                ) -> tuple[bytes, int]:
+                password: str | None = None, comments: Iterable[dict[str, Any]] = (),
+                images: dict[str, Path] | None = None) -> tuple[bytes, int]:
     """The records as an XFDF document, measured on the PDF's pages, with the comments
-    (Instant JSON) of those written as replies; and the count of records XFDF cannot carry
-    yet (images)."""
+    (Instant JSON) of those written as replies, and each image record's image (``images``:
+    its attachment's file) as a data URL in ``<imagedata>``; and the count of records XFDF
+    cannot carry (an image drawing a PDF page, one whose image is not held)."""
+    images = images or {}
     root = ET.Element("xfdf", {"xmlns": NS, "xml:space": "preserve"})
     annots = ET.SubElement(root, "annots")
     skipped = 0
@@ -74,16 +80,18 @@ def export_xfdf(source: Path, records: Iterable[dict[str, Any]],
         for record in records:
             page_index = record["content"].get("pageIndex")
             if not isinstance(page_index, int) or not 0 <= page_index < len(pdf.pages) or \
-                    record["content"].get("type") == "pspdfkit/image":
+                    record["content"].get("contentType") == "application/pdf":
                 skipped += 1
                 continue
             page = pdf.pages[page_index]
             try:
-                annotation = annotation_dictionary(pdf, record, PageSpace.of(page), {})
+                annotation = annotation_dictionary(pdf, record, PageSpace.of(page), images)
             except (NotWritten, KeyError):
                 skipped += 1
                 continue
             element = _element(annotation, page_index, pdf)
+            if element is not None and record["content"].get("type") == "pspdfkit/image":
+                _image_data(element, record["content"], images)
             if element is None:
                 skipped += 1
             else:
@@ -153,6 +161,14 @@ def _element(annotation: Dictionary, page_index: int, pdf: Pdf) -> ET.Element | 
     return element
 
 
+def _image_data(element: ET.Element, content: dict[str, Any], images: dict[str, Path]
+                ) -> None:
+    """An image record's image, as the data URL other XFDF readers take in <imagedata>."""
+    data = images[str(content["imageAttachmentId"])].read_bytes()
+    ET.SubElement(element, "imagedata").text = \
+        f"data:{content['contentType']};base64,{base64.b64encode(data).decode()}"
+
+
 def _action(element: ET.Element, action: Any, pdf: Pdf) -> None:
     holder = ET.SubElement(ET.SubElement(element, "OnActivation"), "Action")
     if action.get("/S") == Name.URI:
@@ -186,7 +202,8 @@ def read_xfdf(data: bytes, source: Path, password: str | None = None) -> ReadAnn
                     found.comments.append(_comment(element, page_index, pdf))
                     continue
                 annotation = _dictionary(element, pdf)
-                content = content_of(annotation, page_index, PageSpace.of(page), pages)
+                content = content_of(annotation, page_index, PageSpace.of(page), pages,
+                                     found.images)
                 validate_content(content, len(pdf.pages))
             except MALFORMED as error:
                 found.errors.append({"xfdfAnnotation": number, "name": element.get("name"),
@@ -267,7 +284,16 @@ def _dictionary(element: ET.Element, pdf: Pdf) -> Dictionary:
 
 def _child(annotation: Dictionary, child: ET.Element, pdf: Pdf) -> None:
     tag = _local(child.tag)
-    if tag == "contents":
+    if tag == "imagedata":  # an image stamp: its image, drawn as its appearance
+        try:
+            image = image_object(pdf, _data_url(child))
+        except (OSError, ValueError) as error:  # Pillow: not an image it can read
+            raise Unreadable(f"<imagedata> is not an image ({error})") from None
+        annotation.Name = Name.Image
+        annotation.AP = Dictionary(N=pikepdf.Stream(
+            pdf, b"/Im Do", Type=Name.XObject, Subtype=Name.Form, BBox=Array([0, 0, 1, 1]),
+            Resources=Dictionary(XObject=Dictionary(Im=image))))
+    elif tag == "contents":
         annotation.Contents = String(child.text or "")
     elif tag == "defaultappearance":
         annotation.DA = String(child.text or "")
@@ -285,6 +311,18 @@ def _child(annotation: Dictionary, child: ET.Element, pdf: Pdf) -> None:
 
 
 # ---- helpers -------------------------------------------------------------------------------
+
+def _data_url(element: ET.Element) -> bytes:
+    """The bytes of a ``data:<type>;base64,…`` URL."""
+    text = (element.text or "").strip()
+    header, _, payload = text.partition(",")
+    if not header.startswith("data:") or not header.endswith(";base64"):
+        raise Unreadable("<imagedata> must hold a data: URL of base64 image bytes")
+    try:
+        return base64.b64decode(payload, validate=True)
+    except binascii.Error:
+        raise Unreadable("<imagedata> holds invalid base64") from None
+
 
 def _local(tag: str) -> str:
     return tag.rsplit("}", 1)[-1]

@@ -949,3 +949,43 @@ async def test_every_line_ending_is_drawn_and_read_back(client, document):
         assert again[f"line-{kind}"]["lineCaps"] == {"start": kind}
         assert again[f"poly-{kind}"]["lineCaps"] == {"start": kind}
         assert again[f"callout-{kind}"]["callout"]["cap"] == kind
+
+
+async def test_images_go_through_xfdf_both_ways(client, document):
+    png, jpeg = _picture("RGBA", "PNG"), _picture("RGB", "JPEG")
+    for image_id, data, content_type in (("png", png, "image/png"),
+                                         ("jpg", jpeg, "image/jpeg")):
+        sha = hashlib.sha256(data).hexdigest()
+        await write_with_attachment(client, document, [{"id": image_id, "content": {
+            "v": 2, "type": "pspdfkit/image", "pageIndex": 0, "bbox": [50, 50, 80, 60],
+            "opacity": 1, "contentType": content_type, "imageAttachmentId": sha}}],
+            sha, data, content_type)
+    response = await client.get(f"/api/documents/{document}/document.xfdf", headers=AUTH)
+    assert response.headers["Annolog-Skipped"] == "0"
+    exported = await response.read()
+    stamps = [e for annots in ElementTree.fromstring(exported) for e in annots]
+    assert all(e.find("{http://ns.adobe.com/xfdf/}imagedata") is not None for e in stamps)
+    form = aiohttp.FormData()
+    form.add_field("file", make_pdf(), filename="a.pdf", content_type="application/pdf")
+    form.add_field("attachment", exported, filename="annotations.xfdf",
+                   content_type="application/vnd.adobe.xfdf")
+    response = await client.post("/api/documents", headers=AUTH, data=form)
+    body = await response.json()
+    assert response.status == 200 and body["data"]["errors"] == [], body
+    again = body["data"]["document_id"]
+    read = await records_of(client, again)
+    held = {}
+    for image_id in ("png", "jpg"):
+        url = f"/api/documents/{again}/attachments/{read[image_id]['imageAttachmentId']}"
+        held[image_id] = await (await client.get(url, headers=AUTH)).read()
+    assert held["jpg"] == jpeg
+    with Image.open(io.BytesIO(held["png"])) as copy, Image.open(io.BytesIO(png)) as o:
+        assert copy.tobytes() == o.tobytes()
+    broken = exported.replace(b"data:image/png;base64,", b"data:image/png;base64,AAAA")
+    form = aiohttp.FormData()
+    form.add_field("file", make_pdf(), filename="a.pdf", content_type="application/pdf")
+    form.add_field("attachment", broken, filename="annotations.xfdf")
+    response = await client.post("/api/documents", headers=AUTH, data=form)
+    body = await response.json()
+    assert response.status == 200, body  # the broken image is listed, the rest imported
+    assert ["imagedata" in e["reason"] for e in body["data"]["errors"]] == [True]
