@@ -336,7 +336,8 @@ def _stamp(annotation: Any, content: dict[str, Any], space: PageSpace, pages: An
 
 def image_of(annotation: Any) -> tuple[str, bytes]:
     """The image an image stamp's appearance draws, as (content type, bytes): a JPEG as it
-    is stored, anything else as PNG, its soft mask as the alpha channel."""
+    is stored, anything else as PNG, its soft mask as the alpha channel; a PDF page (a form
+    XObject, as annolog draws a PDF attachment) as a one-page PDF."""
     appearance = annotation.get("/AP", {}).get("/N")
     if not isinstance(appearance, pikepdf.Stream):
         raise Unreadable("an image stamp without an appearance stream has no image to read")
@@ -345,8 +346,22 @@ def image_of(annotation: Any) -> tuple[str, bytes]:
         if xobject.get("/Subtype") == Name.Image:
             return _image_bytes(xobject)
         if xobject.get("/Subtype") == Name.Form:
-            raise Unreadable("an image stamp that draws a PDF page is not read yet")
+            return "application/pdf", _page_pdf(xobject)
     raise Unreadable("the image stamp's appearance draws no image")
+
+
+def _page_pdf(form: Any) -> bytes:
+    """A form XObject as the one page of a PDF of its own, its box the page's."""
+    with pikepdf.new() as pdf:
+        box = [float(v) for v in form.BBox]
+        page = pikepdf.Dictionary(
+            Type=Name.Page, MediaBox=pikepdf.Array(box),
+            Resources=pikepdf.Dictionary(XObject=pikepdf.Dictionary(P=pdf.copy_foreign(form))),
+            Contents=pdf.make_stream(b"/P Do"))
+        pdf.pages.append(pikepdf.Page(page))
+        out = io.BytesIO()
+        pdf.save(out)
+        return out.getvalue()
 
 
 def _image_bytes(xobject: Any) -> tuple[str, bytes]:

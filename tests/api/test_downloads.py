@@ -847,6 +847,21 @@ async def test_an_image_that_is_a_pdf_page_is_drawn_from_that_page(client, docum
     # the text lines of the attachment's page, shrunk into the box's upper part
     assert differs(blank, shown, (130, 130, 300, 200)) > 100
     assert differs(blank, shown, (320, 100, 500, 300)) == 0  # outside the box
+    # read back at upload: an image of a one-page PDF that draws the same
+    response = await client.post("/api/documents", data=written,
+                                 headers={**AUTH, "Content-Type": "application/pdf"})
+    body = await response.json()
+    assert body["data"]["errors"] == [], body
+    again = body["data"]["document_id"]
+    (read,) = (await records_of(client, again)).values()
+    assert read["contentType"] == "application/pdf"
+    held = await client.get(f"/api/documents/{again}/attachments/{read['imageAttachmentId']}",
+                            headers=AUTH)
+    redrawn = render(await (await download(client, again)).read())
+    changed = differs(shown, redrawn, (100, 100, 406, 496))
+    assert differs(blank, redrawn, (130, 130, 300, 200)) > 100 and changed == 0, changed
+    with pikepdf.open(io.BytesIO(await held.read())) as copy:
+        assert len(copy.pages) == 1
 
 
 async def test_a_first_change_over_sync_starts_the_layer_from_the_base(client):
