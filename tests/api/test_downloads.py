@@ -891,7 +891,8 @@ def _picture(mode: str, fmt: str) -> bytes:
     return out.getvalue()
 
 
-async def test_image_stamps_are_read_back_from_a_downloaded_pdf(client, document):
+async def _two_images(client: Any, document: str) -> tuple[bytes, bytes]:
+    """Image records "png" (with alpha) and "jpg", with their attachments; their bytes."""
     png, jpeg = _picture("RGBA", "PNG"), _picture("RGB", "JPEG")
     for image_id, data, content_type in (("png", png, "image/png"),
                                          ("jpg", jpeg, "image/jpeg")):
@@ -900,6 +901,11 @@ async def test_image_stamps_are_read_back_from_a_downloaded_pdf(client, document
             "v": 2, "type": "pspdfkit/image", "pageIndex": 0, "bbox": [50, 50, 80, 60],
             "opacity": 1, "contentType": content_type, "imageAttachmentId": sha}}],
             sha, data, content_type)
+    return png, jpeg
+
+
+async def test_image_stamps_are_read_back_from_a_downloaded_pdf(client, document):
+    png, jpeg = await _two_images(client, document)
     downloaded = await (await download(client, document)).read()
     response = await client.post("/api/documents", data=downloaded,
                                  headers={**AUTH, "Content-Type": "application/pdf"})
@@ -967,14 +973,7 @@ async def test_every_line_ending_is_drawn_and_read_back(client, document):
 
 
 async def test_images_go_through_xfdf_both_ways(client, document):
-    png, jpeg = _picture("RGBA", "PNG"), _picture("RGB", "JPEG")
-    for image_id, data, content_type in (("png", png, "image/png"),
-                                         ("jpg", jpeg, "image/jpeg")):
-        sha = hashlib.sha256(data).hexdigest()
-        await write_with_attachment(client, document, [{"id": image_id, "content": {
-            "v": 2, "type": "pspdfkit/image", "pageIndex": 0, "bbox": [50, 50, 80, 60],
-            "opacity": 1, "contentType": content_type, "imageAttachmentId": sha}}],
-            sha, data, content_type)
+    png, jpeg = await _two_images(client, document)
     response = await client.get(f"/api/documents/{document}/document.xfdf", headers=AUTH)
     assert response.headers["Annolog-Skipped"] == "0"
     exported = await response.read()

@@ -6,6 +6,7 @@ import asyncio
 import os
 import subprocess
 import sys
+from typing import Any
 
 import aiohttp
 import orjson
@@ -34,20 +35,30 @@ async def listing(session: aiohttp.ClientSession, server: ServerProcess, revisio
         return [orjson.loads(line) for line in (await response.read()).splitlines()]
 
 
-async def test_three_processes_share_one_log(tmp_path, database_url):
+def nodes(tmp_path: Any, database_url: str, count: int) -> list[ServerProcess]:
+    """``annolog serve`` processes on one PostgreSQL log, sharing one blob directory."""
     blobs = tmp_path / "shared-blobs"
-    servers = [ServerProcess(tmp_path / f"node{i}" / "data", free_port(), TOKEN,
-                             ANNOLOG_DATABASE_URL=database_url, ANNOLOG_BLOB_DIR=str(blobs))
-               for i in range(3)]
+    return [ServerProcess(tmp_path / f"node{i}" / "data", free_port(), TOKEN,
+                          ANNOLOG_DATABASE_URL=database_url, ANNOLOG_BLOB_DIR=str(blobs))
+            for i in range(count)]
+
+
+async def upload_doc(session: aiohttp.ClientSession, server: ServerProcess) -> None:
+    """The document "doc", uploaded through ``server``."""
+    form = aiohttp.FormData()
+    form.add_field("file", make_pdf(), filename="a.pdf", content_type="application/pdf")
+    form.add_field("document_id", "doc")
+    async with session.post(f"{server.base}/api/documents", data=form,
+                            headers=AUTH) as response:
+        assert response.status == 200
+
+
+async def test_three_processes_share_one_log(tmp_path, database_url):
+    servers = nodes(tmp_path, database_url, 3)
     try:
         await asyncio.gather(*(s.ready() for s in servers))
         async with aiohttp.ClientSession() as session:
-            form = aiohttp.FormData()
-            form.add_field("file", make_pdf(), filename="a.pdf", content_type="application/pdf")
-            form.add_field("document_id", "doc")
-            async with session.post(f"{servers[0].base}/api/documents", data=form,
-                                    headers=AUTH) as response:
-                assert response.status == 200
+            await upload_doc(session, servers[0])
 
             async def write(node: int, i: int) -> int:
                 server = servers[node]
@@ -118,19 +129,11 @@ async def test_a_change_through_one_process_reaches_sync_clients_of_another(tmp_
 async def test_two_processes_posting_to_one_thread_at_once_both_land(tmp_path, database_url):
     """Comments of one thread, posted through two processes at the same moment, ten times:
     the thread's stream takes one, the other process decides again and lands too."""
-    blobs = tmp_path / "shared-blobs"
-    servers = [ServerProcess(tmp_path / f"node{i}" / "data", free_port(), TOKEN,
-                             ANNOLOG_DATABASE_URL=database_url, ANNOLOG_BLOB_DIR=str(blobs))
-               for i in range(2)]
+    servers = nodes(tmp_path, database_url, 2)
     try:
         await asyncio.gather(*(s.ready() for s in servers))
         async with aiohttp.ClientSession() as session:
-            form = aiohttp.FormData()
-            form.add_field("file", make_pdf(), filename="a.pdf", content_type="application/pdf")
-            form.add_field("document_id", "doc")
-            async with session.post(f"{servers[0].base}/api/documents", data=form,
-                                    headers=AUTH) as response:
-                assert response.status == 200
+            await upload_doc(session, servers[0])
             marker = {"v": 2, "type": "pspdfkit/comment-marker", "pageIndex": 0,
                       "bbox": [1, 1, 10, 10], "opacity": 1}
             async with session.post(f"{servers[0].base}/api/documents/doc/comments",
