@@ -346,3 +346,26 @@ async def test_a_comment_group_needs_set_group(client):
     response = await client.put(url, headers=grouper, json=moved)
     assert response.status == 200, await response.text()
     assert (await response.json())["data"]["group"] == "team"
+
+
+# ---- hostile input ---------------------------------------------------------------------------
+
+async def test_hostile_comment_bodies_are_clear_4xx_and_store_nothing(client):
+    url = f"{BASE}/annotations/hl/comments"
+    for body, status in [({"comments": "not a list"}, 422), ({"comments": [{}] * 1001}, 413),
+                         ({"comments": [said("x", id="a/b")]}, 422),
+                         ({"comments": [said("x", user_id=7)]}, 422),
+                         ({"comments": [{"content": {"text": {"format": "plain",
+                                                             "value": 7}}}]}, 422),
+                         ({"comments": [{"content": {"rootId": "nt", **said("x")[
+                             "content"]}}]}, 422),
+                         ([1, 2], 422)]:
+        response = await client.post(url, headers=AUTH, json=body)
+        assert response.status == status, (body if len(str(body)) < 200 else "…", status)
+    nested = b'{"comments": [' + b'{"a":' * 5000 + b"1" + b"}" * 5000 + b"]}"
+    response = await client.post(url, data=nested,
+                                 headers={**AUTH, "Content-Type": "application/json"})
+    assert response.status in (400, 413, 422)
+    assert await thread(client, "hl") == []
+    other = bearer(document_id="another", user_id="eve")
+    assert (await post(client, "hl", [said("x")], other)).status == 403

@@ -1003,3 +1003,27 @@ async def test_images_go_through_xfdf_both_ways(client, document):
     body = await response.json()
     assert response.status == 200, body  # the broken image is listed, the rest imported
     assert ["imagedata" in e["reason"] for e in body["data"]["errors"]] == [True]
+
+
+async def test_a_reply_loop_or_an_orphan_reply_is_listed_not_fatal(client):
+    pdf = pikepdf.new()
+    pdf.add_blank_page(page_size=(612, 792))
+    a = pdf.make_indirect(pikepdf.Dictionary(Type=pikepdf.Name.Annot,
+                                             Subtype=pikepdf.Name.Text, Rect=[1, 1, 9, 9]))
+    b = pdf.make_indirect(pikepdf.Dictionary(Type=pikepdf.Name.Annot,
+                                             Subtype=pikepdf.Name.Text, Rect=[1, 1, 9, 9],
+                                             IRT=a))
+    a.IRT = b  # each answers the other: no root
+    orphan = pdf.make_indirect(pikepdf.Dictionary(
+        Type=pikepdf.Name.Annot, Subtype=pikepdf.Name.Text, Rect=[1, 1, 9, 9],
+        IRT=pikepdf.Dictionary(Type=pikepdf.Name.Annot, Subtype=pikepdf.Name.FileAttachment,
+                               Rect=[1, 1, 9, 9])))  # its root is on no page
+    pdf.pages[0].obj.Annots = pikepdf.Array([a, b, orphan])
+    out = io.BytesIO()
+    pdf.save(out)
+    response = await client.post("/api/documents", data=out.getvalue(),
+                                 headers={**AUTH, "Content-Type": "application/pdf"})
+    assert response.status == 200
+    reasons = sorted(e["reason"] for e in (await response.json())["data"]["errors"])
+    assert reasons == ["its /IRT chain goes round in a circle"] * 2 + [
+        "its thread's root annotation was not read"]
