@@ -55,28 +55,15 @@ class Checkpointer(BackgroundThread):
     so that commit, and every request waiting on it, pays for copying and syncing megabytes:
     the slowest writes of the benchmark. PASSIVE checkpoints never wait for, nor block, the
     writer or the readers; files whose connections turned autocheckpointing off rely on it.
-
-    But a WAL starts again from its beginning only when a write finds it wholly copied back
-    and no reader using it, and a PASSIVE checkpoint copies only the frames that were there
-    when it began: under steady writes that moment rarely comes. In the mixed benchmark
-    (reads and writes together) the read model's WAL grew to 251 MB in 15 s, the database
-    itself 14 MB, and every read had to search it. So a WAL past ``truncate_above`` bytes is
-    truncated: that checkpoint holds writers and waits, at most ``busy_ms``, for the
-    readers of the moment (queries of a few milliseconds).
     """
 
-    def __init__(self, paths: Sequence[Path], interval: float = 0.5,
-                 truncate_above: int = 16 << 20, busy_ms: int = 200) -> None:
+    def __init__(self, paths: Sequence[Path], interval: float = 0.5) -> None:
         super().__init__("annolog-checkpoint")
         self.paths = list(paths)
         self.interval = interval
-        self.truncate_above = truncate_above
-        self.busy_ms = busy_ms
 
     def _run(self) -> None:
         connections = [sqlite3.connect(path, isolation_level=None) for path in self.paths]
-        for connection in connections:
-            connection.execute(f"PRAGMA busy_timeout={self.busy_ms}")
         try:
             while not self._stop.wait(self.interval):
                 self.checkpoint(connections)
@@ -85,21 +72,13 @@ class Checkpointer(BackgroundThread):
             for connection in connections:
                 connection.close()
 
-    def checkpoint(self, connections: Sequence[sqlite3.Connection]) -> None:
-        for path, connection in zip(self.paths, connections, strict=True):
+    @staticmethod
+    def checkpoint(connections: Sequence[sqlite3.Connection]) -> None:
+        for connection in connections:
             try:
                 connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
-                if _size(Path(f"{path}-wal")) > self.truncate_above:
-                    connection.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
             except sqlite3.Error:  # busy or gone for a moment: the next round catches up
                 log.warning("checkpoint failed; retrying", exc_info=True)
-
-
-def _size(path: Path) -> int:
-    try:
-        return path.stat().st_size
-    except FileNotFoundError:
-        return 0
 
 
 class HeadsSQLiteRecorder(SQLiteApplicationRecorder):

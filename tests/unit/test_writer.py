@@ -230,7 +230,7 @@ def test_with_background_checkpoints_no_commit_checkpoints(tmp_path, background)
     # SQLite's own checkpoints copy the WAL into the database file only without
     assert (path.stat().st_size < 1_000_000) == background
     connection = sqlite3.connect(path, isolation_level=None)
-    Checkpointer([path]).checkpoint([connection])
+    Checkpointer.checkpoint([connection])
     assert path.stat().st_size > 5_000_000  # the checkpointer copied everything back
     connection.close()
     log.close()
@@ -329,44 +329,3 @@ def test_the_writer_keeps_nothing_of_a_batch_once_it_is_answered(writer):
     del commands
     gc.collect()
     assert written() is None
-
-
-@pytest.mark.parametrize("truncate_above", [1 << 20, 1 << 40])
-def test_a_wal_past_the_limit_is_truncated_while_readers_read(tmp_path, truncate_above):
-    """A WAL starts again from its beginning only when a write finds it all copied back
-    and unused; under steady writes that moment rarely comes (the read model's WAL reached
-    251 MB in 15 s of the mixed benchmark). Past the limit the checkpointer truncates it,
-    waiting out the reads of the moment; below it, the file keeps its size."""
-    from eventstore.sqlite_store import Checkpointer
-
-    path = tmp_path / "busy.sqlite"
-    writer = sqlite3.connect(path, isolation_level=None)
-    writer.execute("PRAGMA journal_mode=WAL")
-    writer.execute("PRAGMA wal_autocheckpoint=0")
-    writer.execute("CREATE TABLE t (x)")
-    for _ in range(200):  # 4 MB of WAL
-        writer.execute("INSERT INTO t VALUES (?)", ["x" * 20_000])
-    stop = threading.Event()
-
-    def read() -> None:  # short reads, one after another, as the API's
-        reader = sqlite3.connect(path, isolation_level=None)
-        while not stop.is_set():
-            reader.execute("SELECT count(*) FROM t").fetchone()
-        reader.close()
-
-    readers = [threading.Thread(target=read) for _ in range(2)]
-    for thread in readers:
-        thread.start()
-    checkpointer = Checkpointer([path], truncate_above=truncate_above)
-    connection = sqlite3.connect(path, isolation_level=None)
-    connection.execute("PRAGMA busy_timeout=200")
-    try:
-        checkpointer.checkpoint([connection])
-        wal = Path(f"{path}-wal").stat().st_size  # before the last close removes it
-    finally:
-        stop.set()
-        for thread in readers:
-            thread.join()
-        connection.close()
-        writer.close()
-    assert (wal == 0) if truncate_above == 1 << 20 else (wal > 4_000_000), wal
