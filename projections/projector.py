@@ -7,6 +7,7 @@ idempotent by stream version, so a crash, a restart or a replay never double-app
 from __future__ import annotations
 
 import logging
+import sqlite3
 import threading
 from collections import deque
 from collections.abc import Callable
@@ -20,6 +21,8 @@ log = logging.getLogger(__name__)
 
 BATCH = 2000
 MAX_OFFERED = 200_000  # events held for the projector; beyond that it reads the log
+WAL_LIMIT = 256 << 20  # bytes of read-model WAL past which the projector truncates it
+TRUNCATE_WAIT_MS = 100  # how long that truncation waits for the reads of the moment
 
 
 class Projector:
@@ -56,7 +59,38 @@ class Projector:
             self.position = self.writer.apply(batch)
             if self.on_advance is not None:
                 self.on_advance(self.position)
+        self.bound_wal()
         return self.position
+
+    def bound_wal(self, limit: int = WAL_LIMIT) -> bool:
+        """Truncate the read model's WAL once it is past ``limit`` bytes; whether it was.
+
+        A WAL starts again from its beginning only when a write finds it wholly copied back
+        and no reader using it, and a PASSIVE checkpoint copies only the frames that were
+        there when it began: under steady writes that moment rarely comes. In 15 s of the
+        mixed benchmark the read model's WAL reached 251 MB (the database 14 MB), and it
+        would grow as long as the load lasts. The projector is the read model's one writer,
+        so truncating between its batches holds up no other writer (a checkpointer thread
+        doing it made the log's appends fail with "database is locked"); it waits at most
+        ``TRUNCATE_WAIT_MS`` for the reads of the moment, and a busy answer is tried again
+        after the next batch. The limit bounds the disk, not the speed: under the limit
+        nothing changes, and runs with and without it differed by no more than the noise."""
+        wal = Path(f"{self.path}-wal")
+        try:
+            if wal.stat().st_size <= limit:
+                return False
+        except FileNotFoundError:
+            return False
+        conn = self.writer.db.conn
+        (waited,) = conn.execute("PRAGMA busy_timeout").fetchone()
+        conn.execute(f"PRAGMA busy_timeout={TRUNCATE_WAIT_MS}")
+        try:
+            busy, _, _ = conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+        except sqlite3.OperationalError:  # the checkpointer thread's PASSIVE at that moment
+            busy = 1
+        finally:
+            conn.execute(f"PRAGMA busy_timeout={waited}")
+        return not busy
 
     def _next_batch(self) -> list[Fact] | list[LoggedEvent]:
         """The writer's handed-over events when they follow the position exactly (no read
