@@ -184,7 +184,7 @@ async def services_context(app: web.Application) -> AsyncIterator[None]:
         # if the database refuses LISTEN, start anyway and follow by polling.
         if not await loop.run_in_executor(None, listener.listening.wait, 10.0):
             log.warning("not yet listening for other processes' commits; following by polling")
-    writer = Writer(event_log, on_commit=projector.offer)
+    writer = Writer(event_log, on_commit=projector.apply_committed)
     writer.start()
     executor = ThreadPoolExecutor(4, thread_name_prefix="annolog-read")
     read_model = ReadModel(projector.path)

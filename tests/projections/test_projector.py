@@ -219,3 +219,97 @@ def test_the_projector_truncates_a_large_wal_while_readers_read(tmp_path, limit)
         projector.stop()
     assert before > 2_000_000
     assert (truncated, after) == ((True, 0) if limit == 1 << 20 else (False, before))
+
+
+def _counting_log(projector: Projector) -> list:
+    """Replace the projector's log by one that counts its reads (and still serves them)."""
+    reads: list = []
+    real_log = projector.log
+    projector.log = type("CountingLog", (), {"read_facts": lambda self, *a, **k: (
+        reads.append(a), real_log.read_facts(*a, **k))[1]})()
+    return reads
+
+
+def _same_as_a_rebuild(log: EventLog, tmp_path: Path) -> bool:
+    replay(log, tmp_path / "rebuilt.sqlite")
+    return dump_tables(connect(tmp_path / "read.sqlite")) == dump_tables(
+        connect(tmp_path / "rebuilt.sqlite"))
+
+
+def test_a_commit_is_applied_on_the_writers_thread_before_the_write_is_answered(
+        log, tmp_path):
+    projector = Projector(log, tmp_path / "read.sqlite")  # its own thread never started
+    projector.catch_up()
+    reads = _counting_log(projector)
+    threads = []
+    apply = projector.writer.apply
+    projector.writer.apply = lambda batch: (  # type: ignore[method-assign]
+        threads.append(__import__("threading").current_thread().name), apply(batch))[1]
+    writer = Writer(log, on_commit=projector.apply_committed)
+    writer.start()
+    [outcome] = writer.execute([CreateAnnotation("d", "", "new", {"pageIndex": 0}, None, "u")])
+    assert projector.position == outcome.revision == log.max_revision()  # when answered
+    assert "new" in ReadModel(tmp_path / "read.sqlite").live_annotation_ids("d", "")
+    writer.stop()
+    assert threads == ["annolog-writer"] and reads == []
+    assert _same_as_a_rebuild(log, tmp_path)
+    projector.stop()
+
+
+def test_a_commit_made_while_the_projector_applies_is_left_to_its_thread(log, tmp_path):
+    projector = Projector(log, tmp_path / "read.sqlite")
+    projector.catch_up()
+    writer = Writer(log, on_commit=projector.apply_committed)
+    writer.start()
+    with projector._applying:  # the projector's thread, busy with a batch
+        writer.execute([CreateAnnotation("d", "", "new", {"pageIndex": 0}, None, "u")])
+        assert projector.position < log.max_revision()  # the writer did not wait for it
+    writer.stop()
+    assert projector._wake.is_set()
+    reads = _counting_log(projector)
+    assert projector._follow() == log.max_revision()
+    assert reads == []  # handed over, not read back
+    assert _same_as_a_rebuild(log, tmp_path)
+    projector.stop()
+
+
+def test_another_processs_commits_are_read_by_the_projectors_thread_not_the_writers(
+        log, tmp_path):
+    projector = Projector(log, tmp_path / "read.sqlite")
+    projector.catch_up()
+    other = Writer(log)  # another process: this projector hears nothing of its commits
+    other.start()
+    other.execute([CreateAnnotation("d", "", "theirs", {"pageIndex": 0}, None, "o")])
+    other.stop()
+    reads = _counting_log(projector)
+    writer = Writer(log, on_commit=projector.apply_committed)
+    writer.start()
+    writer.execute([CreateAnnotation("d", "", "ours", {"pageIndex": 0}, None, "u")])
+    writer.stop()
+    assert reads == [] and projector._wake.is_set()  # a gap: left to the thread
+    assert projector._follow() == log.max_revision() and len(reads) >= 1
+    assert {"theirs", "ours"} <= set(
+        ReadModel(tmp_path / "read.sqlite").live_annotation_ids("d", ""))
+    assert _same_as_a_rebuild(log, tmp_path)
+    projector.stop()
+
+
+def test_a_failure_applying_on_the_writers_thread_fails_no_write(log, tmp_path):
+    projector = Projector(log, tmp_path / "read.sqlite")
+    projector.catch_up()
+    apply = projector.writer.apply
+
+    def failing(batch):
+        projector.writer.apply = apply  # type: ignore[method-assign]
+        raise OSError("disk I/O error")
+
+    projector.writer.apply = failing  # type: ignore[method-assign]
+    writer = Writer(log, on_commit=projector.apply_committed)
+    writer.start()
+    [outcome] = writer.execute([CreateAnnotation("d", "", "new", {"pageIndex": 0}, None, "u")])
+    writer.stop()
+    assert outcome.revision == log.max_revision() > projector.position  # stored, answered
+    assert projector._wake.is_set()
+    assert projector._follow() == log.max_revision()  # the thread reads it from the log
+    assert _same_as_a_rebuild(log, tmp_path)
+    projector.stop()
