@@ -61,7 +61,7 @@ class Writer:
     """Owns every append of this process. Start it, ``submit`` commands, stop it."""
 
     def __init__(self, log: EventLog, *, max_batch_commands: int = 50_000,
-                 cache_size: int = 20_000,
+                 cache_size: int = 4096,
                  on_commit: Callable[[list[LoggedEvent]], None] | None = None) -> None:
         self.log = log
         self.max_batch_commands = max_batch_commands
