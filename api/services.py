@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 
 from aiohttp import web
 
+from api.answers import AnswerCache
 from api.errors import ApiError
 from api.offload import LARGE, Offload
 from api.settings import SETTINGS, Settings
@@ -54,6 +55,7 @@ class Services:
     offload: Offload = field(default_factory=Offload)  # large bodies and PDFs, off the loop
     covers: CoverCache = field(default_factory=CoverCache)
     bases: dict[tuple[str, str], int] = field(default_factory=dict)  # see base_revision
+    answers: AnswerCache = field(default_factory=AnswerCache)  # see api.answers
 
     async def run(self, function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """Run blocking work (read-model queries, fsync, PDF parsing) off the event loop."""
@@ -86,6 +88,12 @@ class Services:
             raise ApiError(503, f"saved at revision {revision}, but the read model did not "
                                 "catch up in time; reads may not show it yet")
         return outcomes, revision
+
+    def answer_key(self, row: DocumentRow, *parts: object) -> tuple[object, ...]:
+        """The key of a cached answer about a document's records (see ``api.answers``):
+        read before the query it caches."""
+        generation = self.projector.writer.document_generations.get(row.document_id, 0)
+        return row.document_id, row.instance, generation, *parts
 
     async def document(self, document_id: str) -> DocumentRow | None:
         """A live document's row. Rows change only with document events, so they are cached

@@ -143,6 +143,10 @@ class ReadModelWriter:
         self._documents_touched = False
         self.revocations_changed = 0
         self._revocations_touched = False
+        # Per document, a count that moves after each commit that changed its annotation
+        # rows or layers: answers cached under one count are never served under the next.
+        self.document_generations: dict[str, int] = {}
+        self._documents_written: set[str] = set()
         self._handlers: dict[str, Callable[[int, int, dict[str, Any]], None]] = {
             TOPICS[Document.Uploaded]: self._document_stored,
             TOPICS[Document.Reuploaded]: self._document_stored,
@@ -196,6 +200,10 @@ class ReadModelWriter:
             if self._revocations_touched:
                 self._revocations_touched = False
                 self.revocations_changed += 1
+            generations = self.document_generations
+            for document_id in self._documents_written:
+                generations[document_id] = generations.get(document_id, 0) + 1
+            self._documents_written.clear()
         return last
 
     def _live_instance(self, document_id: str) -> str | None:
@@ -255,6 +263,7 @@ class ReadModelWriter:
              fields["instance"], version])
 
     def _drop_document_contents(self, document_id: str) -> None:
+        self._documents_written.add(document_id)
         for table in ("annotations", "layers", "attachments", "changes", "sections",
                       "comments", "comment_changes"):
             self.db.execute(f"DELETE FROM {table} WHERE document_id = ?", [document_id])
@@ -262,6 +271,7 @@ class ReadModelWriter:
     def _layer_created(self, revision: int, version: int, fields: dict[str, Any]) -> None:
         if self._live_instance(fields["document_id"]) != fields["instance"]:
             return
+        self._documents_written.add(fields["document_id"])
         self.db.execute(
             "INSERT INTO layers (document_id, name, created_at, revision) VALUES (?, ?, ?, ?) "
             "ON CONFLICT DO UPDATE SET created_at = excluded.created_at, "
@@ -271,6 +281,7 @@ class ReadModelWriter:
     def _layer_deleted(self, revision: int, version: int, fields: dict[str, Any]) -> None:
         if self._live_instance(fields["document_id"]) != fields["instance"]:
             return
+        self._documents_written.add(fields["document_id"])
         self.db.execute("DELETE FROM layers WHERE document_id = ? AND name = ? AND revision < ?",
                         [fields["document_id"], fields["name"], revision])
 
@@ -326,6 +337,7 @@ class ReadModelWriter:
         document_id = fields["document_id"]
         if self._live_instance(document_id) != fields["instance"]:
             return  # an event of a deleted or replaced document
+        self._documents_written.add(document_id)
         at = read_model_time(fields["timestamp"])
         creation = topic in CREATIONS
         key = (document_id, fields["layer"], fields["annotation_id"])
