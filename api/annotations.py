@@ -331,8 +331,8 @@ async def _respond_with_records(request: web.Request, services: Services,
     if shown != layer:  # a named layer never written: the base layer's records
         return await _respond_with_base(request, services, access, base, page_index, client)
     if not wants_ndjson(request):
-        key = services.answer_key(access.row, "list", layer, page_index)
-        cached = services.answers.get(key) if client is None else None
+        question, generation = services.answer_key(access.row, "list", layer, page_index)
+        cached = services.answers.get(question, generation) if client is None else None
         if cached is not None:
             return web.Response(body=cached, content_type="application/json")
         records: list[bytes] = []
@@ -342,7 +342,7 @@ async def _respond_with_records(request: web.Request, services: Services,
                 break
         body = _json_list(records)
         if client is None:
-            services.answers.put(key, body)
+            services.answers.put(question, generation, body)
         return web.Response(body=body, content_type="application/json")
     response = web.StreamResponse(headers={"Content-Type": NDJSON})
     await response.prepare(request)

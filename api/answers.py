@@ -19,32 +19,40 @@ MAX_ANSWER = 1 << 20  # larger answers (some 2,500 records) are not kept
 
 
 class AnswerCache:
-    """A least-recently-used map of answer bytes, bounded by their total size."""
+    """A least-recently-used map of answer bytes, bounded by their total size. Each question
+    keeps only its answer of the latest generation: under steady writes, answers of past
+    generations would otherwise fill the cache (each write to a document moves its count)."""
 
     def __init__(self, max_bytes: int = MAX_BYTES, max_answer: int = MAX_ANSWER) -> None:
         self.max_bytes = max_bytes
         self.max_answer = max_answer
         self.bytes = 0
         self.hits = 0
-        self._answers: OrderedDict[Hashable, bytes] = OrderedDict()
+        self._answers: OrderedDict[Hashable, tuple[int, bytes]] = OrderedDict()
 
-    def get(self, key: Hashable) -> bytes | None:
-        body = self._answers.get(key)
-        if body is not None:
-            self._answers.move_to_end(key)
-            self.hits += 1
-        return body
+    def get(self, question: Hashable, generation: int) -> bytes | None:
+        """The answer kept for ``question`` at ``generation``, if any."""
+        kept = self._answers.get(question)
+        if kept is None or kept[0] != generation:
+            return None
+        self._answers.move_to_end(question)
+        self.hits += 1
+        return kept[1]
 
-    def put(self, key: Hashable, body: bytes) -> None:
+    def put(self, question: Hashable, generation: int, body: bytes) -> None:
+        """Keep an answer read at ``generation`` (never over one of a later generation)."""
         if len(body) > self.max_answer:
             return
-        previous = self._answers.pop(key, None)
+        previous = self._answers.get(question)
         if previous is not None:
-            self.bytes -= len(previous)
-        self._answers[key] = body
+            if previous[0] > generation:
+                return
+            del self._answers[question]
+            self.bytes -= len(previous[1])
+        self._answers[question] = (generation, body)
         self.bytes += len(body)
         while self.bytes > self.max_bytes:
-            self.bytes -= len(self._answers.popitem(last=False)[1])
+            self.bytes -= len(self._answers.popitem(last=False)[1][1])
 
     def __len__(self) -> int:
         return len(self._answers)

@@ -89,11 +89,11 @@ class Services:
                                 "catch up in time; reads may not show it yet")
         return outcomes, revision
 
-    def answer_key(self, row: DocumentRow, *parts: object) -> tuple[object, ...]:
-        """The key of a cached answer about a document's records (see ``api.answers``):
-        read before the query it caches."""
+    def answer_key(self, row: DocumentRow, *parts: object) -> tuple[tuple[object, ...], int]:
+        """A question about a document's records and the document's generation, the key of
+        a cached answer (see ``api.answers``): read before the query it caches."""
         generation = self.projector.writer.document_generations.get(row.document_id, 0)
-        return row.document_id, row.instance, generation, *parts
+        return (row.document_id, row.instance, *parts), generation
 
     async def document(self, document_id: str) -> DocumentRow | None:
         """A live document's row. Rows change only with document events, so they are cached

@@ -129,3 +129,20 @@ async def test_each_writer_reads_its_own_writes_while_others_write_and_read(clie
     await asyncio.gather(*(caller(n) for n in range(8)))
     assert await _list(client, base, 0) == []
     assert client.server.app[SERVICES].answers.hits > 0
+
+
+def test_the_cache_keeps_one_answer_per_question_the_latest():
+    from api.answers import AnswerCache
+
+    cache = AnswerCache(max_bytes=100, max_answer=60)
+    cache.put("page 0", 1, b"x" * 40)
+    cache.put("page 0", 2, b"y" * 40)  # a write moved the generation
+    cache.put("page 0", 1, b"z" * 40)  # a slow reader of the old generation, too late
+    assert (len(cache), cache.bytes) == (1, 40)
+    assert cache.get("page 0", 1) is None and cache.get("page 0", 2) == b"y" * 40
+    cache.put("page 1", 2, b"w" * 40)
+    cache.get("page 0", 2)  # used: page 1 is now the least recent
+    cache.put("page 2", 2, b"v" * 40)
+    assert cache.get("page 1", 2) is None and cache.bytes == 80
+    cache.put("all", 2, b"u" * 61)  # over the largest answer kept
+    assert cache.get("all", 2) is None
