@@ -26,7 +26,10 @@ from eventstore.background import BackgroundThread
 from eventstore.errors import DataDirLockedError
 
 BACKGROUND_CHECKPOINTS = "ANNOLOG_BACKGROUND_CHECKPOINTS"
-CACHE_KIB = 65_536  # page cache per log connection
+# Page cache per log connection. The pages also sit in the OS's cache; 16 MB wrote as fast
+# as 64 MB on a 415 MB log of 500,000 annotations (2,404 and 2,454 single writes/s against
+# 2,405 and 2,116), with 60 MB less memory.
+CACHE_KIB = 16_384
 HEADS_CHUNK = 500  # SQLite's default limit on bound parameters is far above this
 
 log = logging.getLogger(__name__)

@@ -24,7 +24,7 @@ def connect(path: Path | str, *, readonly: bool = False) -> sqlite_utils.Databas
         conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA synchronous=NORMAL")
-        conn.execute("PRAGMA cache_size=-65536")  # 64 MB: five indexes take every write
+        conn.execute("PRAGMA cache_size=-16384")  # five indexes take every write: see CACHE_KIB
     conn.execute("PRAGMA busy_timeout=30000")
     return sqlite_utils.Database(conn)
 
