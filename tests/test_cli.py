@@ -99,3 +99,13 @@ def test_what_the_log_does_not_hold_is_one_clear_line(tmp_path):
     # and nothing was created by the refused snapshots
     listed = run("export", "d", "--layer", "copy", "--data-dir", "data", cwd=tmp_path)
     assert listed.returncode == 1
+
+
+def test_bench_refuses_a_database_it_cannot_use_in_one_line(tmp_path):
+    url = "postgresql://annolog:annolog@127.0.0.1:1/nowhere"
+    assert "leave ?schema= out" in one_clear_line(
+        run("bench", "--database", f"{url}?schema=mine", cwd=tmp_path))
+    assert "must look like postgresql://" in one_clear_line(
+        run("bench", "--database", "mysql://host/db", cwd=tmp_path))
+    assert "cannot create a schema there" in one_clear_line(
+        run("bench", "--database", url, cwd=tmp_path))

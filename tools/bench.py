@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import aiohttp
 import orjson
@@ -34,8 +35,10 @@ from eventstore.commands import (
     UploadDocument,
 )
 from eventstore.log import open_log
+from eventstore.postgres_store import postgres_env
 from eventstore.writer import Writer
 from projections.rebuild import replay
+from tools.audit import AuditError
 from tools.process import ServerProcess, free_port
 from tools.samples import make_png
 
@@ -597,10 +600,26 @@ async def cluster_singles(session: aiohttp.ClientSession, servers: list[ServerPr
     return writes, lag
 
 
+def _check_database(url: str) -> None:
+    """A URL the cluster scenarios can use, or an AuditError that says why not."""
+    try:
+        postgres_env(url)
+    except ValueError as error:
+        raise AuditError(f"--database: {error}") from None
+    if "schema" in parse_qs(urlsplit(url).query):
+        raise AuditError("--database: leave ?schema= out: the benchmark makes a schema of "
+                         "its own, and its raw limits use the URL as psycopg takes it")
+
+
 async def run_cluster(args: argparse.Namespace, scratch: Path) -> list[Row]:
+    _check_database(args.database)
     schema = f"bench_{int(time.time())}"
-    with psycopg.connect(args.database, autocommit=True) as conn:
-        conn.execute(f'CREATE SCHEMA "{schema}"')
+    try:
+        with psycopg.connect(args.database, autocommit=True) as conn:
+            conn.execute(f'CREATE SCHEMA "{schema}"')
+    except psycopg.Error as error:
+        reason = " ".join(str(error).split())
+        raise AuditError(f"--database: cannot create a schema there ({reason})") from None
     url = f"{args.database}{'&' if '?' in args.database else '?'}schema={schema}"
     servers = [ServerProcess(scratch / f"node{i}" / "data", free_port(), TOKEN,
                              ANNOLOG_DATABASE_URL=url, ANNOLOG_BLOB_DIR=str(scratch / "blobs"),

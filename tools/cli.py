@@ -403,6 +403,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     gc.set_threshold(50_000, 20, 100)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: "
                                                    "%(message)s")
+    logging.getLogger("pikepdf").setLevel(logging.WARNING)  # no "logger bridge initialized"
     args = build_parser().parse_args(argv)
     try:
         return args.run(args)
