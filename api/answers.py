@@ -2,7 +2,7 @@
 
 A JSON list of a layer's records (whole, or one page's) is the same for every caller with
 the server token until the projector next changes that document's rows. The key holds the
-document's generation (``ReadModelWriter.document_generations``), which moves only after
+document's generation (``ReadModelWriter.generation``), which moves only after
 such a change has committed, and is read before the query: an answer read during a commit
 is kept under the generation that commit ends, so it is never served once the change is
 visible (a write is answered only after its generation moved). JWT callers, whose answers
@@ -13,6 +13,8 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Hashable
+
+Generation = tuple[int, int]  # (epoch, count): ordered, and never repeats for a document
 
 MAX_BYTES = 16 << 20  # all answers kept
 MAX_ANSWER = 1 << 20  # larger answers (some 2,500 records) are not kept
@@ -28,9 +30,9 @@ class AnswerCache:
         self.max_answer = max_answer
         self.bytes = 0
         self.hits = 0
-        self._answers: OrderedDict[Hashable, tuple[int, bytes]] = OrderedDict()
+        self._answers: OrderedDict[Hashable, tuple[Generation, bytes]] = OrderedDict()
 
-    def get(self, question: Hashable, generation: int) -> bytes | None:
+    def get(self, question: Hashable, generation: Generation) -> bytes | None:
         """The answer kept for ``question`` at ``generation``, if any."""
         kept = self._answers.get(question)
         if kept is None or kept[0] != generation:
@@ -39,7 +41,7 @@ class AnswerCache:
         self.hits += 1
         return kept[1]
 
-    def put(self, question: Hashable, generation: int, body: bytes) -> None:
+    def put(self, question: Hashable, generation: Generation, body: bytes) -> None:
         """Keep an answer read at ``generation`` (never over one of a later generation)."""
         if len(body) > self.max_answer:
             return

@@ -89,11 +89,12 @@ class Services:
                                 "catch up in time; reads may not show it yet")
         return outcomes, revision
 
-    def answer_key(self, row: DocumentRow, *parts: object) -> tuple[tuple[object, ...], int]:
+    def answer_key(self, row: DocumentRow, *parts: object
+                   ) -> tuple[tuple[object, ...], tuple[int, int]]:
         """A question about a document's records and the document's generation, the key of
         a cached answer (see ``api.answers``): read before the query it caches."""
-        generation = self.projector.writer.document_generations.get(row.document_id, 0)
-        return (row.document_id, row.instance, *parts), generation
+        return ((row.document_id, row.instance, *parts),
+                self.projector.writer.generation(row.document_id))
 
     async def document(self, document_id: str) -> DocumentRow | None:
         """A live document's row. Rows change only with document events, so they are cached

@@ -141,8 +141,8 @@ class Projector:
 
         Why on the writer's thread: handing every commit to another thread cost a wake-up
         and a round of GIL hand-overs per write group, which on two cores cost more than
-        the overlap gained (the mixed benchmark served 10-15 % more requests with 10 % less
-        CPU per request this way; see docs/benchmarks.md)."""
+        the overlap gained (3-14 % less CPU per operation this way, the same throughput;
+        see docs/benchmarks.md)."""
         self._hold(committed)
         if not self._applying.acquire(blocking=False):
             self._wake.set()  # the thread is applying: it looks again once done

@@ -29,6 +29,7 @@ from eventstore.log import LoggedEvent
 from eventstore.times import read_model_time
 
 POSITION = "annotations"
+GENERATIONS_KEPT = 100_000  # documents whose answer generation is counted (see generation)
 
 
 Fact = tuple[int, int, str, dict[str, Any]]  # revision, stream version, topic, event fields
@@ -145,7 +146,9 @@ class ReadModelWriter:
         self._revocations_touched = False
         # Per document, a count that moves after each commit that changed its annotation
         # rows or layers: answers cached under one count are never served under the next.
-        self.document_generations: dict[str, int] = {}
+        # Read as one attribute, (epoch, counts): past GENERATIONS_KEPT documents the counts
+        # start again under a new epoch, so no count ever goes back within one epoch.
+        self.generations: tuple[int, dict[str, int]] = (0, {})
         self._documents_written: set[str] = set()
         self._handlers: dict[str, Callable[[int, int, dict[str, Any]], None]] = {
             TOPICS[Document.Uploaded]: self._document_stored,
@@ -200,11 +203,23 @@ class ReadModelWriter:
             if self._revocations_touched:
                 self._revocations_touched = False
                 self.revocations_changed += 1
-            generations = self.document_generations
-            for document_id in self._documents_written:
-                generations[document_id] = generations.get(document_id, 0) + 1
-            self._documents_written.clear()
+            self._move_generations()
         return last
+
+    def generation(self, document_id: str) -> tuple[int, int]:
+        """The document's (epoch, count); see ``api.answers``."""
+        epoch, counts = self.generations
+        return epoch, counts.get(document_id, 0)
+
+    def _move_generations(self) -> None:
+        if not self._documents_written:
+            return
+        epoch, counts = self.generations
+        if len(counts) + len(self._documents_written) > GENERATIONS_KEPT:
+            self.generations = epoch, counts = epoch + 1, {}
+        for document_id in self._documents_written:
+            counts[document_id] = counts.get(document_id, 0) + 1
+        self._documents_written.clear()
 
     def _live_instance(self, document_id: str) -> str | None:
         if document_id not in self._instances:

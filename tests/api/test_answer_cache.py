@@ -134,15 +134,33 @@ async def test_each_writer_reads_its_own_writes_while_others_write_and_read(clie
 def test_the_cache_keeps_one_answer_per_question_the_latest():
     from api.answers import AnswerCache
 
+    one, two = (0, 1), (0, 2)
     cache = AnswerCache(max_bytes=100, max_answer=60)
-    cache.put("page 0", 1, b"x" * 40)
-    cache.put("page 0", 2, b"y" * 40)  # a write moved the generation
-    cache.put("page 0", 1, b"z" * 40)  # a slow reader of the old generation, too late
+    cache.put("page 0", one, b"x" * 40)
+    cache.put("page 0", two, b"y" * 40)  # a write moved the generation
+    cache.put("page 0", one, b"z" * 40)  # a slow reader of the old generation, too late
     assert (len(cache), cache.bytes) == (1, 40)
-    assert cache.get("page 0", 1) is None and cache.get("page 0", 2) == b"y" * 40
-    cache.put("page 1", 2, b"w" * 40)
-    cache.get("page 0", 2)  # used: page 1 is now the least recent
-    cache.put("page 2", 2, b"v" * 40)
-    assert cache.get("page 1", 2) is None and cache.bytes == 80
-    cache.put("all", 2, b"u" * 61)  # over the largest answer kept
-    assert cache.get("all", 2) is None
+    assert cache.get("page 0", one) is None and cache.get("page 0", two) == b"y" * 40
+    cache.put("page 1", two, b"w" * 40)
+    cache.get("page 0", two)  # used: page 1 is now the least recent
+    cache.put("page 2", two, b"v" * 40)
+    assert cache.get("page 1", two) is None and cache.bytes == 80
+    cache.put("all", two, b"u" * 61)  # over the largest answer kept
+    assert cache.get("all", two) is None
+
+
+def test_generations_start_again_under_a_new_epoch_and_never_repeat(monkeypatch, tmp_path):
+    from projections import read_model_writer
+    from projections.schema import open_read_model
+
+    monkeypatch.setattr(read_model_writer, "GENERATIONS_KEPT", 2)
+    writer = read_model_writer.ReadModelWriter(open_read_model(tmp_path / "model.sqlite"))
+    seen = {}
+    for document_id in ["a", "b", "a", "c", "a", "b"]:
+        before = writer.generation(document_id)
+        writer._documents_written.add(document_id)
+        writer._move_generations()
+        after = writer.generation(document_id)
+        assert after > before and after not in seen.get(document_id, set())
+        seen.setdefault(document_id, set()).add(after)
+    assert writer.generations[0] == 2 and len(writer.generations[1]) <= 2
