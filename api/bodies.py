@@ -95,6 +95,7 @@ async def parse_json(body: bytes, services: Services) -> Any:
         error, rest, counts = await services.offload.run(split_json, str(body_path),
                                                          str(items_path))
         if error is not None:
+            await services.run(utf8_text, body)
             raise ApiError(422, f"the request body is not valid JSON: {error}")
         lines = await services.run(lambda: items_path.read_bytes().splitlines())
         return await assemble(rest, counts, lines)
@@ -127,16 +128,28 @@ def parse_json_bytes(body: bytes) -> Any:
     if not body.strip():
         raise ApiError(422, "the request body is empty; send a JSON object")
     try:
-        return orjson.loads(body)
+        return orjson.loads(body)  # reads UTF-8 and refuses anything else
     except orjson.JSONDecodeError as strict_error:
+        text = utf8_text(body)  # not UTF-8 at all: 400, whatever the syntax
         if len(body) > RELAXED_JSON_LIMIT:
             raise ApiError(422, f"the request body is not valid JSON: {strict_error}") from None
-        return _relaxed(body, strict_error)
+        return _relaxed(text, strict_error)
 
 
-def _relaxed(body: bytes, strict_error: Exception) -> Any:
+def utf8_text(data: bytes, what: str = "the request body") -> str:
+    """``data`` read as strict UTF-8 (no lone surrogates, no overlong forms): JSON text is
+    UTF-8 (RFC 8259), and text read any other way is stored corrupted without a sound."""
     try:
-        value = pyjson5.decode_buffer(body)
+        return data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise ApiError(400, f"{what} is not valid UTF-8: byte 0x{data[error.start]:02x} at "
+                            f"offset {error.start} ({error.reason}); send text encoded as "
+                            "UTF-8. Nothing was stored") from None
+
+
+def _relaxed(text: str, strict_error: Exception) -> Any:
+    try:
+        value = pyjson5.decode(text)  # a str: decode_buffer would read bytes as Latin-1
     except pyjson5.Json5NestingTooDeep:
         raise ApiError(422, "the request body nests objects and arrays too deeply for the "
                             "relaxed syntax (32 levels); send strict JSON") from None

@@ -13,7 +13,7 @@ from aiohttp import web
 from ulid import ULID
 
 from api.auth import JWT_CONFIG, client_of
-from api.bodies import body_chunks, parse_json, read_body, read_json
+from api.bodies import body_chunks, parse_json, read_body, read_json, utf8_text
 from api.clients import revocable_jti
 from api.context import (
     DocumentAccess,
@@ -101,8 +101,11 @@ async def _read_multipart(request: web.Request, services: Services, upload: Uplo
             data = await read_small_part(part, services.settings.max_json_bytes, budget,
                                          services)
             if xfdf.is_xfdf(data):
+                if xfdf.declared_encoding(data) in (None, "utf-8", "utf8"):
+                    utf8_text(data, "the XFDF 'attachment' part")
                 upload.xfdf = data
                 continue
+            utf8_text(data, "the 'attachment' part")
             try:
                 upload.instant_json = await parse_json(data, services)
             except ApiError:
@@ -113,7 +116,7 @@ async def _read_multipart(request: web.Request, services: Services, upload: Uplo
                                 "upload the PDF itself as the 'file' part")
         else:
             value = await read_small_part(part, MAX_FIELD_BYTES, budget, services)
-            upload.fields[name] = value.decode("utf-8", errors="replace")
+            upload.fields[name] = utf8_text(value, f"the {name[:64]!r} part")
 
 
 async def upload_document(request: web.Request) -> web.Response:

@@ -57,8 +57,11 @@ async def sync_layer(request: web.Request) -> web.WebSocketResponse:
     hub.open(subscriber)
     try:
         async for message in ws:
-            if message.type == WSMsgType.TEXT:
+            if message.type == WSMsgType.TEXT:  # aiohttp closes with 1007 if not UTF-8
                 await _receive(request, services, access, layer, subscriber, message.data)
+            elif message.type == WSMsgType.BINARY:
+                subscriber.push({"type": "error", "reason": "send changes as text frames of "
+                                                            "UTF-8 JSON, not binary frames"})
             elif message.type == WSMsgType.ERROR:
                 break
     finally:

@@ -19,7 +19,7 @@ import aiohttp
 from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
 
-from api.bodies import Services, parse_json, read_body, within
+from api.bodies import Services, parse_json, read_body, utf8_text, within
 from api.errors import ApiError
 from eventstore.blobs import sniff_content_type
 
@@ -150,7 +150,7 @@ async def small_form(request: web.Request, services: Services, json_part: str
         if part.name == json_part:
             fields[json_part] = await parse_json(data, services)
         elif part.name:
-            fields[part.name] = data.decode("utf-8", errors="replace")
+            fields[part.name] = utf8_text(data, f"the {part.name[:64]!r} part")
     return fields
 
 

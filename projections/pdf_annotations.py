@@ -147,17 +147,12 @@ def annotate(pdf: Pdf, records: Iterable[dict[str, Any]], images: dict[str, Path
     records that cannot be written are returned."""
     skipped = []
     spaces: dict[int, PageSpace] = {}
-    threads = _threads(comments or [])
+    records, threads = with_threads(records, comments)
     written: dict[str, pikepdf.Object] = {}
     for record in records:
         content = record["content"]
         kind = content.get("type")
         page_index = content.get("pageIndex")
-        if kind == MARKER:
-            if comments is None or not threads.get(record["id"]):
-                continue  # a marker is its thread's place: shown with the thread or not at all
-            record = _marker_note(record, threads[record["id"]].pop(0))
-            kind = "pspdfkit/note"
         if kind not in WRITTEN_TYPES:
             skipped.append({"id": record["id"], "reason": f"{kind} is not written into PDFs "
                                                           "yet"})
@@ -190,6 +185,22 @@ def annotate(pdf: Pdf, records: Iterable[dict[str, Any]], images: dict[str, Path
         for comment in thread:
             root.P.Annots.append(pdf.make_indirect(reply_dictionary(pdf, root, comment)))
     return skipped
+
+
+def with_threads(records: Iterable[dict[str, Any]], comments: list[dict[str, Any]] | None
+                 ) -> tuple[list[dict[str, Any]], dict[str, list[dict[str, Any]]]]:
+    """The records as a PDF (or XFDF) holds them, and the comments left to write as replies
+    by root id: a comment marker is its thread's place, drawn as a note holding the first
+    comment, and shown with its thread or not at all (``comments`` None: no threads)."""
+    threads = _threads(comments or [])
+    shown = []
+    for record in records:
+        if record["content"].get("type") == MARKER:
+            if comments is None or not threads.get(record["id"]):
+                continue
+            record = _marker_note(record, threads[record["id"]].pop(0))
+        shown.append(record)
+    return shown, threads
 
 
 def _threads(comments: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 import xml.etree.ElementTree as ET
 from collections.abc import Iterable
 from pathlib import Path
@@ -30,6 +31,7 @@ from projections.pdf_annotations import (
     number_text,
     reply_dictionary,
     rgb_of,
+    with_threads,
 )
 from projections.pdf_reading import (
     MALFORMED,
@@ -62,6 +64,16 @@ def is_xfdf(data: bytes) -> bool:
     return data.lstrip()[:1] == b"<"
 
 
+XML_ENCODING = re.compile(rb"""<\?xml[^>]*?\sencoding\s*=\s*["']([A-Za-z0-9._-]+)["']""")
+
+
+def declared_encoding(data: bytes) -> str | None:
+    """The encoding an XML document's declaration names (lower case), or None: then XML
+    says it is UTF-8 (or UTF-16 with a byte order mark)."""
+    found = XML_ENCODING.match(data.lstrip())
+    return found.group(1).decode("ascii").lower() if found else None
+
+
 # ---- records to XFDF -----------------------------------------------------------------------
 
 def export_xfdf(source: Path, records: Iterable[dict[str, Any]],
@@ -76,8 +88,9 @@ def export_xfdf(source: Path, records: Iterable[dict[str, Any]],
     annots = ET.SubElement(root, "annots")
     skipped = 0
     written: dict[str, tuple[Dictionary, int]] = {}
+    shown, threads = with_threads(records, list(comments))
     with Pdf.open(source, password=password or "") as pdf:
-        for record in records:
+        for record in shown:
             page_index = record["content"].get("pageIndex")
             if not isinstance(page_index, int) or not 0 <= page_index < len(pdf.pages) or \
                     record["content"].get("contentType") == "application/pdf":
@@ -97,14 +110,36 @@ def export_xfdf(source: Path, records: Iterable[dict[str, Any]],
             else:
                 annots.append(element)
                 written[record["id"]] = (annotation, page_index)
-        for comment in comments:
-            if comment.get("rootId") in written:
-                thread_root, page_index = written[comment["rootId"]]
+        for root_id, thread in threads.items():
+            if root_id not in written:
+                continue
+            thread_root, page_index = written[root_id]
+            for comment in thread:
                 reply = _element(reply_dictionary(pdf, thread_root, comment), page_index, pdf)
                 if reply is not None:
                     annots.append(reply)
-    body = ET.tostring(root, encoding="utf-8", xml_declaration=True)
+    for element in root.iter():
+        _xml_safe(element)
+    # A carriage return in text would reach a reader as a line feed (XML normalises line
+    # ends); as a reference it stays itself. In attributes ElementTree writes one already.
+    body = ET.tostring(root, encoding="utf-8", xml_declaration=True).replace(b"\r", b"&#13;")
     return body, skipped
+
+
+XML_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+
+
+def xml_text(text: str) -> str:
+    """``text`` as XML 1.0 can carry it: the characters it has no place for (the controls
+    but tab and line ends, U+FFFE, U+FFFF; not even as references) become U+FFFD."""
+    return XML_ILLEGAL.sub("\ufffd", text)
+
+
+def _xml_safe(element: ET.Element) -> None:
+    if element.text:
+        element.text = xml_text(element.text)
+    for key, value in element.attrib.items():
+        element.attrib[key] = xml_text(value)
 
 
 def _element(annotation: Dictionary, page_index: int, pdf: Pdf) -> ET.Element | None:
