@@ -34,13 +34,10 @@ from eventstore.commands import HIDDEN, CreateComment, DeleteComment, Guard, Upd
 from eventstore.errors import ForbiddenError
 from eventstore.names import check_annotation_id
 from eventstore.times import utc_second_text
-from eventstore.validation import ContentError
+from eventstore.validation import THREAD_ROOT_TYPES, ContentError
 from projections.sections import check_comment
 
 COMMENT = "pspdfkit/comment"
-THREAD_ROOTS = frozenset({  # what the engine lets hold a thread through these routes
-    "pspdfkit/markup/highlight", "pspdfkit/markup/underline", "pspdfkit/markup/squiggly",
-    "pspdfkit/markup/strikeout", "pspdfkit/comment-marker"})
 MAX_COMMENTS = 1000  # per request
 
 
@@ -175,7 +172,7 @@ async def _root(request: web.Request, services: Services, document_id: str, laye
     if record is None or (client is not None and not client.sees(record)):
         raise ApiError(404, f"no annotation with id {root_id!r} in this layer")
     kind = record["content"].get("type")
-    if kind not in THREAD_ROOTS:
+    if kind not in THREAD_ROOT_TYPES:
         raise ApiError(400, f"annotation {root_id!r} is a {kind}, which holds no comments: "
                             "the root must be a markup annotation (highlight, underline, "
                             "squiggly, strikeout) or a pspdfkit/comment-marker")
@@ -201,7 +198,7 @@ def _in_thread(root_id: str, then: Guard | None) -> Guard:
 def _create(document_id: str, layer: str, item: AnnotationInput, guard: Guard | None
             ) -> CreateComment:
     return CreateComment(document_id, layer, item.annotation_id, item.content, item.group,
-                         item.user_id, THREAD_ROOTS, guard)
+                         item.user_id, guard)
 
 
 def _record_of(root: AnnotationInput) -> dict[str, Any]:
@@ -224,7 +221,7 @@ def _root_item(item: Any, page_count: int | None, client: Client | None,
         return None
     except ForbiddenError as error:
         raise ApiError(403, str(error)) from None
-    if root.content.get("type") not in THREAD_ROOTS:
+    if root.content.get("type") not in THREAD_ROOT_TYPES:
         raise ApiError(400, f"the root annotation is a {root.content.get('type')}, which "
                             "holds no comments: it must be a markup annotation (highlight, "
                             "underline, squiggly, strikeout) or a pspdfkit/comment-marker")

@@ -13,7 +13,7 @@ from ulid import ULID
 from api.errors import ApiError
 from eventstore.domain import DEFAULT_LAYER
 from eventstore.names import attachment_references, check_annotation_id, layer_name_problem
-from eventstore.validation import ContentError, validate_content
+from eventstore.validation import ContentError, accepted_content
 
 
 def json_object(body: Any) -> dict[str, Any]:
@@ -78,14 +78,14 @@ def parse_item(item: Any, *, page_count: int | None, id_required: bool,
         annotation_id = str(ULID())
     user_id = optional_string(item, "user_id")
     group = optional_string(item, "group")
-    validate_content(item["content"], page_count)
-    _check_storable(item["content"])
+    content = accepted_content(item["content"], page_count)
+    _check_storable(content)
     base_version = item.get("baseVersion")
     if base_version is not None and (type(base_version) is not int or base_version < 1):
         raise ContentError("'baseVersion' must be the record version (1 or more) the change "
                            "was based on")
-    return AnnotationInput(annotation_id, item["content"], user_id, group, "group" in item,
-                           attachment_references(item["content"]), base_version)
+    return AnnotationInput(annotation_id, content, user_id, group, "group" in item,
+                           attachment_references(content), base_version)
 
 
 def _check_storable(content: dict[str, Any]) -> None:

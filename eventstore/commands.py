@@ -126,9 +126,9 @@ class SetSections:
 
 @dataclass(frozen=True)
 class CreateComment:
-    """Add a comment to the thread of a live annotation of the layer (``content["rootId"]``).
-    ``root_types`` limits the roots a route accepts (None: any annotation); the guard judges
-    the root: may the caller see it and reply to its thread."""
+    """Add a comment to the thread of a live annotation of the layer (``content["rootId"]``),
+    one of the types that hold threads; the guard judges the root: may the caller see it and
+    reply to its thread."""
 
     document_id: str
     layer: str
@@ -136,7 +136,6 @@ class CreateComment:
     content: dict[str, Any]  # an Instant JSON comment without its id
     group: str | None
     user_id: str | None
-    root_types: frozenset[str] | None = None
     guard: Guard | None = field(default=None, compare=False)
 
 

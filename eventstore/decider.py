@@ -76,6 +76,7 @@ from eventstore.errors import (
     StaleVersionError,
 )
 from eventstore.log import EventLog
+from eventstore.validation import THREAD_ROOT_TYPES
 
 
 class HeadCache:
@@ -292,6 +293,8 @@ class Decider:
             return self._new(document, stream_id, head, command, command.user_id,
                              command.user_id, request_id)
         annotation = aggregate_from_head(head)
+        self._keep_thread_root(document, command.layer, annotation, command.content,
+                               request_id)
         annotation.update(content=command.content, group=command.group,
                           user_id=command.user_id, request_id=request_id)
         self._emit(annotation.collect_events())
@@ -317,6 +320,8 @@ class Decider:
     def update_annotation(self, command: UpdateAnnotation, request_id: str) -> dict[str, Any]:
         document, annotation = self._live_annotation(command)
         self._ensure_attachments(document, command)
+        self._keep_thread_root(document, command.layer, annotation, command.content,
+                               request_id)
         group = annotation.group if command.keep_group else command.group
         annotation.update(content=command.content, group=group, user_id=command.user_id,
                           request_id=request_id)
@@ -479,8 +484,9 @@ class Decider:
         return stream_id, head, head is not None and not isinstance(head, Comment.Deleted)
 
     def _root(self, document: Any, layer: str, content: dict[str, Any],
-              root_types: frozenset[str] | None = None, guard: Guard | None = None) -> Any:
-        """The live annotation a new comment's ``rootId`` names (with the route's rules)."""
+              guard: Guard | None = None) -> Any:
+        """The live annotation a new comment's ``rootId`` names, of a type that holds
+        threads (on every path: one comment of another root poisons the document)."""
         root_id = content.get("rootId")
         not_found = AnnotationNotFoundError(
             f"the comment's root {root_id!r} is no annotation of {_layer_phrase(layer)}")
@@ -491,7 +497,7 @@ class Decider:
             raise not_found
         root = aggregate_from_head(head)
         _judge(guard, root, not_found)
-        if root_types is not None and root.content.get("type") not in root_types:
+        if root.content.get("type") not in THREAD_ROOT_TYPES:
             raise NotAThreadRootError(
                 f"annotation {root_id!r} is a {root.content.get('type')}, which holds no "
                 "comments: the root must be a markup annotation (highlight, underline, "
@@ -505,8 +511,7 @@ class Decider:
         if live:
             raise CommentExistsError(f"a comment with id {command.comment_id!r} already "
                                      f"exists in {_layer_phrase(command.layer)}")
-        self._root(document, command.layer, command.content, command.root_types,
-                   command.guard)
+        self._root(document, command.layer, command.content, command.guard)
         return self._new_comment(document, command.layer, command.comment_id, stream_id, head,
                                  command.content, command.group, command.user_id,
                                  command.user_id, request_id)
@@ -619,6 +624,20 @@ class Decider:
         thread = aggregate_from_head(head)
         thread.trigger_event(Thread.Changed, **fields)
         self._emit(thread.collect_events())
+
+    def _keep_thread_root(self, document: Any, layer: str, annotation: Any,
+                          content: dict[str, Any], request_id: str) -> None:
+        """An annotation holding comments stays a type that can hold them."""
+        if content.get("type") in THREAD_ROOT_TYPES or \
+                annotation.content.get("type") not in THREAD_ROOT_TYPES:
+            return
+        self._migrate_comments(document, layer, request_id)
+        _, thread = self._thread(document, layer, annotation.annotation_id)
+        if thread is not None and thread.comment_ids:
+            raise NotAThreadRootError(
+                f"annotation {annotation.annotation_id!r} holds comments, so it must stay a "
+                "type that holds them (highlight, underline, squiggly, strikeout or "
+                "comment marker); delete its comments first")
 
     def _delete_thread(self, document: Any, layer: str, root_id: str, user_id: str | None,
                        request_id: str) -> None:

@@ -19,19 +19,23 @@ def utc(text: str) -> datetime:
         raise ValueError(f"{text[:60]!r} is not an ISO 8601 time UTC can hold") from None
 
 
+# isoformat, never strftime: glibc's %Y writes the year 310 as "310", which no reader takes.
+
+
 def utc_micro_text(moment: datetime) -> str:
     """The read model's form: microseconds always written, so text sorts as time does."""
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return moment.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
 
 
 def utc_second_text(moment: datetime) -> str:
     """Whole seconds in UTC, as Instant JSON exports write times."""
-    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+    return moment.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="seconds") + "Z"
 
 
 def pdf_date(moment: datetime) -> str:
     """A PDF date string (PDF 32000-1, 7.9.4), in UTC."""
-    return moment.astimezone(UTC).strftime("D:%Y%m%d%H%M%SZ")
+    text = moment.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="seconds")
+    return "D:" + text.replace("-", "").replace("T", "").replace(":", "") + "Z"
 
 
 def read_model_time(timestamp: Any) -> str:

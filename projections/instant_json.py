@@ -21,7 +21,7 @@ from ulid import ULID
 from eventstore.blobs import sniff_content_type
 from eventstore.names import attachment_references, check_annotation_id, normalize_attachment_id
 from eventstore.times import utc, utc_second_text
-from eventstore.validation import ContentError, validate_content
+from eventstore.validation import ContentError, accepted_content
 from projections.sections import plan_sections
 
 FORMAT = "https://pspdfkit.com/instant-json/v1"
@@ -210,7 +210,7 @@ def _plan_annotations(annotations: Any, page_count: int | None, plan: ImportPlan
 def _import_record(record: Any, page_count: int | None) -> tuple[str, dict[str, Any]]:
     if not isinstance(record, dict):
         raise ContentError("each annotation must be a JSON object")
-    validate_content(record, page_count)
+    record = accepted_content(record, page_count)
     if record.get("id") in (None, ""):
         annotation_id = str(ULID())
     else:

@@ -255,8 +255,8 @@ def annotation_dictionary(pdf: Pdf, record: dict[str, Any], space: PageSpace,
         annotation.M = String(pdf_date(utc(moment)))
     if isinstance(content.get("creatorName"), str):
         annotation.T = String(content["creatorName"])
-    if content.get("opacity", 1) != 1:
-        annotation.CA = float(content["opacity"])
+    if opacity(content) != 1:
+        annotation.CA = opacity(content)
     drawing = Drawing(rect, [], pdf, images)
     if kind == "pspdfkit/link":
         _link(annotation, content, pdf)
@@ -271,9 +271,9 @@ def _stream(pdf: Pdf, drawing: Drawing, content: dict[str, Any]) -> pikepdf.Stre
     width, height = drawing.rect[2] - drawing.rect[0], drawing.rect[3] - drawing.rect[1]
     resources = drawing.resources or Dictionary()
     ops = drawing.ops
-    if content.get("opacity", 1) != 1:
-        resources.ExtGState = Dictionary(A=Dictionary(CA=float(content["opacity"]),
-                                                      ca=float(content["opacity"])))
+    if opacity(content) != 1:
+        resources.ExtGState = Dictionary(A=Dictionary(CA=opacity(content),
+                                                      ca=opacity(content)))
         ops = ["/A gs", *ops]
     stream = pikepdf.Stream(pdf, "\n".join(ops).encode("latin-1"))
     stream.Type = Name.XObject
@@ -758,6 +758,11 @@ def _pdf_text(text: str) -> str:
     '?'; /Contents keeps the exact text)."""
     encoded = text.encode("cp1252", errors="replace").decode("latin-1")
     return "(" + encoded.replace("\\", "\\\\").replace("(", "\\(").replace(")", "\\)") + ")"
+
+
+def opacity(content: dict[str, Any]) -> float:
+    """The record's opacity as PDFs take it, from 0 to 1 (the engine keeps 1.5 as sent)."""
+    return min(1.0, max(0.0, float(content.get("opacity", 1))))
 
 
 def _flags(flags: Any) -> int:

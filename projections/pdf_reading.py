@@ -22,7 +22,7 @@ from ulid import ULID
 
 from eventstore.names import check_annotation_id
 from eventstore.times import iso_of_pdf_date
-from eventstore.validation import STAMP_TYPES, ContentError, validate_content
+from eventstore.validation import STAMP_TYPES, ContentError, accepted_content
 from projections.pdf_annotations import FLAG_BITS, LINE_ENDINGS, MARKUP_SUBTYPES, PageSpace
 from projections.sections import check_comment
 
@@ -80,7 +80,7 @@ def read_annotations(path: Path, password: str | None = None) -> ReadAnnotations
                     continue
                 try:
                     content = content_of(annotation, index, space, pages, found.images)
-                    validate_content(content, len(pdf.pages))
+                    content = accepted_content(content, len(pdf.pages))
                 except MALFORMED as error:
                     found.errors.append({"pageIndex": index,
                                          "pdfObjectId": annotation.objgen[0],

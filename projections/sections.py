@@ -104,7 +104,7 @@ def check_bookmark(record: Any, page_count: int | None, roots: Collection[str]
     _expect(isinstance(action, dict) and isinstance(action.get("type"), str),
             "'action' must be an action object with a 'type', e.g. "
             "{\"type\": \"goTo\", \"pageIndex\": 1}")
-    validate_action(action)
+    bookmark["action"] = action = validate_action(action)
     if action["type"] == "goTo":
         _expect(_is_index(action.get("pageIndex"), page_count),
                 "a goTo action's 'pageIndex' must be a page of this document")

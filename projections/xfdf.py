@@ -20,7 +20,7 @@ import pikepdf
 from pikepdf import Array, Dictionary, Name, Pdf, String
 from ulid import ULID
 
-from eventstore.validation import ContentError, validate_content
+from eventstore.validation import ContentError, accepted_content
 from projections.pdf_annotations import (
     FLAG_BITS,
     PRINT,
@@ -239,7 +239,7 @@ def read_xfdf(data: bytes, source: Path, password: str | None = None) -> ReadAnn
                 annotation = _dictionary(element, pdf)
                 content = content_of(annotation, page_index, PageSpace.of(page), pages,
                                      found.images)
-                validate_content(content, len(pdf.pages))
+                content = accepted_content(content, len(pdf.pages))
             except MALFORMED as error:
                 found.errors.append({"xfdfAnnotation": number, "name": element.get("name"),
                                      "reason": reason(error)})

@@ -16,6 +16,7 @@ import pytest
 
 from api.app import create_app
 from api.settings import Settings
+from tests.live import Live
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = ROOT / "tests" / "fixtures" / "instant-json"  # public Instant JSON documents
@@ -114,3 +115,12 @@ async def document(client: Any) -> str:
     assert response.status == 200, await response.text()
     document_id = (await response.json())["data"]["document_id"]
     return document_id
+
+
+@pytest.fixture(scope="module")
+def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
+    """A real app on its own loop, for hypothesis tests (plain functions)."""
+    directory = tmp_path_factory.mktemp("live")
+    server = Live(Settings(data_dir=directory / "data", api_token=TOKEN, body_timeout=5))
+    yield server
+    server.close()

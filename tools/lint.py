@@ -11,7 +11,7 @@ from typing import Any
 import orjson
 
 from eventstore.names import name_problem
-from eventstore.validation import ContentError, validate_content
+from eventstore.validation import ContentError, accepted_content
 from projections.queries import DocumentRow, ReadModel
 from projections.sections import plan_sections
 
@@ -69,7 +69,7 @@ def _record_problems(record: dict[str, Any], page_count: int | None) -> list[str
         problems.append(f"its id: {id_problem}; delete it and create it again under another "
                         "id")
     try:
-        validate_content(record["content"], page_count)
+        accepted_content(record["content"], page_count)
     except ContentError as error:
         problems.append(str(error))
     return problems

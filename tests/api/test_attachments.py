@@ -152,7 +152,7 @@ async def test_unexpected_parts_and_a_missing_json_part_are_422(client, document
 async def test_sent_attachments_no_valid_item_references_are_not_kept(client, document,
                                                                        settings):
     before = blob_files(settings)
-    body = {"annotations": [{"content": {**image(SHA_A), "opacity": 9}}]}
+    body = {"annotations": [{"content": {**image(SHA_A), "opacity": "9"}}]}
     result = await (await client.post(f"/api/documents/{document}/annotations", headers=AUTH,
                                       data=form(body, {SHA_A: PNG_A}))).json()
     assert result["result"] == "failure"

@@ -71,3 +71,60 @@ async def test_sync_refuses_it(client, document):
     assert message["type"] == "rejected" and REASON in message["reason"]
     await asyncio.sleep(0)
     assert await stored_ids(client, document) == []
+
+
+def highlight(**extra: object) -> dict:
+    return {"v": 2, "type": "pspdfkit/markup/highlight", "pageIndex": 0, "bbox": [1, 1, 9, 9],
+            "opacity": 1, "rects": [[1, 1, 9, 9]], **extra}
+
+
+def rectangle() -> dict:
+    return {"v": 2, "type": "pspdfkit/shape/rectangle", "pageIndex": 0, "bbox": [1, 1, 9, 9],
+            "opacity": 1, "strokeWidth": 1, "isCommentThreadRoot": True}
+
+
+def said(root: str, text: str = "hi") -> dict:
+    return {"v": 2, "type": "pspdfkit/comment", "rootId": root, "pageIndex": 0,
+            "text": {"format": "plain", "value": text}}
+
+
+async def test_a_comment_of_a_root_the_engine_refuses_is_refused_on_every_path(client, document):
+    """Regression (issue 26): an import could give a rectangle a thread, and the engine then
+    refused the whole document ("Couldn't find root comment")."""
+    base = f"/api/documents/{document}"
+    imported = await client.post(f"{base}/apply_instant_json", headers=AUTH, json={
+        "format": FORMAT, "annotations": [{**rectangle(), "id": "rect"}],
+        "comments": [{**said("rect"), "id": "c"}]})
+    assert imported.status == 422, await imported.text()
+    assert "holds no comments" in await imported.text()
+    assert await stored_ids(client, document) == []
+    await client.post(f"{base}/annotations", headers=AUTH, json={"id": "rect",
+                                                                "content": rectangle()})
+    replied = await client.post(f"{base}/annotations/rect/comments", headers=AUTH,
+                                json={"comments": [{"content": said("rect")}]})
+    assert replied.status == 400
+    exported = await (await client.get(f"{base}/document.json", headers=AUTH)).json()
+    assert "comments" not in exported
+
+
+async def test_a_root_with_comments_cannot_become_a_type_that_holds_none(client, document):
+    base = f"/api/documents/{document}"
+    created = await client.post(f"{base}/comments", headers=AUTH, json={
+        "annotation": {"id": "hl", "content": highlight()},
+        "comments": [{"id": "c", "content": said("hl")}]})
+    assert created.status == 200, await created.text()
+    for write in (
+            client.put(f"{base}/annotations/hl", headers=AUTH, json={"content": rectangle()}),
+            client.post(f"{base}/apply_instant_json", headers=AUTH, json={
+                "format": FORMAT, "annotations": [{**rectangle(), "id": "hl"}]})):
+        response = await write
+        assert response.status in (400, 409, 422), await response.text()
+        assert "holds comments" in await response.text()
+    record = await (await client.get(f"{base}/annotations/hl", headers=AUTH)).json()
+    assert record["content"]["type"] == "pspdfkit/markup/highlight"
+    await client.delete(f"{base}/annotations/hl/comments/c", headers=AUTH)
+    await client.post(f"{base}/annotations", headers=AUTH, json={"id": "plain",
+                                                                "content": highlight()})
+    changed = await client.put(f"{base}/annotations/plain", headers=AUTH,
+                               json={"content": rectangle()})
+    assert changed.status == 200, await changed.text()

@@ -241,7 +241,8 @@ async def test_view_filters_every_read(client, scope):
 
 @pytest.mark.parametrize("scope", list(GRANTS))
 async def test_an_export_holds_only_the_comments_of_annotations_the_caller_sees(client, scope):
-    await seed(client, RECORDS)
+    await seed(client, [{**r, "content": {**r["content"], "type": "pspdfkit/comment-marker"}}
+                        for r in RECORDS])  # roots that hold threads
     comments = [{"v": 2, "type": "pspdfkit/comment", "id": f"on-{r['id']}", "rootId": r["id"],
                  "text": {"format": "plain", "value": "c"}} for r in RECORDS]
     form = aiohttp.FormData()

@@ -127,7 +127,7 @@ async def test_an_import_creates_new_ids_and_updates_known_ones(client, document
 
 async def test_an_invalid_import_changes_nothing_and_names_every_bad_record(client, document):
     instant = {"format": FORMAT, "annotations": [
-        {**note(), "id": "good"}, {**note(), "id": "bad", "opacity": 5},
+        {**note(), "id": "good"}, {**note(), "id": "bad", "opacity": "5"},
         {**note(page=7), "id": "far"},
         {**note(), "id": "img", "type": "pspdfkit/image", "contentType": "image/png",
          "imageAttachmentId": "missing"}]}

@@ -57,7 +57,8 @@ def log(tmp_path: Path) -> EventLog:
         [CreateAnnotation("r", "", "old", {"pageIndex": 0}, None, "u")],
         [SetSections("r", "", {"formFieldValues": [{"name": "n", "value": "old"}]})],
         [UploadDocument("r", "again", "11", 2, False, PAGES, overwrite=True)],
-        [CreateAnnotation("r", "", "new", {"pageIndex": 0}, None, "u")],
+        [CreateAnnotation("r", "", "new", {"type": "pspdfkit/comment-marker", "pageIndex": 0},
+                          None, "u")],  # a marker: it holds the thread below
         LEGACY,  # comments as 0.8 kept them, then moved into streams by the next write
         [PutComment("r", "", "c", {"rootId": "new", "x": 1}, None, "u")],
         [CreateComment("r", "", "c2", {"rootId": "new"}, "g", "v")],

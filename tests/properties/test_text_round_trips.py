@@ -8,26 +8,23 @@ Regression: relaxed bodies were read as Latin-1, so "Grüße" was stored as "Gr�
 
 from __future__ import annotations
 
-import asyncio
 import io
 import re
 import xml.etree.ElementTree as ET
-from collections.abc import Awaitable, Iterator
 from typing import Any, TypeVar
 
 import aiohttp
 import orjson
 import pikepdf
 import pytest
-from aiohttp.test_utils import TestClient, TestServer
+from aiohttp.test_utils import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from api.app import create_app
-from api.settings import Settings
 from projections.instant_json import FORMAT
 from projections.xfdf import xml_text
-from tests.conftest import AUTH, TOKEN, make_pdf, note
+from tests.conftest import AUTH, make_pdf, note
+from tests.live import Live
 
 T = TypeVar("T")
 # Non-English text as people write it, and the corners: astral planes, combining marks,
@@ -38,30 +35,6 @@ SAMPLES = ["Grüße", "日本語のテキスト", "😀👍🏽 👨‍👩‍�
 TEXTS = st.sampled_from(SAMPLES) | st.text(st.characters(exclude_categories=["Cs"]),
                                            max_size=12)
 XFDF_NS = "{http://ns.adobe.com/xfdf/}"
-
-
-class Live:
-    """One app on its own event loop, for hypothesis tests that are plain functions."""
-
-    def __init__(self, settings: Settings) -> None:
-        self.loop = asyncio.new_event_loop()
-        self.client = TestClient(TestServer(create_app(settings)), loop=self.loop)
-        self.run(self.client.start_server())
-
-    def run(self, step: Awaitable[T]) -> T:
-        return self.loop.run_until_complete(step)
-
-    def close(self) -> None:
-        self.run(self.client.close())
-        self.loop.close()
-
-
-@pytest.fixture(scope="module")
-def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
-    directory = tmp_path_factory.mktemp("text")
-    live = Live(Settings(data_dir=directory / "data", api_token=TOKEN, body_timeout=5))
-    yield live
-    live.close()
 
 
 def relaxed(value: Any) -> bytes:
