@@ -17,14 +17,25 @@ MAX_LAYER_NAME = 256
 # which UTF-8 cannot carry. "." and ".." are dot segments: URL normalisation removes them,
 # so no URL could ever address such a name.
 UNSAFE_IN_NAMES = re.compile(r"[\x00-\x1f\x7f-\x9f/\\\ud800-\udfff]")
+# Unicode's bidirectional controls (the Bidi_Control property): invisible, they reorder what
+# a reader sees, so an id in an audit trail could pass for another ("abc\u202eed" shows as
+# "abcde").
+BIDI_CONTROLS = re.compile("[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 DOT_SEGMENTS = (".", "..")
 
 
 def name_problem(value: str) -> str | None:
     """Why ``value`` cannot name a new document, layer or annotation; None when it can.
-    Unusual but harmless Unicode (accents, scripts, emoji, spaces) is welcome."""
+    Unusual but harmless Unicode (accents, scripts, right-to-left text, emoji, spaces
+    within) is welcome."""
     if value in DOT_SEGMENTS:
         return f"{value!r} is a URL dot segment, which no URL can address"
+    if value.isspace():
+        return "it is only white space, which no reader can tell from another"
+    bidi = BIDI_CONTROLS.search(value)
+    if bidi is not None:
+        return f"it holds a bidirectional control (U+{ord(bidi.group()):04X}) at position " \
+               f"{bidi.start()}, which changes what a reader sees"
     unsafe = UNSAFE_IN_NAMES.search(value)
     if unsafe is not None:
         character = unsafe.group()

@@ -1,6 +1,7 @@
 """Which strings may name a new document, layer or annotation (issue 12): no control
 characters, no '/' or '\\', not '.' or '..' (URLs could not address them, and replays
-mangled NUL); unusual but harmless Unicode is welcome."""
+mangled NUL); nothing only white space and no bidirectional controls (issue 26: in an audit
+trail they spoof what a reader sees); unusual but harmless Unicode is welcome."""
 
 from __future__ import annotations
 
@@ -12,8 +13,10 @@ import pytest
 
 from tests.conftest import AUTH, make_pdf, note
 
-REFUSED = ["k\u0000one", "tab\there", "a/b", "a\\b", ".", "..", "bell\u0007", "c1\u0085"]
-WELCOME = ["é 😀", "...", "a b", "L\u200dx", "%2F", "ä?#"]
+SPOOFING = [" ", "\u3000", "\u00a0 ", "abc\u202eed", "x\u2066y\u2069", "\u200fid", "a\u061c"]
+REFUSED = ["k\u0000one", "tab\there", "a/b", "a\\b", ".", "..", "bell\u0007", "c1\u0085",
+           *SPOOFING]
+WELCOME = ["é 😀", "...", "a b", "L\u200dx", "%2F", "ä?#", "שלום עולם", " padded "]
 
 
 @pytest.mark.parametrize("bad", REFUSED)
@@ -45,7 +48,7 @@ async def test_unusual_but_harmless_names_work_through_their_urls(client, docume
                                             headers=AUTH)).json())["data"]
 
 
-@pytest.mark.parametrize("bad", ["L\u0000evil", "a\\b", "tab\there"])
+@pytest.mark.parametrize("bad", ["L\u0000evil", "a\\b", "tab\there", " ", "L\u202eR"])
 async def test_a_write_cannot_bring_a_layer_with_an_unsafe_name_into_being(
         client, document, bad):
     response = await client.post(
