@@ -406,14 +406,21 @@ async def document_info(request: web.Request) -> web.Response:
 async def copy_with_instant_json(request: web.Request) -> web.Response:
     """``POST …/copy_with_instant_json``: a copy (as ``copy_document`` makes it, with a new
     id) with an Instant JSON document (multipart part ``instant.json``) applied to this
-    layer, all in one write or nothing; a JSON body makes a plain copy (its content is
-    ignored, as Document Engine ignores it)."""
+    layer, all in one write or nothing. A JSON body that is an Instant JSON document (it has
+    a 'format') is applied the same way; an empty body or another object makes a plain copy
+    (Document Engine ignores a JSON body); anything else is refused and copies nothing."""
     services, access, layer = await document_and_layer(request, creating=True)
     document = None
     if request.content_type.startswith("multipart/"):
         document = await read_instant_json(request, services)
     else:
-        await read_body(request, services)
+        body = await read_body(request, services)
+        parsed = await parse_json(body, services) if body.strip() else {}
+        if not isinstance(parsed, dict):
+            raise ApiError(422, "the body must be an Instant JSON document (a JSON object), "
+                                "or empty for a plain copy")
+        if "format" in parsed:
+            document = parsed
     new_id = str(ULID())
     commands = await _copy_commands(services, access, new_id)
     paths = ["$"] * len(commands)

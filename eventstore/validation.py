@@ -260,8 +260,17 @@ def _nullable(check: Callable[[Any], Any]) -> Callable[[Any], Any]:
     return lambda value: None if value is None else check(value)
 
 
+def _field_reference(value: Any) -> dict[str, Any] | None:
+    """A submitted field: a reference, or its name (stored as {"fieldName": name}: the
+    engine keeps references and empties a bare name)."""
+    if isinstance(value, str):
+        return {"fieldName": value}
+    _annotation_reference(value)
+    return None
+
+
 # What each action type needs, as the engine checks it: key -> (check, what it is).
-ACTION_KEYS: dict[str, dict[str, tuple[Callable[[Any], None], str]]] = {
+ACTION_KEYS: dict[str, dict[str, tuple[Callable[[Any], Any], str]]] = {
     "uri": {"uri": (_string, "the address to open, a string")},
     "goTo": {},  # 'pageIndex' may be left out: the engine reads it as 0
     "javaScript": {"script": (_string, "the script, a string")},
@@ -271,18 +280,35 @@ ACTION_KEYS: dict[str, dict[str, tuple[Callable[[Any], None], str]]] = {
     "hide": {"hide": (_boolean, "true to hide, false to show"),
              "annotationReferences": (_list_of(_annotation_reference, "references"),
                                       "the fields to hide or show")},
-    "goToEmbedded": {}, "goToRemote": {}, "resetForm": {},
+    "goToEmbedded": {"relativePath": (_string, "the embedded document, a string"),
+                     "targetType": (_one_of(frozenset({"parent", "child"}), "target type"),
+                                    "'parent' or 'child'"),
+                     "newWindow": (_boolean, "true or false")},
+    "goToRemote": {"relativePath": (_string, "the document to open, a string")},
+    "resetForm": {},
 }
-# Optional keys whose type the engine checks when they are there.
+# Optional keys whose type the engine checks when they are there (None: a null is taken).
+SUBMIT_FLAG_ORDER = (  # the engine's order (its bits'); 'submitCoordinated' crashes it
+    "includeExclude", "includeNoValueFields", "exportFormat", "getMethod", "xfdf",
+    "includeAppendSaves", "includeAnnotations", "submitPDF", "canonicalFormat",
+    "excludeNonUserAnnotations", "excludeFKey", "embedForm")
+SUBMIT_FLAGS = frozenset(SUBMIT_FLAG_ORDER)
 ACTION_OPTIONAL: dict[str, dict[str, Callable[[Any], Any]]] = {
     "goTo": {"pageIndex": _nullable(_index)},
     "resetForm": {"fields": _nullable(_list_of(_annotation_reference, "references")),
-                  "flags": _nullable(_string)},
-    "submitForm": {"fields": _nullable(_list_of(_string, "field names")),
-                   "flags": _nullable(_list_of(_string, "flags"))},
-    "goToEmbedded": {"newWindow": _boolean, "relativePath": _string, "filePath": _string},
-    "goToRemote": {"relativePath": _string, "filePath": _string,
-                   "namedDestination": _string},
+                  "flags": _one_of(frozenset({"", "includeExclude"}), "reset flag")},
+    "submitForm": {"fields": _nullable(_list_of(_field_reference, "field references")),
+                   "flags": _list_of(_one_of(SUBMIT_FLAGS, "submit flag"), "flags")},
+    "goToEmbedded": {"pageIndex": _nullable(_index)},
+    "goToRemote": {"namedDestination": _string, "pageIndex": _nullable(_index)},
+}
+# What the engine exports for an optional key left out, or for an empty one it drops.
+ACTION_DEFAULTS: dict[str, dict[str, Any]] = {
+    "goTo": {"pageIndex": 0}, "goToEmbedded": {"pageIndex": 0},
+    "goToRemote": {"pageIndex": 0, "namedDestination": ""},
+}
+ACTION_DROPPED: dict[str, dict[str, Any]] = {
+    "resetForm": {"flags": "", "fields": []}, "submitForm": {"flags": [], "fields": None},
 }
 
 
@@ -307,8 +333,9 @@ def _named(name: str, custom: Any) -> dict[str, Any]:
 
 
 def _action(value: Any, depth: int = 0) -> dict[str, Any]:
-    """The action as stored: a goTo names its page (0 when left out, as the engine reads
-    it), and so does each of its subactions."""
+    """The action as stored, as the engine exports it: a goTo (remote, embedded) names its
+    page (0 when left out), empty flags and subactions are left out; and so for each of its
+    subactions."""
     _object(value)
     kind = value.get("type")
     _one_of(ACTION_TYPES, "action type")(kind)
@@ -320,15 +347,19 @@ def _action(value: Any, depth: int = 0) -> dict[str, Any]:
     for key, check in ACTION_OPTIONAL.get(kind, {}).items():
         if key in value:
             stored[key] = _checked(key, value[key], check, f"of type {kind!r}: ")
-    if kind == "goTo" and stored.get("pageIndex") is None:
-        stored["pageIndex"] = 0
+    for key, default in ACTION_DEFAULTS.get(kind, {}).items():
+        if stored.get(key) is None:
+            stored[key] = default
+    for key, empty in ACTION_DROPPED.get(kind, {}).items():
+        if key in stored and stored[key] in (empty, None):
+            del stored[key]
     if kind == "named":
         stored.update(_named(value["action"], value.get("customAction")))
-    if kind in ("goToEmbedded", "goToRemote") and not any(
-            isinstance(value.get(key), str) for key in ("relativePath", "filePath")):
-        raise ContentError(f"of type {kind!r} needs 'relativePath' (or 'filePath'): the "
-                           "document to open, a string")
-    if value.get("subactions") is not None:
+    if kind == "submitForm" and stored.get("flags"):  # each once, in the engine's order
+        stored["flags"] = [f for f in SUBMIT_FLAG_ORDER if f in stored["flags"]]
+    if value.get("subactions") in ([], None):
+        stored.pop("subactions", None)
+    else:
         if depth >= MAX_ACTION_DEPTH:
             raise ContentError(f"nests subactions more than {MAX_ACTION_DEPTH} deep")
         subactions = value["subactions"]
@@ -426,6 +457,40 @@ def _measurement_precision(value: Any) -> str:
     return MEASUREMENT_PRECISION_NAMES.get(value, value)
 
 
+SCALE_UNITS_FROM = frozenset({"in", "mm", "cm", "pt"})
+SCALE_UNITS_TO = SCALE_UNITS_FROM | {"ft", "m", "yd", "km", "mi"}
+
+
+def _measurement_scale(value: Any) -> dict[str, Any] | None:
+    """A scale as the engine takes it: two numbers and their units; a description, when
+    not empty, is the number it describes written out ('2,5' for 2.5: anything else makes
+    the engine refuse the record). Empty descriptions are left out, as it exports them."""
+    _object(value)
+    for key in ("from", "to"):
+        _checked(key, value.get(key), _number, "")
+    for key, units in (("unitFrom", SCALE_UNITS_FROM), ("unitTo", SCALE_UNITS_TO)):
+        _checked(key, value.get(key), _one_of(units, "unit"), "")
+    stored = dict(value)
+    for key, number in (("fromDescription", "from"), ("toDescription", "to")):
+        if stored.get(key) in ("", None):
+            stored.pop(key, None)
+        elif not _describes(stored[key], value[number]):
+            raise ContentError(f"'{key}' must be empty or the number '{number}' written "
+                               f"out, as the engine reads it, not {stored[key]!r}")
+    return stored
+
+
+def _describes(text: Any, number: float) -> bool:
+    if not isinstance(text, str) or not text.isascii():  # strtod's digits, not Unicode's
+        return False
+    digits = text.strip().replace(",", ".")
+    try:
+        written = float.fromhex(digits) if "x" in digits.lower() else float(digits)
+    except ValueError:
+        return False
+    return abs(written) <= FLOAT32_MAX and float32(written) == float32(number)
+
+
 def _font_size(value: Any) -> None:
     if value != "auto":  # 'auto' only on a widget: see _widget_or_not
         _number(value)
@@ -481,7 +546,7 @@ FIELD_RULES: dict[str, Callable[[Any], Any]] = {
     "cloudyBorderIntensity": _number,
     "strokeDashArray": _dashes,
     "measurementPrecision": _measurement_precision,
-    "measurementScale": _object,
+    "measurementScale": _measurement_scale,
     "imageAttachmentId": _string,
     "stampType": _one_of(STAMP_TYPES, "stamp type"),
     "kind": _one_of(STAMP_TYPES, "stamp kind"),

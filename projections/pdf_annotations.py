@@ -18,11 +18,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pikepdf
 from pikepdf import Array, Dictionary, Name, Pdf, String
 from PIL import Image
 
 from eventstore.times import pdf_date, utc
+from projections.pdf_actions import action_dictionary
+from projections.pdf_measure import write_measure
 
 # Instant JSON flags and the PDF annotation flag bits (PDF 32000-1, 12.5.3); printing is on
 # unless a record says noPrint.
@@ -38,6 +41,41 @@ MARKUP_SUBTYPES = {"pspdfkit/markup/highlight": "Highlight",
                    "pspdfkit/markup/underline": "Underline",
                    "pspdfkit/markup/strikeout": "StrikeOut",
                    "pspdfkit/markup/squiggly": "Squiggly"}
+# The keys the Nutrient engine (Document Engine, the Web SDK) writes into PDFs and reads back:
+# annolog writes and reads them too, so a record travels through a PDF with what the standard
+# keys cannot carry (its id: /NM is the record's 'name' to the engine).
+ENGINE_ID = "/PSPDF:Id"
+ENGINE_CUSTOM_DATA = "/PSPDF:CustomData"
+ENGINE_INTENSITIES = "/PSPDF:Intensities"
+ENGINE_NATURAL = "/PSPDF:IsNatural"
+ENGINE_THREAD = "/PSPDF:CommentThread"
+ENGINE_FIRST_COMMENT = "/PSPDF:FirstCommentId"
+ENGINE_TYPE = "/PSPDF:InstantType"
+ENGINE_STAMP_TITLE = "/PSPDF:StampTitle"
+ENGINE_STAMP_SUBTITLE = "/PSPDFSubtext"  # sic: no colon, as the engine writes it
+ENGINE_BORDER_COLOR = "/PSPDF:BorderColor"
+ENGINE_VERTICAL_ALIGN = "/PSPDF:VerticalAlignment"
+ENGINE_SIGNATURE = "/PSPDF:IsSignature"
+VERTICAL_ALIGNS = ("top", "center", "bottom")  # /PSPDF:VerticalAlignment 0, 1, 2
+BORDER_STYLES = {"solid": "S", "dashed": "D", "beveled": "B", "inset": "I", "underline": "U"}
+BLEND_MODES = {"normal": "Normal", "multiply": "Multiply", "screen": "Screen",
+               "overlay": "Overlay", "darken": "Darken", "lighten": "Lighten",
+               "colorDodge": "ColorDodge", "colorBurn": "ColorBurn", "hardLight": "HardLight",
+               "softLight": "SoftLight", "difference": "Difference", "exclusion": "Exclusion"}
+# The colour a record without one shows in, as the engine draws and reads it.
+DEFAULT_COLORS = {"pspdfkit/note": "#FCED8C", MARKER: "#FCED8C",
+                  "pspdfkit/markup/highlight": "#FCED8C",
+                  "pspdfkit/markup/underline": "#000000",
+                  "pspdfkit/markup/strikeout": "#FF0000",
+                  "pspdfkit/markup/squiggly": "#FF0000"}
+# The types whose 'note' is their /Contents (a note's and a text's is their text), and those
+# that turn (/Rotate), as the engine writes them.
+NOTED = frozenset({"pspdfkit/ink", "pspdfkit/shape/rectangle", "pspdfkit/shape/ellipse",
+                   "pspdfkit/shape/line", "pspdfkit/shape/polygon", "pspdfkit/shape/polyline",
+                   "pspdfkit/markup/redaction", "pspdfkit/stamp", "pspdfkit/image",
+                   *MARKUP_SUBTYPES})
+ROTATED = frozenset({"pspdfkit/text", "pspdfkit/stamp", "pspdfkit/image",
+                     "pspdfkit/markup/redaction"})
 KAPPA = 0.5523  # control-point distance of a quarter circle drawn as a Bézier curve
 HELVETICA = Dictionary(Type=Name.Font, Subtype=Name.Type1, BaseFont=Name.Helvetica,
                        Encoding=Name.WinAnsiEncoding)
@@ -45,7 +83,7 @@ WRITTEN_TYPES = frozenset({
     "pspdfkit/note", "pspdfkit/shape/rectangle", "pspdfkit/shape/ellipse",
     "pspdfkit/shape/line", "pspdfkit/shape/polyline", "pspdfkit/shape/polygon",
     "pspdfkit/ink", "pspdfkit/text", "pspdfkit/link", "pspdfkit/stamp", "pspdfkit/image",
-    "pspdfkit/markup/redaction", *MARKUP_SUBTYPES,
+    "pspdfkit/markup/redaction", MARKER, *MARKUP_SUBTYPES,
 })
 HELVETICA_BOLD = Dictionary(Type=Name.Font, Subtype=Name.Type1, BaseFont=Name("/Helvetica-Bold"),
                             Encoding=Name.WinAnsiEncoding)
@@ -113,8 +151,20 @@ def write_annotated(source: Path, target: Path, records: list[dict[str, Any]],
         skipped = annotate(pdf, records, images or {}, comments)
         if flatten:
             pdf.flatten_annotations("all")
+            _drop_links(pdf)
         pdf.save(target, encryption=pdf.is_encrypted)
     return skipped
+
+
+def _drop_links(pdf: Pdf) -> None:
+    """A flattened PDF has no links, the PDF's own included, as the engine flattens one:
+    a link draws nothing, so flattening (which keeps what has no appearance) left them."""
+    for page in pdf.pages:
+        annotations = page.obj.get("/Annots")
+        if annotations is not None:
+            page.obj.Annots = Array([a for a in annotations
+                                     if not (isinstance(a, Dictionary)
+                                             and a.get("/Subtype") == Name.Link)])
 
 
 def remove_originals(pdf: Pdf, numbers: set[int]) -> None:
@@ -147,9 +197,9 @@ def annotate(pdf: Pdf, records: Iterable[dict[str, Any]], images: dict[str, Path
     records that cannot be written are returned."""
     skipped = []
     spaces: dict[int, PageSpace] = {}
-    records, threads = with_threads(records, comments)
+    shown, threads = with_threads(records, comments)
     written: dict[str, pikepdf.Object] = {}
-    for record in records:
+    for record, first in shown:
         content = record["content"]
         kind = content.get("type")
         page_index = content.get("pageIndex")
@@ -164,7 +214,7 @@ def annotate(pdf: Pdf, records: Iterable[dict[str, Any]], images: dict[str, Path
         space = spaces.get(page_index) or spaces.setdefault(page_index, PageSpace.of(page))
         try:
             annotation = pdf.make_indirect(annotation_dictionary(pdf, record, space,
-                                                                 images))
+                                                                 images, first))
         except NotWritten as error:
             skipped.append({"id": record["id"], "reason": str(error)})
             continue
@@ -187,19 +237,22 @@ def annotate(pdf: Pdf, records: Iterable[dict[str, Any]], images: dict[str, Path
     return skipped
 
 
-def with_threads(records: Iterable[dict[str, Any]], comments: list[dict[str, Any]] | None
-                 ) -> tuple[list[dict[str, Any]], dict[str, list[dict[str, Any]]]]:
-    """The records as a PDF (or XFDF) holds them, and the comments left to write as replies
-    by root id: a comment marker is its thread's place, drawn as a note holding the first
-    comment, and shown with its thread or not at all (``comments`` None: no threads)."""
+Shown = list[tuple[dict[str, Any], dict[str, Any] | None]]
+
+
+def with_threads(records: Iterable[dict[str, Any]], comments: list[dict[str, Any]] | None,
+                 fold: bool = True) -> tuple[Shown, dict[str, list[dict[str, Any]]]]:
+    """The records a PDF (or XFDF) holds, each with the first comment of its thread when
+    ``fold`` (a PDF: the engine writes it into the root), and the comments to write as
+    replies, by root id. A comment marker is its thread's place: shown with its thread or
+    not at all (``comments`` None: no threads)."""
     threads = _threads(comments or [])
-    shown = []
+    shown: Shown = []
     for record in records:
-        if record["content"].get("type") == MARKER:
-            if comments is None or not threads.get(record["id"]):
-                continue
-            record = _marker_note(record, threads[record["id"]].pop(0))
-        shown.append(record)
+        thread = threads.get(record["id"]) if comments is not None else None
+        if record["content"].get("type") == MARKER and not thread:
+            continue
+        shown.append((record, thread.pop(0) if thread and fold else None))
     return shown, threads
 
 
@@ -212,30 +265,40 @@ def _threads(comments: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
     return threads
 
 
-def _marker_note(record: dict[str, Any], first: dict[str, Any]) -> dict[str, Any]:
-    """A comment marker drawn as a note holding its thread's first comment."""
-    content = {**record["content"], "type": "pspdfkit/note", "text": first.get("text"),
-               "creatorName": first.get("creatorName") or record["content"].get("creatorName")}
-    return {**record, "content": content}
+def _thread_root(annotation: Dictionary, first: dict[str, Any]) -> None:
+    """A thread's root holds its first comment, as the engine writes one: the comment's
+    text, author and times, and its id as /PSPDF:FirstCommentId."""
+    annotation[ENGINE_THREAD] = True
+    annotation[ENGINE_FIRST_COMMENT] = String(str(first.get("id", "")))
+    for key in ("/Contents", "/RC"):
+        if key in annotation:
+            del annotation[key]
+    _contents(annotation, first)
+    _author_and_times(annotation, first)
+
+
+def _author_and_times(annotation: Dictionary, content: dict[str, Any]) -> None:
+    if isinstance(content.get("creatorName"), str):
+        annotation.T = String(content["creatorName"])
+    moment = content.get("updatedAt") or content.get("createdAt")
+    if isinstance(moment, str):
+        annotation.M = String(pdf_date(utc(moment)))
+    if isinstance(content.get("createdAt"), str):
+        annotation.CreationDate = String(pdf_date(utc(content["createdAt"])))
 
 
 def reply_dictionary(pdf: Pdf, root: pikepdf.Object, comment: dict[str, Any]) -> Dictionary:
     """A comment as a reply (/IRT) to its root; an empty appearance, as viewers show
     replies in the root's thread, not on the page."""
     reply = Dictionary(Type=Name.Annot, Subtype=Name.Text, Rect=root.Rect, IRT=root,
-                       RT=Name.R, F=PRINT, Open=False)
+                       RT=Name.R, F=PRINT | FLAG_BITS["noZoom"] | FLAG_BITS["noRotate"],
+                       Open=False)
     if "/P" in root:  # on a page (XFDF has none)
         reply.P = root.P
     if comment.get("id") is not None:
-        reply.NM = String(str(comment["id"]))
+        reply[ENGINE_ID] = String(str(comment["id"]))
     _contents(reply, comment)
-    if isinstance(comment.get("creatorName"), str):
-        reply.T = String(comment["creatorName"])
-    moment = comment.get("updatedAt") or comment.get("createdAt")
-    if isinstance(moment, str):
-        reply.M = String(pdf_date(utc(moment)))
-    if isinstance(comment.get("createdAt"), str):
-        reply.CreationDate = String(pdf_date(utc(comment["createdAt"])))
+    _author_and_times(reply, comment)
     empty = pikepdf.Stream(pdf, b"", Type=Name.XObject, Subtype=Name.Form,
                            BBox=Array([0, 0, 1, 1]))
     reply.AP = Dictionary(N=empty)
@@ -243,37 +306,65 @@ def reply_dictionary(pdf: Pdf, root: pikepdf.Object, comment: dict[str, Any]) ->
 
 
 def annotation_dictionary(pdf: Pdf, record: dict[str, Any], space: PageSpace,
-                          images: dict[str, Path]) -> Dictionary:
-    """The PDF annotation of one record (raises ``NotWritten``)."""
+                          images: dict[str, Path], first: dict[str, Any] | None = None
+                          ) -> Dictionary:
+    """The PDF annotation of one record (raises ``NotWritten``), with the keys the engine
+    reads back (its id, custom data, ...); ``first``: the first comment of the thread it
+    roots, which it holds."""
     content = record["content"]
     kind = content["type"]
     rect = space.rect(content["bbox"])
-    annotation = Dictionary(Type=Name.Annot, Rect=Array(rect), NM=String(record["id"]),
+    annotation = Dictionary(Type=Name.Annot, Rect=Array(rect),
                             F=_flags(content.get("flags", ())))
-    moment = content.get("updatedAt") or content.get("createdAt")
-    if isinstance(moment, str):
-        annotation.M = String(pdf_date(utc(moment)))
-    if isinstance(content.get("creatorName"), str):
-        annotation.T = String(content["creatorName"])
-    if opacity(content) != 1:
-        annotation.CA = opacity(content)
+    annotation[ENGINE_ID] = String(record["id"])
+    _common_keys(annotation, content)
     drawing = Drawing(rect, [], pdf, images)
     if kind == "pspdfkit/link":
         _link(annotation, content, pdf)
     else:
         WRITERS[kind](annotation, drawing, content, space)
-    if drawing.ops:
+        action = action_dictionary(pdf, content["action"]) if content.get("action") else None
+        if action is not None:  # a text (or any) that acts when clicked, as a link does
+            annotation.A = action
+    if kind in NOTED and isinstance(content.get("note"), str) and content["note"]:
+        annotation.Contents = String(content["note"])
+    if kind in ROTATED and content.get("rotation"):
+        annotation.Rotate = int(content["rotation"])
+    if content.get("isSignature") is True:  # an ink's or image's, as the engine marks it
+        annotation[ENGINE_SIGNATURE] = True
+    if first is not None:
+        _thread_root(annotation, first)
+    blended = BLEND_MODES.get(str(content.get("blendMode")), "Normal") != "Normal"
+    if drawing.ops or blended:  # a link draws nothing, but its blend mode lives there
         annotation.AP = Dictionary(N=_stream(pdf, drawing, content))
     return annotation
+
+
+def _common_keys(annotation: Dictionary, content: dict[str, Any]) -> None:
+    """What every type keeps in the same keys (the reverse of pdf_reading's)."""
+    if isinstance(content.get("name"), str):
+        annotation.NM = String(content["name"])  # to the engine, /NM is the record's name
+    if isinstance(content.get("subject"), str):
+        annotation.Subj = String(content["subject"])
+    if isinstance(content.get("customData"), dict):
+        annotation[ENGINE_CUSTOM_DATA] = String(orjson.dumps(content["customData"]).decode())
+    _author_and_times(annotation, content)
+    if opacity(content) != 1:
+        annotation.CA = opacity(content)
 
 
 def _stream(pdf: Pdf, drawing: Drawing, content: dict[str, Any]) -> pikepdf.Stream:
     width, height = drawing.rect[2] - drawing.rect[0], drawing.rect[3] - drawing.rect[1]
     resources = drawing.resources or Dictionary()
     ops = drawing.ops
-    if opacity(content) != 1:
-        resources.ExtGState = Dictionary(A=Dictionary(CA=opacity(content),
-                                                      ca=opacity(content)))
+    blend = BLEND_MODES.get(str(content.get("blendMode")))
+    if opacity(content) != 1 or (blend is not None and blend != "Normal"):
+        state = Dictionary(CA=opacity(content), ca=opacity(content))
+        if blend is not None:
+            state.BM = Name("/" + blend)  # where the engine reads a blend mode back
+        states = resources.get("/ExtGState") or Dictionary()
+        states.A = state
+        resources.ExtGState = states
         ops = ["/A gs", *ops]
     stream = pikepdf.Stream(pdf, "\n".join(ops).encode("latin-1"))
     stream.Type = Name.XObject
@@ -288,11 +379,12 @@ def _stream(pdf: Pdf, drawing: Drawing, content: dict[str, Any]) -> pikepdf.Stre
 def _note(annotation: Dictionary, drawing: Drawing, content: dict[str, Any],
           space: PageSpace) -> None:
     annotation.Subtype = Name.Text
-    icon = str(content.get("icon") or "comment")
+    icon = str(content.get("icon") or "note")  # the PDF's default, and the engine's
     annotation.Name = Name("/" + icon[0].upper() + icon[1:])
     annotation.Open = False
     _contents(annotation, content)
-    color = rgb_of(content.get("color")) or (1.0, 0.92, 0.23)
+    color = rgb_of(content.get("color")) or rgb_of(DEFAULT_COLORS["pspdfkit/note"])
+    assert color is not None
     annotation.C = Array(color)
     width, height = _size(drawing)
     drawing.ops += [f"{_color(color)} rg 0 0 0 RG 0.6 w",
@@ -300,6 +392,14 @@ def _note(annotation: Dictionary, drawing: Drawing, content: dict[str, Any],
                     f"{_n(width * 0.2)} {_n(height * 0.65)} m {_n(width * 0.8)} "
                     f"{_n(height * 0.65)} l {_n(width * 0.2)} {_n(height * 0.4)} m "
                     f"{_n(width * 0.7)} {_n(height * 0.4)} l S"]
+
+
+def _marker(annotation: Dictionary, drawing: Drawing, content: dict[str, Any],
+            space: PageSpace) -> None:
+    """A comment marker as the engine writes one: a note icon that says what it is."""
+    _note(annotation, drawing, {**content, "icon": "note",
+                                "color": content.get("color") or "#FCED8C"}, space)
+    annotation[ENGINE_TYPE] = String(MARKER)
 
 
 def _rectangle(annotation: Dictionary, drawing: Drawing, content: dict[str, Any],
@@ -353,6 +453,8 @@ def _polyline(annotation: Dictionary, drawing: Drawing, content: dict[str, Any],
     _shape_keys(annotation, drawing, content)
     points = [space.point(*p) for p in content["points"]]
     annotation.Vertices = Array([v for p in points for v in p])
+    if not points:  # nothing to draw: kept as a record with no vertices, as stored
+        return
     drawing.ops.append(_path(drawing, points) + (f" h {_paint(content)}" if closed else " S"))
     caps = content.get("lineCaps") or {}
     if closed or not caps or len(points) < 2:
@@ -373,10 +475,18 @@ def _ink(annotation: Dictionary, drawing: Drawing, content: dict[str, Any],
     width = float(content.get("lineWidth", 1))
     annotation.C = Array(color)
     annotation.BS = Dictionary(W=width)
+    background = rgb_of(content.get("backgroundColor"))
+    if background is not None:  # where the engine keeps an ink's background
+        annotation.IC = Array(background)
     segments = [[space.point(*p[:2]) for p in segment]
                 for segment in content["lines"].get("points", [])]
     annotation.InkList = Array([Array([v for p in segment for v in p])
                                 for segment in segments])
+    intensities = content["lines"].get("intensities")
+    if isinstance(intensities, list):  # without them the engine reads 0.5 for each point
+        annotation[ENGINE_INTENSITIES] = Array([Array(s) for s in intensities])
+    if content.get("isDrawnNaturally"):
+        annotation[ENGINE_NATURAL] = True
     drawing.ops.append(f"{_color(color)} RG {_n(width)} w 1 J 1 j")
     drawing.ops += [_path(drawing, segment) + " S" for segment in segments if segment]
 
@@ -385,7 +495,8 @@ def _markup(annotation: Dictionary, drawing: Drawing, content: dict[str, Any],
             space: PageSpace) -> None:
     kind = MARKUP_SUBTYPES[content["type"]]
     annotation.Subtype = Name("/" + kind)
-    color = rgb_of(content.get("color")) or (1.0, 0.92, 0.23)
+    color = rgb_of(content.get("color")) or rgb_of(DEFAULT_COLORS[content["type"]])
+    assert color is not None
     annotation.C = Array(color)
     rects = [space.rect(r) for r in content["rects"]]
     # Acrobat's order: upper left, upper right, lower left, lower right
@@ -419,12 +530,14 @@ def _text(annotation: Dictionary, drawing: Drawing, content: dict[str, Any],
           space: PageSpace) -> None:
     annotation.Subtype = Name.FreeText
     _contents(annotation, content)
-    size = float(content["fontSize"]) if isinstance(content.get("fontSize"), (int, float)) \
-        else 12.0
+    declared = _font_size(content)
+    size = declared or 12.0  # 0 (none given) is 'fit' to a reader; drawn at 12 here
     color = rgb_of(content.get("fontColor")) or (0.0, 0.0, 0.0)
-    annotation.DA = String(f"/Helv {_n(size)} Tf {_color(color)} rg")
+    annotation.DA = String(f"/Helv {_font_text(declared)} Tf {_color(color)} rg")
     annotation.Q = {"left": 0, "center": 1, "right": 2}.get(str(content.get("horizontalAlign")), 0)
+    _text_style(annotation, content, declared)
     left, bottom, width, height = _callout(annotation, drawing, content, space, color)
+    _cloudy_keys(annotation, content, "/RD" not in annotation)
     background = rgb_of(content.get("backgroundColor"))
     if background is not None:
         drawing.ops.append(f"{_color(background)} rg {_n(left)} {_n(bottom)} {_n(width)} "
@@ -441,6 +554,64 @@ def _text(annotation: Dictionary, drawing: Drawing, content: dict[str, Any],
         drawing.ops.append(f"1 0 0 1 {_n(left + x)} {_n(bottom + y)} Tm {_pdf_text(line)} Tj")
         y -= size * 1.2
     drawing.ops.append("ET")
+
+
+def _font_size(content: dict[str, Any]) -> float:
+    """The font size a record declares; 0, as the engine writes one without."""
+    size = content.get("fontSize")
+    return float(size) if isinstance(size, (int, float)) and not isinstance(size, bool) else 0.0
+
+
+def _font_style(content: dict[str, Any]) -> str:
+    """A text's bold and italic, in CSS as /DS holds them."""
+    styles = content.get("fontStyle") or []
+    return ("font-weight:bold; " if "bold" in styles else "") + \
+        ("font-style:italic; " if "italic" in styles else "")
+
+
+def _font_text(size: float) -> str:
+    """A font size as the record holds it (a 32-bit float's digits, not rounded)."""
+    return format(size, ".7g")
+
+
+def _text_style(annotation: Dictionary, content: dict[str, Any], size: float) -> None:
+    """A text's font, alignment, background and border in the engine's keys (/DS, its
+    vertical alignment, /C, /BS and its border colour) and rich text as /RC."""
+    vertical = str(content.get("verticalAlign", "top"))
+    font = str(content.get("font") or "Helvetica").replace('"', "")
+    annotation.DS = String(
+        f'font:{size:.2f}pt "{font}"; text-align:{content.get("horizontalAlign", "left")}; '
+        f'vertical-align:{"middle" if vertical == "center" else vertical}; '
+        f'color:{content.get("fontColor") or "#000000"}; ' + _font_style(content))
+    if vertical in VERTICAL_ALIGNS:
+        annotation[ENGINE_VERTICAL_ALIGN] = VERTICAL_ALIGNS.index(vertical)
+    background = rgb_of(content.get("backgroundColor"))
+    if background is not None:
+        annotation.C = Array(background)
+    _border_keys(annotation, content)
+    if "/BS" not in annotation:  # no border: without /BS the engine reads a solid one
+        annotation.BS = Dictionary(Type=Name.Border, S=Name.N, W=0)
+    text = content.get("text")
+    if isinstance(text, dict) and text.get("format") == "xhtml":
+        annotation.RC = String(str(text.get("value", "")))
+
+
+def _border_keys(annotation: Dictionary, content: dict[str, Any]) -> None:
+    """A text's or link's border: /BS (style, width, dashes) and the engine's colour."""
+    style = BORDER_STYLES.get(str(content.get("borderStyle")))
+    width = content.get("borderWidth")
+    if style is None and not isinstance(width, (int, float)):
+        return
+    border = Dictionary(Type=Name.Border, S=Name("/" + (style or "N")))
+    # No width is 0 to the engine (its export says so); a PDF without /W means 1.
+    border.W = float(width) if isinstance(width, (int, float)) else 0.0
+    dashes = content.get("borderDashArray")
+    if style == "D" and isinstance(dashes, list) and dashes:
+        border.D = Array([float(d) for d in dashes])
+    annotation.BS = border
+    color = rgb_of(content.get("borderColor"))
+    if color is not None:
+        annotation[ENGINE_BORDER_COLOR] = Array(color)
 
 
 def _callout(annotation: Dictionary, drawing: Drawing, content: dict[str, Any],
@@ -460,7 +631,7 @@ def _callout(annotation: Dictionary, drawing: Drawing, content: dict[str, Any],
               if callout.get(key) is not None]
     annotation.IT = Name.FreeTextCallout
     annotation.CL = Array([v for point in points for v in point])
-    annotation.RD = Array([inset_left, inset_top, inset_right, inset_bottom])
+    annotation.RD = _rd([inset_left, inset_top, inset_right, inset_bottom])
     if callout.get("cap"):
         annotation.LE = Name("/" + LINE_ENDINGS.get(str(callout["cap"]), "None"))
     line = rgb_of(content.get("borderColor")) or color
@@ -475,13 +646,12 @@ def _callout(annotation: Dictionary, drawing: Drawing, content: dict[str, Any],
 def _link(annotation: Dictionary, content: dict[str, Any], pdf: Pdf) -> None:
     """A link has no appearance: viewers show it as the page under it."""
     annotation.Subtype = Name.Link
-    annotation.Border = Array([0, 0, 0])
-    action = content.get("action") or {}
-    if action.get("type") == "uri":
-        annotation.A = Dictionary(S=Name.URI, URI=String(action["uri"]))
-    elif action.get("type") == "goTo" and 0 <= action["pageIndex"] < len(pdf.pages):
-        annotation.A = Dictionary(S=Name.GoTo,
-                                  D=Array([pdf.pages[action["pageIndex"]].obj, Name.Fit]))
+    _border_keys(annotation, content)
+    if "/BS" not in annotation:
+        annotation.Border = Array([0, 0, 0])
+    action = action_dictionary(pdf, content["action"]) if content.get("action") else None
+    if action is not None:
+        annotation.A = action
 
 
 def _stamp(annotation: Dictionary, drawing: Drawing, content: dict[str, Any],
@@ -490,14 +660,20 @@ def _stamp(annotation: Dictionary, drawing: Drawing, content: dict[str, Any],
     label in a rounded frame, as the Web SDK draws it."""
     annotation.Subtype = Name.Stamp
     kind = str(content.get("stampType") or content.get("kind") or "Custom")
-    annotation.Name = Name("/" + kind)
+    if kind == "Custom":  # the engine's custom stamp: no /Name, its title and subtitle
+        annotation[ENGINE_STAMP_TITLE] = String(str(content.get("title", "")))
+    else:
+        annotation.Name = Name("/" + kind)
+        if isinstance(content.get("title"), str):  # a standard stamp's too, as the engine
+            annotation[ENGINE_STAMP_TITLE] = String(content["title"])
+    if isinstance(content.get("subtitle"), str):
+        annotation[ENGINE_STAMP_SUBTITLE] = String(content["subtitle"])
     label = content["title"] if kind == "Custom" else re.sub(r"(?<=[a-z])(?=[A-Z])", " ",
                                                              kind).upper()
-    _contents(annotation, content)
-    if kind == "Custom" and "/Contents" not in annotation:
-        annotation.Contents = String(label)  # where readers find a custom stamp's title
-    color = rgb_of(content.get("color")) or STAMP_COLORS.get(kind, (0.1, 0.3, 0.7))
-    annotation.C = Array(color)
+    color = rgb_of(content.get("color"))
+    if color is not None:  # none given: drawn in the stamp's own colour, read as none
+        annotation.C = Array(color)
+    color = color or STAMP_COLORS.get(kind, (0.1, 0.3, 0.7))
     width, height = _size(drawing)
     size = max(min(height * 0.5, (width - 8) / max(_text_width(label, 1.0, bold=True), 0.1)),
                1.0)
@@ -513,9 +689,9 @@ def _stamp(annotation: Dictionary, drawing: Drawing, content: dict[str, Any],
 def _image(annotation: Dictionary, drawing: Drawing, content: dict[str, Any],
            space: PageSpace) -> None:
     """An image is a stamp whose appearance draws the image attachment over its box."""
-    annotation.Subtype = Name.Stamp
-    annotation.Name = Name.Image
-    _contents(annotation, content)
+    annotation.Subtype = Name.Stamp  # no /Name: the engine reads an image stamp so
+    if "/Subj" not in annotation and isinstance(content.get("description"), str):
+        annotation.Subj = String(content["description"])
     path = drawing.images.get(str(content.get("imageAttachmentId")))
     if path is None:
         raise NotWritten("its image attachment is not held by this document")
@@ -570,20 +746,27 @@ def _redaction(annotation: Dictionary, drawing: Drawing, content: dict[str, Any]
     rects = [space.rect(r) for r in content.get("rects") or [content["bbox"]]]
     annotation.QuadPoints = Array([v for r in rects
                                    for v in (r[0], r[3], r[2], r[3], r[0], r[1], r[2], r[1])])
-    outline = rgb_of(content.get("outlineColor")) or (1.0, 0.0, 0.0)
-    annotation.OC = Array(outline)
+    outline = rgb_of(content.get("outlineColor"))
+    if outline is not None:  # none written is none read back, as the engine does
+        annotation.OC = Array(outline)
     fill = rgb_of(content.get("fillColor"))
     if fill is not None:
         annotation.IC = Array(fill)
+    annotation.DA = String(f"/Helv {_font_text(_font_size(content))} Tf")
     if isinstance(content.get("overlayText"), str):
         annotation.OverlayText = String(content["overlayText"])
-    drawing.ops.append(f"{_color(outline)} RG 1 w")
+    color = rgb_of(content.get("color"))
+    if color is not None:
+        annotation.C = Array(color)
+    if isinstance(content.get("repeatOverlayText"), bool):
+        annotation.Repeat = content["repeatOverlayText"]
+    drawing.ops.append(f"{_color(outline or (1.0, 0.0, 0.0))} RG 1 w")
     drawing.ops += [f"{drawing.local(r[0], r[1])} {_n(r[2] - r[0])} {_n(r[3] - r[1])} re S"
                     for r in rects]
 
 
 WRITERS: dict[str, Callable[[Dictionary, Drawing, dict[str, Any], PageSpace], None]] = {
-    "pspdfkit/note": _note, "pspdfkit/shape/rectangle": _rectangle,
+    "pspdfkit/note": _note, MARKER: _marker, "pspdfkit/shape/rectangle": _rectangle,
     "pspdfkit/shape/ellipse": _ellipse, "pspdfkit/shape/line": _line,
     "pspdfkit/shape/polyline": _polyline, "pspdfkit/shape/polygon": _polyline,
     "pspdfkit/ink": _ink, "pspdfkit/text": _text, "pspdfkit/stamp": _stamp,
@@ -596,9 +779,11 @@ WRITERS: dict[str, Callable[[Dictionary, Drawing, dict[str, Any], PageSpace], No
 
 def _shape_keys(annotation: Dictionary, drawing: Drawing, content: dict[str, Any]) -> float:
     """Colours and border of a shape, set on the annotation and the drawing; its width."""
+    write_measure(annotation, content)
     stroke = float(content.get("strokeWidth", content.get("lineWidth", 1)))
-    color = rgb_of(content.get("strokeColor")) or (0.0, 0.0, 0.0)
-    annotation.C = Array(color)
+    color = rgb_of(content.get("strokeColor"))
+    annotation.C = Array(color or ())  # none given: drawn black, read as none (the engine's)
+    color = color or (0.0, 0.0, 0.0)
     annotation.BS = Dictionary(W=stroke)
     dash = content.get("strokeDashArray")
     style = [f"{_color(color)} RG {_n(stroke)} w"]
@@ -610,8 +795,24 @@ def _shape_keys(annotation: Dictionary, drawing: Drawing, content: dict[str, Any
     if fill is not None:
         annotation.IC = Array(fill)
         style.append(f"{_color(fill)} rg")
+    _cloudy_keys(annotation, content, True)
     drawing.ops += style
     return stroke
+
+
+def _cloudy_keys(annotation: Dictionary, content: dict[str, Any], inset: bool) -> None:
+    """A cloudy border as /BE, and how far it reaches into the box as /RD (``inset``: when
+    /RD is not a callout's already)."""
+    if content.get("cloudyBorderIntensity"):
+        annotation.BE = Dictionary(S=Name.C, I=float(content["cloudyBorderIntensity"]))
+    if inset and isinstance(content.get("cloudyBorderInset"), list):
+        annotation.RD = _rd(content["cloudyBorderInset"])
+
+
+def _rd(inset: list[float]) -> Array:
+    """Instant JSON's [left, top, right, bottom] as /RD [left bottom right top]."""
+    left, top, right, bottom = (float(v) for v in inset)
+    return Array([left, bottom, right, top])
 
 
 def image_object(pdf: Pdf, source: Path | bytes) -> pikepdf.Stream:

@@ -13,6 +13,7 @@ import binascii
 import re
 import xml.etree.ElementTree as ET
 from collections.abc import Iterable
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -22,13 +23,14 @@ from ulid import ULID
 
 from eventstore.validation import ContentError, accepted_content
 from projections.pdf_annotations import (
+    BLEND_MODES,
+    ENGINE_ID,
     FLAG_BITS,
     PRINT,
     NotWritten,
     PageSpace,
     annotation_dictionary,
     image_object,
-    number_text,
     reply_dictionary,
     rgb_of,
     with_threads,
@@ -37,6 +39,7 @@ from projections.pdf_reading import (
     MALFORMED,
     ReadAnnotations,
     Unreadable,
+    blend_mode,
     comment_of,
     content_of,
     hex_of,
@@ -57,6 +60,20 @@ FLAG_NAMES = {"invisible": "invisible", "hidden": "hidden", "noZoom": "nozoom",
               "locked": "locked", "toggleNoView": "togglenoview",
               "lockedContents": "lockedcontents"}
 JUSTIFICATIONS = ("left", "centered", "right")
+# What XFDF's own attributes and elements leave out (a callout, a cloudy border, line ends of
+# a polyline, rich text, an action other than a link's or a page's, the engine's keys: custom
+# data, intensities, a stamp's title ...) travels as the PDF dictionary's remaining keys, in
+# PDF syntax, in one element of annolog's namespace that other readers skip.
+ANNOLOG_NS = "https://annolog.dev/xfdf"
+PDF_KEYS = f"{{{ANNOLOG_NS}}}pdf"
+STRUCTURAL = frozenset({"/Type", "/Subtype", "/Rect", "/P", "/AP", "/Popup", "/Parent", "/IRT",
+                        "/RT"})  # never taken from annolog's element
+CARRIED = STRUCTURAL | {  # keys the standard attributes and elements carry in full
+    "/T", "/M", "/CreationDate", "/C", "/IC", "/CA", "/F", "/Name", "/QuadPoints", "/L", "/Q",
+    "/OverlayText", "/Contents", "/DA", "/Vertices", "/InkList"}
+COLORS = {"/C": "color", "/IC": "interior-color"}
+REDACTION_COLORS = {"/OC": "color", "/IC": "interior-color"}  # a redaction's outline
+ET.register_namespace("annolog", ANNOLOG_NS)
 
 
 def is_xfdf(data: bytes) -> bool:
@@ -88,9 +105,9 @@ def export_xfdf(source: Path, records: Iterable[dict[str, Any]],
     annots = ET.SubElement(root, "annots")
     skipped = 0
     written: dict[str, tuple[Dictionary, int]] = {}
-    shown, threads = with_threads(records, list(comments))
+    shown, threads = with_threads(records, list(comments), fold=False)  # XFDF: replies
     with Pdf.open(source, password=password or "") as pdf:
-        for record in shown:
+        for record, first in shown:
             page_index = record["content"].get("pageIndex")
             if not isinstance(page_index, int) or not 0 <= page_index < len(pdf.pages) or \
                     record["content"].get("contentType") == "application/pdf":
@@ -98,11 +115,12 @@ def export_xfdf(source: Path, records: Iterable[dict[str, Any]],
                 continue
             page = pdf.pages[page_index]
             try:
-                annotation = annotation_dictionary(pdf, record, PageSpace.of(page), images)
+                annotation = annotation_dictionary(pdf, record, PageSpace.of(page), images,
+                                                   first)
+                element = _element(annotation, page_index, pdf)
             except (NotWritten, KeyError):
                 skipped += 1
                 continue
-            element = _element(annotation, page_index, pdf)
             if element is not None and record["content"].get("type") == "pspdfkit/image":
                 _image_data(element, record["content"], images)
             if element is None:
@@ -147,20 +165,21 @@ def _element(annotation: Dictionary, page_index: int, pdf: Pdf) -> ET.Element | 
     if tag is None:
         return None
     attributes = {"page": str(page_index), "rect": _numbers(annotation.Rect)}
-    for key, attribute in (("/NM", "name"), ("/T", "title"), ("/M", "date"),
+    for key, attribute in ((ENGINE_ID, "name"), ("/T", "title"), ("/M", "date"),
                            ("/CreationDate", "creationdate")):
         if key in annotation:
             attributes[attribute] = str(annotation[key])
     if "/IRT" in annotation:
-        attributes.update(inreplyto=str(annotation.IRT.NM), replyType="reply")
-    for key, attribute in (("/C", "color"), ("/IC", "interior-color"), ("/OC", "color")):
-        color = hex_of(annotation.get(key))  # /OC: a redaction's outline
+        attributes.update(inreplyto=str(annotation.IRT[ENGINE_ID]), replyType="reply")
+    colors = REDACTION_COLORS if tag == "redact" else COLORS
+    for key, attribute in colors.items():
+        color = hex_of(annotation.get(key))
         if color is not None:
             attributes[attribute] = color
     if "/CA" in annotation:
-        attributes["opacity"] = number_text(float(annotation.CA))
+        attributes["opacity"] = _number(float(annotation.CA))
     if "/BS" in annotation and "/W" in annotation.BS:
-        attributes["width"] = number_text(float(annotation.BS.W))
+        attributes["width"] = _number(float(annotation.BS.W))
         if "/D" in annotation.BS:
             attributes["style"] = "dash"
             attributes["dashes"] = _numbers(annotation.BS.D)
@@ -171,8 +190,8 @@ def _element(annotation: Dictionary, page_index: int, pdf: Pdf) -> ET.Element | 
         attributes["coords"] = _numbers(annotation.QuadPoints)
     if "/L" in annotation:
         x1, y1, x2, y2 = (float(v) for v in annotation.L)
-        attributes.update(start=f"{number_text(x1)},{number_text(y1)}",
-                          end=f"{number_text(x2)},{number_text(y2)}")
+        attributes.update(start=f"{_number(x1)},{_number(y1)}",
+                          end=f"{_number(x2)},{_number(y2)}")
         ends = [str(e)[1:] for e in annotation.get("/LE", [])]
         if len(ends) == 2:
             attributes.update(head=ends[0], tail=ends[1])
@@ -193,7 +212,37 @@ def _element(annotation: Dictionary, page_index: int, pdf: Pdf) -> ET.Element | 
             ET.SubElement(inklist, "gesture").text = _points(stroke)
     if "/A" in annotation:
         _action(element, annotation.A, pdf)
+    carried = CARRIED - (COLORS.keys() - colors.keys())
+    rest = Dictionary({k: _portable(v, pdf) for k, v in annotation.items()
+                       if k not in carried or _not_xml(v)})
+    blend = blend_mode(annotation)
+    if blend is not None:  # painted by the appearance, which XFDF has no place for
+        rest.BM = Name("/" + BLEND_MODES[blend])  # the annotation's own key in PDF 2.0
+    if rest.keys():
+        # PDF syntax is bytes: strings QPDF writes literally may hold bytes past ASCII
+        ET.SubElement(element, PDF_KEYS).text = rest.unparse(resolved=True).decode("latin-1")
     return element
+
+
+def _not_xml(value: Any) -> bool:
+    """Whether ``value`` is text XML 1.0 cannot carry (a control character), which the
+    standard attribute then shows as U+FFFD and annolog's element carries exactly."""
+    return isinstance(value, String) and XML_ILLEGAL.search(str(value)) is not None
+
+
+def _portable(value: Any, pdf: Pdf) -> Any:
+    """A copy of ``value`` that stands alone: a page it names as the page's index (only a
+    goTo's destination names one), dictionaries and arrays copied into it."""
+    if isinstance(value, pikepdf.Stream):
+        raise NotWritten("a stream in an annotation's keys")
+    if isinstance(value, Dictionary):
+        pages = {p.obj.objgen: i for i, p in enumerate(pdf.pages)} if value.is_indirect else {}
+        if value.objgen in pages:
+            return pages[value.objgen]
+        return Dictionary({k: _portable(v, pdf) for k, v in value.items()})
+    if isinstance(value, Array):
+        return Array([_portable(v, pdf) for v in value])
+    return value
 
 
 def _image_data(element: ET.Element, content: dict[str, Any], images: dict[str, Path]
@@ -286,8 +335,9 @@ def _dictionary(element: ET.Element, pdf: Pdf) -> Dictionary:
     annotation = Dictionary(Type=Name.Annot, Subtype=SUBTYPES[tag],
                             Rect=Array(_floats(element.get("rect", ""))),
                             F=_flag_bits(element.get("flags")))
-    for attribute, key in (("name", "/NM"), ("title", "/T"), ("date", "/M")):
-        if element.get(attribute):
+    for attribute, key in (("name", "/NM"), ("title", "/T"), ("date", "/M"),
+                           ("creationdate", "/CreationDate")):
+        if element.get(attribute) is not None:  # an empty author is an author
             annotation[key] = String(element.get(attribute, ""))
     color_key = "/OC" if tag == "redact" else "/C"
     for attribute, key in (("color", color_key), ("interior-color", "/IC")):
@@ -310,7 +360,7 @@ def _dictionary(element: ET.Element, pdf: Pdf) -> Dictionary:
                                for side in ("head", "tail")])
     if element.get("justification") in JUSTIFICATIONS:
         annotation.Q = JUSTIFICATIONS.index(element.get("justification", "left"))
-    if element.get("overlay-text"):
+    if element.get("overlay-text") is not None:
         annotation.OverlayText = String(element.get("overlay-text", ""))
     for child in element:
         _child(annotation, child, pdf)
@@ -337,12 +387,45 @@ def _child(annotation: Dictionary, child: ET.Element, pdf: Pdf) -> None:
     elif tag == "inklist":
         annotation.InkList = Array([Array(_floats(g.text or "")) for g in child
                                     if _local(g.tag) == "gesture"])
+    elif child.tag == PDF_KEYS:
+        _pdf_keys(annotation, child.text or "", pdf)
     elif tag == "OnActivation":
         for uri in child.iter(f"{{{NS}}}URI"):
             annotation.A = Dictionary(S=Name.URI, URI=String(uri.get("Name", "")))
         for fit in child.iter(f"{{{NS}}}Fit"):
             annotation.A = Dictionary(S=Name.GoTo, D=Array(
                 [pdf.pages[int(fit.get("Page", "0"))].obj, Name.Fit]))
+
+
+def _pdf_keys(annotation: Dictionary, text: str, pdf: Pdf) -> None:
+    """The keys annolog's element carries, over what the standard ones said (an action in
+    full); a page index in a goTo's destination as the page again."""
+    try:
+        keys = pikepdf.Object.parse(text.encode("latin-1"))
+    except (pikepdf.PdfError, UnicodeEncodeError, ValueError) as error:
+        raise Unreadable(f"<annolog:pdf> is not a PDF dictionary ({error})") from None
+    if not isinstance(keys, Dictionary):
+        raise Unreadable("<annolog:pdf> is not a PDF dictionary")
+    for key, value in keys.items():
+        if key not in STRUCTURAL:
+            annotation[key] = _with_pages(value, pdf) if key == "/A" else value
+    if ENGINE_ID in keys and "/NM" not in keys and "/NM" in annotation:
+        del annotation["/NM"]  # the name attribute was its id, not a name it had
+
+
+def _with_pages(action: Any, pdf: Pdf) -> Any:
+    if not isinstance(action, Dictionary):
+        return action
+    if action.get("/S") == Name.GoTo and isinstance(action.get("/D"), Array) and \
+            len(action.D) and isinstance(action.D[0], int):
+        index = int(action.D[0])
+        if not 0 <= index < len(pdf.pages):
+            raise Unreadable(f"a goTo to page {index}, which the PDF does not have")
+        action.D[0] = pdf.pages[index].obj
+    following = action.get("/Next")
+    for step in following if isinstance(following, Array) else [following]:
+        _with_pages(step, pdf)
+    return action
 
 
 # ---- helpers -------------------------------------------------------------------------------
@@ -367,13 +450,20 @@ def _floats(text: str) -> list[float]:
     return [float(v) for v in text.replace(";", ",").split(",") if v.strip()]
 
 
+def _number(value: float) -> str:
+    """A number in full (XFDF is read back, not drawn), without an exponent."""
+    text = format(Decimal(repr(float(value))), "f")
+    text = text.rstrip("0").rstrip(".") if "." in text else text
+    return "0" if text in ("-0", "") else text
+
+
 def _numbers(values: Any) -> str:
-    return ",".join(number_text(float(v)) for v in values)
+    return ",".join(_number(float(v)) for v in values)
 
 
 def _points(values: Any) -> str:
     numbers = [float(v) for v in values]
-    return ";".join(f"{number_text(numbers[i])},{number_text(numbers[i + 1])}"
+    return ";".join(f"{_number(numbers[i])},{_number(numbers[i + 1])}"
                     for i in range(0, len(numbers) - 1, 2))
 
 

@@ -161,6 +161,32 @@ async def test_copy_with_a_json_body_is_a_plain_copy(client, document):
     assert await records(client, copy_id) == await records(client, document)
 
 
+async def test_an_instant_json_body_is_applied_to_the_copy(client, document):
+    await seeded(client, document)
+    before = await records(client, document)
+    response = await client.post(
+        f"/api/documents/{document}/copy_with_instant_json", headers=AUTH,
+        json={"format": "https://pspdfkit.com/instant-json/v1",
+              "annotations": [{**note(text="Grüße 日本"), "id": "added"}]})
+    assert response.status == 200, await response.text()
+    copied = await records(client, (await response.json())["documentId"])
+    assert [r["id"] for r in copied] == [r["id"] for r in before] + ["added"]
+
+
+@pytest.mark.parametrize("body, status", [
+    (b"this is not json", 422), (b"[1, 2]", 422), (b'"a string"', 422), (b"\xff{}", 400),
+    (b'{"format": "https://pspdfkit.com/instant-json/v1", "annotations": [{"id": 1}]}', 422),
+])
+async def test_a_garbage_body_copies_nothing(client, document, body, status):
+    """Regression (issue 26, section 8): any body but multipart made a plain copy."""
+    known = await document_ids(client)
+    response = await client.post(f"/api/documents/{document}/copy_with_instant_json",
+                                 headers={**AUTH, "Content-Type": "application/json"},
+                                 data=body)
+    assert response.status == status, await response.text()
+    assert await document_ids(client) == known
+
+
 async def test_a_bad_instant_json_copies_nothing(client, document):
     known = await document_ids(client)
     response = await client.post(f"/api/documents/{document}/copy_with_instant_json",

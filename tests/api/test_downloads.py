@@ -126,7 +126,7 @@ async def test_every_written_type_is_an_annotation_of_its_subtype_drawn_where_it
     assert response.headers["Annolog-Skipped"] == "0"
     annotated = await response.read()
     with pikepdf.open(io.BytesIO(annotated)) as pdf:
-        written = {str(a.NM): a for a in pdf.pages[0].obj.Annots}
+        written = {str(a["/PSPDF:Id"]): a for a in pdf.pages[0].obj.Annots}
         assert {k: str(a.Subtype) for k, a in written.items()} == SUBTYPES
         assert all("/AP" in a for k, a in written.items() if k not in INVISIBLE)
         assert str(written["k"].A.URI) == "https://example.com/"
@@ -156,6 +156,27 @@ async def test_flattened_the_annotations_are_page_content(client, document):
     for record in RECORDS[:3]:
         left, top, width, tall = record["content"]["bbox"]
         assert differs(before, after.convert("RGB"), (left, top, left + width, top + tall))
+
+
+async def test_flattening_drops_links_as_the_engine_does(client):
+    """The engine's flattened PDF has no links, its own or the PDF's (issue 26): a link
+    draws nothing, so flattening kept them as annotations."""
+    pdf = pikepdf.new()
+    pdf.add_blank_page(page_size=(612, 792))
+    pdf.pages[0].obj.Annots = pikepdf.Array([pdf.make_indirect(pikepdf.Dictionary(
+        Type=pikepdf.Name.Annot, Subtype=pikepdf.Name.Link, Rect=[10, 10, 100, 100],
+        A=pikepdf.Dictionary(S=pikepdf.Name.URI, URI=pikepdf.String("https://own"))))])
+    out = io.BytesIO()
+    pdf.save(out)
+    document = await upload(client, out.getvalue())
+    link = {"v": 2, "type": "pspdfkit/link", "pageIndex": 0, "bbox": [200, 200, 50, 20],
+            "opacity": 1, "action": {"type": "uri", "uri": "https://example.com"}}
+    await write(client, document, [{"id": "l", "content": link}])
+    with pikepdf.open(io.BytesIO(await (await download(client, document)).read())) as kept:
+        assert len(kept.pages[0].obj.Annots) == 2  # the PDF's link, read as a record, and ours
+    flat = await (await download(client, document, flatten="true")).read()
+    with pikepdf.open(io.BytesIO(flat)) as flattened:
+        assert len(flattened.pages[0].obj.get("/Annots", [])) == 0
 
 
 async def test_a_cropped_and_rotated_page_shows_the_record_where_the_web_sdk_does(client):
@@ -192,7 +213,7 @@ async def test_a_download_shows_the_layer_at_a_revision(client, document):
     assert response.status == 200
     then = await (await download(client, document, revision=str(first))).read()
     with pikepdf.open(io.BytesIO(then)) as pdf:
-        assert [str(a.NM) for a in pdf.pages[0].obj.Annots] == ["r"]
+        assert [str(a["/PSPDF:Id"]) for a in pdf.pages[0].obj.Annots] == ["r"]
     now = await (await download(client, document)).read()
     with pikepdf.open(io.BytesIO(now)) as pdf:
         assert "/Annots" not in pdf.pages[0].obj
@@ -209,7 +230,7 @@ async def test_a_protected_pdf_keeps_its_password(client):
     with pytest.raises(pikepdf.PasswordError):
         pikepdf.open(io.BytesIO(annotated))
     with pikepdf.open(io.BytesIO(annotated), password="s3cret") as pdf:
-        assert [str(a.NM) for a in pdf.pages[0].obj.Annots] == ["r"]
+        assert [str(a["/PSPDF:Id"]) for a in pdf.pages[0].obj.Annots] == ["r"]
 
 
 def png(color: tuple[int, int, int, int], size: tuple[int, int] = (20, 10)) -> bytes:
@@ -241,7 +262,7 @@ async def test_stamps_images_and_redactions_show_what_they_are(client, document)
     assert response.headers["Annolog-Skipped"] == "0"
     annotated = await response.read()
     with pikepdf.open(io.BytesIO(annotated)) as pdf:
-        written = {str(a.NM): a for a in pdf.pages[0].obj.Annots}
+        written = {str(a["/PSPDF:Id"]): a for a in pdf.pages[0].obj.Annots}
         assert (str(written["st"].Subtype), str(written["st"].Name)) == ("/Stamp", "/Approved")
         assert str(written["im"].Subtype) == "/Stamp"
         assert str(written["rd"].Subtype) == "/Redact"
@@ -267,7 +288,7 @@ async def test_records_that_cannot_be_written_are_counted_not_lost(client, docum
     response = await download(client, document)
     assert response.headers["Annolog-Skipped"] == "1"
     with pikepdf.open(io.BytesIO(await response.read())) as pdf:
-        assert [str(a.NM) for a in pdf.pages[0].obj.Annots] == ["r"]
+        assert [str(a["/PSPDF:Id"]) for a in pdf.pages[0].obj.Annots] == ["r"]
 
 
 @pytest.mark.parametrize("query, reason", [
@@ -314,7 +335,7 @@ async def test_pdf_with_instant_json_applies_a_document_and_stores_nothing(clien
                                  headers=AUTH, data=form)
     assert response.status == 200, await response.text()
     with pikepdf.open(io.BytesIO(await response.read())) as pdf:
-        written = {str(a.NM): a for a in pdf.pages[0].obj.Annots}
+        written = {str(a["/PSPDF:Id"]): a for a in pdf.pages[0].obj.Annots}
         assert set(written) == {"r", "e"}
         assert [float(c) for c in written["r"].C] == [0, 0, 1]  # the import's version
     after = await client.get(f"/api/documents/{document}/document.json", headers=AUTH)
@@ -346,16 +367,26 @@ async def test_comment_threads_are_replies_to_their_roots_when_asked_for(client,
                                  headers=AUTH, data=form)
     assert response.status == 200, await response.text()
     with pikepdf.open(io.BytesIO(await (await download(client, document)).read())) as pdf:
-        assert [str(a.NM) for a in pdf.pages[0].obj.Annots] == ["h"]  # threads left out
+        assert [str(a["/PSPDF:Id"]) for a in pdf.pages[0].obj.Annots] == ["h"]  # threads left out
     asked = await (await download(client, document, comments="true")).read()
     with pikepdf.open(io.BytesIO(asked)) as pdf:
-        annotations = {str(a.NM): a for a in pdf.pages[0].obj.Annots}
-        assert set(annotations) == {"m", "h", "c2", "c3"}
+        annotations = {str(a["/PSPDF:Id"]): a for a in pdf.pages[0].obj.Annots}
+        assert set(annotations) == {"m", "h", "c2"}
         assert str(annotations["m"].Subtype) == "/Text"
+        assert str(annotations["m"]["/PSPDF:InstantType"]) == "pspdfkit/comment-marker"
+        # As the engine writes a thread: its root holds the first comment, the rest reply.
         assert (str(annotations["m"].Contents), str(annotations["m"].T)) == ("first", "ann")
+        assert str(annotations["m"]["/PSPDF:FirstCommentId"]) == "c1"
         assert annotations["c2"].IRT.objgen == annotations["m"].objgen
-        assert annotations["c3"].IRT.objgen == annotations["h"].objgen
-        assert (str(annotations["c3"].Contents), str(annotations["c3"].T)) == ("why?", "cy")
+        assert (str(annotations["h"].Contents), str(annotations["h"].T)) == ("why?", "cy")
+        assert str(annotations["h"]["/PSPDF:FirstCommentId"]) == "c3"
+    again = await upload(client, asked)
+    threads = {root: [(c["id"], c["content"]["text"]["value"], c["content"]["creatorName"])
+                      for c in (await (await client.get(
+                          f"/api/documents/{again}/annotations/{root}/comments",
+                          headers=AUTH)).json())["data"]["comments"]] for root in ("m", "h")}
+    assert threads == {"m": [("c1", "first", "ann"), ("c2", "second", "bob")],
+                       "h": [("c3", "why?", "cy")]}
 
 
 # ---- a PDF's own annotations ---------------------------------------------------------------
@@ -546,7 +577,10 @@ async def test_replies_in_an_uploaded_pdf_become_its_threads(client):
     asked = await (await download(client, document, comments="true")).read()
     with pikepdf.open(io.BytesIO(asked)) as pdf:
         replies = [a for a in pdf.pages[0].obj.Annots if "/IRT" in a]
-        assert sorted(str(a.Contents) for a in replies) == ["Is this right?", "Yes."]
+        [root] = [a for a in pdf.pages[0].obj.Annots if "/IRT" not in a]
+        assert [str(a.Contents) for a in replies] == ["Yes."]  # the first is in its root
+        assert (str(root.Contents), str(root["/PSPDF:FirstCommentId"])) == ("Is this right?",
+                                                                             "r1")
     # and the download read back has the same thread
     again = await upload(client, asked)
     response = await client.get(f"/api/documents/{again}/annotations/hl/comments",
@@ -620,7 +654,7 @@ async def test_an_instant_json_attachment_replaces_the_pdfs_own_unless_kept(clie
     with pikepdf.open(io.BytesIO(await (await download(client, document_id)).read())) as pdf:
         annotations = [a for a in pdf.pages[0].obj.get("/Annots", [])
                        if a.Subtype != pikepdf.Name.Widget]  # form fields stay the PDF's
-        names = sorted(str(a.NM) for a in annotations if "/NM" in a)
+        names = sorted(str(a["/PSPDF:Id"]) for a in annotations if "/PSPDF:Id" in a)
         assert len(annotations) == (4 if keep else 1)
         assert names == sorted(records)
 
@@ -805,10 +839,11 @@ async def test_a_text_callout_is_a_freetext_callout_with_its_line_drawn(client, 
     blank = render(await (await download(client, document, annotations="false")).read())
     written = await (await download(client, document)).read()
     with pikepdf.open(io.BytesIO(written)) as pdf:
-        (annotation,) = [a for a in pdf.pages[0].obj.Annots if str(a.NM) == "co"]
+        (annotation,) = [a for a in pdf.pages[0].obj.Annots if str(a["/PSPDF:Id"]) == "co"]
         assert annotation.Subtype == pikepdf.Name.FreeText
         assert annotation.IT == pikepdf.Name.FreeTextCallout
-        assert len(annotation.CL) == 6 and [float(v) for v in annotation.RD] == [100, 0, 0, 100]
+        # /RD is [left bottom right top]: the engine's order, and PDF's
+        assert len(annotation.CL) == 6 and [float(v) for v in annotation.RD] == [100, 100, 0, 0]
     shown = render(written)
     assert differs(blank, shown, (104, 230, 125, 246)) > 0  # the line, far from the text
     assert differs(blank, shown, (205, 100, 345, 140)) > 0  # the text, in its inner box

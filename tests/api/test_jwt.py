@@ -235,7 +235,7 @@ async def test_view_filters_every_read(client, scope):
     assert {orjson.loads(c)["id"] for c in changes} == COVERED[scope]
     pdf = await (await client.get(f"{base}/pdf", headers=headers)).read()
     with pikepdf.open(io.BytesIO(pdf)) as opened:
-        written = {str(a.NM) for a in opened.pages[0].obj.get("/Annots", [])}
+        written = {str(a["/PSPDF:Id"]) for a in opened.pages[0].obj.get("/Annots", [])}
     assert written == COVERED[scope]
 
 

@@ -182,8 +182,8 @@ async def test_the_public_samples_import_once_a_foreign_pdf_id_is_dropped(client
                                 params={"comments": "true"})
     assert response.status == 200
     with pikepdf.open(io.BytesIO(await response.read())) as pdf:
-        written = {str(a.NM) for page in pdf.pages for a in page.obj.get("/Annots", [])
-                   if "/NM" in a and "/IRT" not in a}
+        written = {str(a["/PSPDF:Id"]) for page in pdf.pages for a in page.obj.get("/Annots", [])
+                   if "/PSPDF:Id" in a and "/IRT" not in a}
     ids = {a["id"] for a in exported.get("annotations", [])}
     assert written <= ids
     skipped = int(response.headers.get("Annolog-Skipped", "0"))

@@ -259,7 +259,7 @@ def test_the_slider_restores_a_past_state_and_the_pdf_downloads_as_shown(browser
             tab.page.click("#download")
         with pikepdf.open(download.value.path()) as pdf:
             written = [a for a in pdf.pages[0].obj.get("/Annots", []) if a.Subtype == "/Circle"]
-            assert [str(a.NM) for a in written] == ["first"]
+            assert [str(a["/PSPDF:Id"]) for a in written] == ["first"]
         tab.page.click("#restore")
         tab.page.wait_for_selector("#restore", state="hidden")
         tab.until("document.querySelector('#activity').innerText.includes('restored')")

@@ -81,7 +81,7 @@ DEFAULTS: dict[str, dict[str, Any]] = {
     "pspdfkit/markup/underline": {"color": "#000000"},
     "pspdfkit/markup/strikeout": {"color": "#FF0000"},
     "pspdfkit/markup/squiggly": {"color": "#FF0000"},
-    "pspdfkit/markup/redaction": {"rotation": 0},
+    "pspdfkit/markup/redaction": {"rotation": 0, "fontSize": 0},
     "pspdfkit/stamp": {"rotation": 0, "title": None},  # title: the subject, if any
     "pspdfkit/image": {"rotation": 0},
     **{kind: {"measurementBBox": None, "measurementPrecision": None,  # of measured shapes

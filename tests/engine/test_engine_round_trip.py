@@ -20,12 +20,15 @@ from eventstore.validation import (
     FLAGS,
     LINE_CAPS,
     MEASUREMENT_PRECISIONS,
+    SCALE_UNITS_FROM,
+    SCALE_UNITS_TO,
     STAMP_TYPES,
+    SUBMIT_FLAGS,
     accepted_content,
 )
 from tests.conftest import AUTH, make_pdf
 from tests.engine.oracle import FORMAT, Engine
-from tests.engine.records import KEPT, MINIMAL, TYPES, differences, record
+from tests.engine.records import DEFAULTS, KEPT, MINIMAL, TYPES, differences, record, redrawn, same
 from tests.engine.test_engine_rules import ATTACHMENTS, PNG_ID
 from tests.live import Live
 
@@ -48,7 +51,27 @@ ACTION = st.one_of(
     st.just({"type": "goTo"}),
     st.builds(lambda name: {"type": "named", "action": name},
               st.sampled_from(["NextPage", "print", "ZoomIn", "none", "Custom", "Whatever"])),
+    st.builds(lambda path, name: {"type": "goToRemote", "relativePath": path,
+                                  "namedDestination": name}, TEXT, TEXT),
+    st.builds(lambda path, target, new, page: {
+        "type": "goToEmbedded", "relativePath": path, "targetType": target,
+        "newWindow": new, "pageIndex": page},
+        TEXT, st.sampled_from(["parent", "child"]), st.booleans(), st.integers(0, 3)),
+    st.builds(lambda hide, names: {"type": "hide", "hide": hide, "annotationReferences":
+                                   [{"fieldName": n} for n in names]},
+              st.booleans(), st.lists(TEXT, max_size=2)),
+    st.builds(lambda flags, names: {"type": "resetForm", "flags": flags,
+                                    "fields": [{"fieldName": n} for n in names]},
+              st.sampled_from(["", "includeExclude"]), st.lists(TEXT, max_size=2)),
+    st.builds(lambda uri, flags, names: {"type": "submitForm", "uri": uri, "flags": flags,
+                                         "fields": names},
+              TEXT, st.lists(st.sampled_from(sorted(SUBMIT_FLAGS)), unique=True, max_size=3),
+              st.lists(TEXT, max_size=2)),
+    st.builds(lambda path: {"type": "launch", "filePath": path}, TEXT),
+    st.builds(lambda script: {"type": "javaScript", "script": script}, TEXT),
 )
+ACTION = ACTION | st.builds(lambda first, then: {**first, "subactions": then},
+                            ACTION, st.lists(ACTION, min_size=1, max_size=2))
 FIELDS: dict[str, st.SearchStrategy[Any]] = {
     "opacity": st.floats(-0.5, 1.5, allow_nan=False) | st.sampled_from([0, 1]),
     "pageIndex": st.sampled_from([0, 1, 0.0, 1.0]),
@@ -85,7 +108,13 @@ FIELDS: dict[str, st.SearchStrategy[Any]] = {
     "cloudyBorderIntensity": st.integers(0, 3),
     "strokeDashArray": st.lists(SIZE, min_size=2, max_size=2),
     "measurementPrecision": st.sampled_from(sorted(MEASUREMENT_PRECISIONS)),
-    "measurementScale": st.just({"unitFrom": "pt", "unitTo": "in", "from": 1, "to": 2}),
+    "measurementScale": st.builds(
+        lambda unit_from, unit_to, low, high, says: {
+            "unitFrom": unit_from, "unitTo": unit_to, "from": low, "to": high,
+            **({"fromDescription": str(low), "toDescription": str(high).replace(".", ",")}
+               if says else {})},
+        st.sampled_from(sorted(SCALE_UNITS_FROM)), st.sampled_from(sorted(SCALE_UNITS_TO)),
+        st.sampled_from([1, 2, 0.5, 12]), st.sampled_from([1, 3, 2.5, 100]), st.booleans()),
     "stampType": st.sampled_from(sorted(STAMP_TYPES - {"Custom"})),
     "title": TEXT, "subtitle": TEXT,
     "icon": st.sampled_from(["Comment", "comment", "Help", "RightPointer", "note", "Key"]),
@@ -132,6 +161,7 @@ def _refused(key: str, value: Any, content: dict[str, Any]) -> bool:
     return False
 
 
+PDF_ONLY = {"imageAttachmentId", "contentType"}  # see test_engine_pdfs.IMAGE_NAMING
 DOCUMENTS = st.tuples(*(records(kind, f"r{i}") for i, kind in enumerate(TYPES)))
 
 
@@ -147,7 +177,56 @@ async def write_and_export(live: Live, layer_records: list[dict[str, Any]]
     assert applied.status == 200, await applied.text()
     exported = await client.get(f"{base}/document.json", headers=AUTH)
     source = await client.get(f"{base}/pdf?source=true", headers=AUTH)
+    annotated = await client.get(f"{base}/pdf", headers=AUTH)
+    assert annotated.status == 200 and annotated.headers["Annolog-Skipped"] == "0"
+    PDFS.append(await annotated.read())
     return await exported.json(), await source.read()
+
+
+PDFS: list[bytes] = []
+
+
+def pdf_readings(engine: Engine, ours: Path, engines: Path, records: dict[str, dict[str, Any]],
+                 stored: dict[str, dict[str, Any]]) -> list[str]:
+    """Where the engine's reading of annolog's annotated PDF differs both from its reading of
+    the PDF it writes itself for the same records and from the records (its import of them)
+    (section 7): what its own PDF loses, annolog's may lose too (in its own way), nothing
+    more."""
+    readings = []
+    for pdf in (engines, ours):
+        answer = engine.load(pdf, read=True)
+        assert answer["ok"], answer.get("error")
+        readings.append({r["id"]: r for r in answer["annotations"] if "type" in r})
+    reference, read = readings
+    found = []
+    for record_id, expected in reference.items():
+        if expected["type"] == "pspdfkit/comment-marker":
+            continue  # shown with its thread or not at all (no thread here)
+        got = read.get(record_id)
+        if got is None:
+            found.append(f"{record_id}: the engine did not read it from annolog's PDF")
+            continue
+        for key in (expected.keys() | got.keys()) - PDF_ONLY - {"pdfObjectId"}:
+            if (expected["type"], key) in PDF_GAPS or \
+                    key in redrawn(stored.get(record_id, expected)):
+                continue  # still open; or geometry the engine redraws itself
+            if key == "opacity" and not 0 <= expected[key] <= 1:
+                continue  # by design, a PDF's is 0..1 (docs/api.md); the engine writes any
+            record = records.get(record_id, {})
+            if key in got and any(key in truth and same(key, truth[key], got[key])
+                                  for truth in (expected, record)):
+                continue
+            if key in expected and key in record and not same(key, expected[key], record[key]):
+                continue  # the engine's own PDF loses it too (a NUL, a control character)
+            if key not in expected and key not in record and \
+                    DEFAULTS.get(expected["type"], {}).get(key) == got[key]:
+                continue  # a default, said where the engine leaves it unsaid
+            if key not in got and key not in record:
+                continue  # the engine's own PDF adds it
+            found.append(f"{record_id} {key}: the engine's PDF {expected.get(key)!r}, "
+                         f"annolog's {got.get(key)!r}, the record {record.get(key)!r} "
+                         f"(of {orjson.dumps(record).decode()})")
+    return found
 
 
 def refused_alone(engine: Engine, pdf: Path, exported: dict[str, Any]) -> list[Any]:
@@ -160,19 +239,31 @@ def refused_alone(engine: Engine, pdf: Path, exported: dict[str, Any]) -> list[A
     return found
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+# Differences still open in issue 26 (annolog's PDF does not yet carry them): none.
+PDF_GAPS: set[tuple[str, str]] = set()
+
+
+# Derandomized: the same 40 documents on every run, so that CI judges this commit, not a
+# new draw (run with --hypothesis-seed=N and derandomize off to explore further).
+@settings(max_examples=40, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.too_slow])
 @given(layer_records=DOCUMENTS)
 def test_every_accepted_record_round_trips_through_the_engine(
         live: Live, engine: Engine, tmp_path_factory: Any, layer_records: tuple) -> None:
     exported, pdf = live.run(write_and_export(live, list(layer_records)))
-    path = Path(tmp_path_factory.mktemp("round")) / "source.pdf"
+    folder = Path(tmp_path_factory.mktemp("round"))
+    path, engines_pdf, ours_pdf = folder / "source.pdf", folder / "engine.pdf", folder / "ours.pdf"
     path.write_bytes(pdf)
-    answer = engine.load(path, document=exported)
+    answer = engine.load(path, document=exported, pdf_out=engines_pdf)
     assert answer["ok"], (answer["error"], refused_alone(engine, path, exported))
     theirs = {r["id"]: r for r in answer["instantJSON"].get("annotations", [])}
     for ours in exported["annotations"]:
         assert ours["id"] in theirs, f"the engine dropped {ours}"
         assert differences(ours, theirs[ours["id"]]) == [], \
             orjson.dumps([ours, theirs[ours["id"]]]).decode()
+    ours_pdf.write_bytes(PDFS.pop())
+    stored = {r["id"]: r for r in exported["annotations"]}
+    found = pdf_readings(engine, ours_pdf, engines_pdf, theirs, stored)
+    assert found == [], "\n".join(found)
     assert exported["attachments"][PNG_ID]["binary"] == \
         base64.b64encode(base64.b64decode(ATTACHMENTS[PNG_ID]["binary"])).decode()
