@@ -156,7 +156,7 @@ async def resolve_revision(services: Services, params: Any) -> tuple[int | None,
         return None, await services.caught_up()
     current = await services.caught_up()
     if asked > current:
-        raise ApiError(400, f"revision {asked} is beyond the log's current revision "
+        raise ApiError(409, f"revision {asked} is beyond the log's current revision "
                             f"{current}")
     return await services.run(services.log.whole_revision, asked), current
 

@@ -9,11 +9,14 @@ import re
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
+from api.parsing import MAX_WHOLE
+
 STATUS_TEXT = {
     101: "Switching to WebSocket",
     200: "OK", 400: "Bad request: a malformed number, name, multipart body or query",
     401: "Missing or invalid token", 403: "Forbidden: a JWT's scope, or a PDF password",
-    404: "Not found", 408: "The request body stopped arriving", 409: "Already exists",
+    404: "Not found", 408: "The request body stopped arriving",
+    409: "Conflict: the id exists already, or a revision beyond the log's",
     412: "The record changed since the version given (If-Match)", 413: "Too large",
     415: "Unsupported media type", 422: "Invalid input: {\"error\": {\"reason\": ...}}",
     503: "The log could not be written, or the read model did not catch up in time",
@@ -40,7 +43,7 @@ def obj(required: dict[str, Any], optional: dict[str, Any] | None = None,
 
 
 STRING, INTEGER, BOOLEAN = {"type": "string"}, {"type": "integer"}, {"type": "boolean"}
-REVISION = {"type": "integer", "minimum": 0}
+REVISION = {"type": "integer", "minimum": 0, "maximum": MAX_WHOLE}
 NUMBER = {"type": "number"}
 WRITE_REVISION = nullable(REVISION)
 NOTE = obj({"v": {"enum": [1, 2]}, "type": {"const": "pspdfkit/note"},

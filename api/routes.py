@@ -51,8 +51,8 @@ class Route:
     def statuses(self) -> tuple[int, ...]:
         """Every status this route can answer, derived from its shape."""
         found = {101 if self.path.endswith("/sync") else 200, *self.also}
-        if self.authenticated:  # the token; Annolog-Min-Revision (400, 503)
-            found |= {400, 401, 503}
+        if self.authenticated:  # the token; Annolog-Min-Revision (400, 409, 503)
+            found |= {400, 401, 409, 503}
         if "{document_id}" in self.path:
             found |= {403, 404}  # a JWT's scope or a PDF password; no such document
         if self.body is not None:
@@ -278,7 +278,7 @@ async def min_revision_middleware(request: web.Request, handler: Any
         if revision > services.waiter.position:
             latest = await services.run(services.log.max_revision)
             if revision > latest:  # it may never come: say so now rather than wait
-                raise ApiError(400, f"{MIN_REVISION_HEADER} {revision} is beyond the log's "
+                raise ApiError(409, f"{MIN_REVISION_HEADER} {revision} is beyond the log's "
                                     f"current revision {latest}")
         if not await services.waiter.wait_for(revision, services.settings.write_timeout):
             raise ApiError(503, f"this process's read model is at revision "

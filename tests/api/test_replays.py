@@ -105,11 +105,11 @@ async def test_exports_at_a_revision_or_a_time_show_the_layer_as_it_was(client, 
     assert texts == {first - 1: [], first: ["one"], second: ["two"], third: []}
     at_between = await export(client, document, at=between)
     assert [a["text"]["value"] for a in at_between["annotations"]] == ["one"]
-    for query in ({"revision": "x"}, {"revision": 10 ** 6}, {"at": "yesterday"},
-                  {"revision": 1, "at": between}):
+    for query, status in (({"revision": "x"}, 400), ({"revision": 10 ** 6}, 409),
+                          ({"at": "yesterday"}, 400), ({"revision": 1, "at": between}, 400)):
         response = await client.get(f"/api/documents/{document}/document.json", headers=AUTH,
                                     params={k: str(v) for k, v in query.items()})
-        assert response.status == 400
+        assert response.status == status, query  # 409: a revision never written
 
 
 async def test_an_import_creates_new_ids_and_updates_known_ones(client, document):
@@ -540,3 +540,15 @@ async def test_a_stream_that_fails_half_way_is_cut_never_given_an_error_page(
     monkeypatch.undo()
     again = await client.get(f"/api/documents/{document}/changes", headers=AUTH)
     assert len((await again.read()).splitlines()) == 5
+
+
+async def test_a_min_revision_beyond_the_log_is_a_409_at_once(client, document):
+    """Never written, it would never come: no wait, and a status a valid header may get
+    (issue 26, section 8: it was an undeclared 400)."""
+    response = await client.get(f"/api/documents/{document}/annotations", headers={
+        **AUTH, "Annolog-Min-Revision": "999999"})
+    assert response.status == 409
+    assert "beyond the log" in (await response.json())["error"]["reason"]
+    response = await client.get(f"/api/documents/{document}/annotations", headers={
+        **AUTH, "Annolog-Min-Revision": "-1"})
+    assert response.status == 400

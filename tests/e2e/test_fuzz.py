@@ -23,10 +23,17 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
 from schemathesis.checks import (
+    allow_header_conformance,
     content_type_conformance,
+    ignored_auth,
+    missing_required_header,
+    negative_data_rejection,
     not_a_server_error,
+    positive_data_acceptance,
+    response_headers_conformance,
     response_schema_conformance,
     status_code_conformance,
+    unsupported_method,
 )
 
 from tests.conftest import make_pdf, note
@@ -37,8 +44,15 @@ pytestmark = pytest.mark.e2e
 TOKEN = "fuzz-token"
 AUTH = {"Authorization": f"Token token={TOKEN}"}
 EXAMPLES = int(os.environ.get("ANNOLOG_FUZZ_EXAMPLES", "20"))
+# Every check but two: positive_data_acceptance and negative_data_rejection still find 57
+# requests (of 20 per operation and mode) whose acceptance turns on a rule the OpenAPI
+# document does not state (a comment's root must be markup; 'revision' or 'at', not both;
+# ...); open in issue 26, section 8. ANNOLOG_FUZZ_ALL_CHECKS=1 adds them.
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
-          response_schema_conformance]
+          response_schema_conformance, response_headers_conformance, missing_required_header,
+          unsupported_method, allow_header_conformance, ignored_auth]
+if os.environ.get("ANNOLOG_FUZZ_ALL_CHECKS"):
+    CHECKS += [positive_data_acceptance, negative_data_rejection]
 PNG = make_png(2000, seed=3)
 SHA = hashlib.sha256(PNG).hexdigest()
 PINNED = {  # path parameter -> the values valid examples take
@@ -90,8 +104,6 @@ def pinned_schema(raw: dict[str, Any]) -> dict[str, Any]:
                     if method == "delete" and path == "/api/documents/{document_id}":
                         values = ["spare"]  # deleting the fuzzed document ends the run
                     parameter["schema"] = {"enum": values}
-                elif parameter["name"] == "Annolog-Min-Revision":
-                    parameter["schema"] = {"type": "integer", "minimum": 0, "maximum": 3}
     return schema
 
 
