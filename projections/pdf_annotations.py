@@ -77,16 +77,13 @@ NOTED = frozenset({"pspdfkit/ink", "pspdfkit/shape/rectangle", "pspdfkit/shape/e
 ROTATED = frozenset({"pspdfkit/text", "pspdfkit/stamp", "pspdfkit/image",
                      "pspdfkit/markup/redaction"})
 KAPPA = 0.5523  # control-point distance of a quarter circle drawn as a Bézier curve
-HELVETICA = Dictionary(Type=Name.Font, Subtype=Name.Type1, BaseFont=Name.Helvetica,
-                       Encoding=Name.WinAnsiEncoding)
+HELVETICA, HELVETICA_BOLD = "/Helvetica", "/Helvetica-Bold"
 WRITTEN_TYPES = frozenset({
     "pspdfkit/note", "pspdfkit/shape/rectangle", "pspdfkit/shape/ellipse",
     "pspdfkit/shape/line", "pspdfkit/shape/polyline", "pspdfkit/shape/polygon",
     "pspdfkit/ink", "pspdfkit/text", "pspdfkit/link", "pspdfkit/stamp", "pspdfkit/image",
     "pspdfkit/markup/redaction", MARKER, *MARKUP_SUBTYPES,
 })
-HELVETICA_BOLD = Dictionary(Type=Name.Font, Subtype=Name.Type1, BaseFont=Name("/Helvetica-Bold"),
-                            Encoding=Name.WinAnsiEncoding)
 GREEN, RED = (0.13, 0.55, 0.13), (0.8, 0.1, 0.1)
 JPEG_SPACES = {"RGB": "DeviceRGB", "L": "DeviceGray", "CMYK": "DeviceCMYK"}
 STAMP_COLORS = {"Approved": GREEN, "Accepted": GREEN, "Completed": GREEN, "Final": GREEN,
@@ -542,7 +539,7 @@ def _text(annotation: Dictionary, drawing: Drawing, content: dict[str, Any],
     if background is not None:
         drawing.ops.append(f"{_color(background)} rg {_n(left)} {_n(bottom)} {_n(width)} "
                            f"{_n(height)} re f")
-    drawing.resources = Dictionary(Font=Dictionary(Helv=HELVETICA))
+    drawing.resources = Dictionary(Font=Dictionary(Helv=_font(HELVETICA)))
     lines = _wrapped(_plain_text(content), size, width - 4)
     drawing.ops += ["BT", f"/Helv {_n(size)} Tf {_color(color)} rg"]
     y = height - 2 - size
@@ -554,6 +551,14 @@ def _text(annotation: Dictionary, drawing: Drawing, content: dict[str, Any],
         drawing.ops.append(f"1 0 0 1 {_n(left + x)} {_n(bottom + y)} Tm {_pdf_text(line)} Tj")
         y -= size * 1.2
     drawing.ops.append("ET")
+
+
+def _font(base: str) -> Dictionary:
+    """A standard font's dictionary, new for each use: a shared pikepdf object would belong
+    to the first PDF that took it, and a write that failed half-way left it there, so that
+    every later text in the process failed (ForeignObjectError)."""
+    return Dictionary(Type=Name.Font, Subtype=Name.Type1, BaseFont=Name(base),
+                      Encoding=Name.WinAnsiEncoding)
 
 
 def _font_size(content: dict[str, Any]) -> float:
@@ -678,7 +683,7 @@ def _stamp(annotation: Dictionary, drawing: Drawing, content: dict[str, Any],
     size = max(min(height * 0.5, (width - 8) / max(_text_width(label, 1.0, bold=True), 0.1)),
                1.0)
     radius = min(width, height) * 0.15
-    drawing.resources = Dictionary(Font=Dictionary(Helv=HELVETICA_BOLD))
+    drawing.resources = Dictionary(Font=Dictionary(Helv=_font(HELVETICA_BOLD)))
     drawing.ops += [f"{_color(color)} RG {_color(color)} rg 2 w",
                     _rounded(1, 1, width - 2, height - 2, radius) + " S",
                     "BT", f"/Helv {_n(size)} Tf",
