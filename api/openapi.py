@@ -43,6 +43,8 @@ def obj(required: dict[str, Any], optional: dict[str, Any] | None = None,
 
 
 STRING, INTEGER, BOOLEAN = {"type": "string"}, {"type": "integer"}, {"type": "boolean"}
+NAME = {"type": "string", "minLength": 1}  # an id or a layer name: never empty
+NOT_BOTH = {"not": {"required": ["revision", "at"]}}  # a state by revision or by time
 REVISION = {"type": "integer", "minimum": 0, "maximum": MAX_WHOLE}
 NUMBER = {"type": "number"}
 WRITE_REVISION = nullable(REVISION)
@@ -162,14 +164,14 @@ JSON_BODIES: dict[str, Any] = {
                                                   "baseVersion": INTEGER})}}),
     "update": obj({"content": ref("Content")}, {"user_id": nullable(STRING),
                                                  "group": nullable(STRING)}),
-    "ids": obj({"annotationIds": {"anyOf": [{"type": "array", "items": STRING, "minItems": 1},
+    "ids": obj({"annotationIds": {"anyOf": [{"type": "array", "items": NAME, "minItems": 1},
                                             {"const": "all"}]}}),
     "instant-json": ref("InstantJson"),
-    "layer": obj({"name": STRING}, {"source_layer_name": STRING, "revision": REVISION,
-                                    "at": {"type": "string", "format": "date-time"}}),
+    "layer": obj({"name": NAME}, {"source_layer_name": STRING, "revision": REVISION,
+                                  "at": {"type": "string", "format": "date-time"}}) | NOT_BOTH,
     "restore": {"anyOf": [obj({"revision": REVISION}),
                           obj({"at": {"type": "string", "format": "date-time"}})]},
-    "confirm": obj({"annotationIds": {"type": "array", "items": STRING, "minItems": 1}},
+    "confirm": obj({"annotationIds": {"type": "array", "items": NAME, "minItems": 1}},
                    {"timeout": {"type": "number", "minimum": 0, "maximum": 5}}),
     "comments": obj({"comments": {"type": "array", "items": COMMENT_ITEM, "minItems": 1}}),
     "thread": obj({"annotation": ITEM,
@@ -177,12 +179,12 @@ JSON_BODIES: dict[str, Any] = {
     "comment": obj({"content": COMMENT_CONTENT}, {"user_id": nullable(STRING),
                                                   "group": nullable(STRING)}),
     "revoke": obj({"jwts": {"type": "array", "items": STRING, "minItems": 1}}),
-    "copy": obj({"document_id": STRING}, {"documentId": STRING, "new_document_id": STRING,
-                                          "newDocumentId": STRING}),
+    "copy": obj({"document_id": NAME}, {"documentId": NAME, "new_document_id": NAME,
+                                        "newDocumentId": NAME}),
     "pdf-options": obj({}, {"source": BOOLEAN, "flatten": BOOLEAN, "annotations": BOOLEAN,
                             "comments": BOOLEAN, "type": {"enum": ["pdf", "pdfa"]},
                             "revision": REVISION,
-                            "at": {"type": "string", "format": "date-time"}}),
+                            "at": {"type": "string", "format": "date-time"}}) | NOT_BOTH,
 }
 BINARY = {"type": "string", "format": "binary"}
 MULTIPART: dict[str, Any] = {
@@ -194,8 +196,8 @@ MULTIPART: dict[str, Any] = {
     "updates": obj({"annotation": {"type": "string"}}) | {"additionalProperties": BINARY},
     "update": obj({"annotation": {"type": "string"}}) | {"additionalProperties": BINARY},
     "instant-json": obj({"instant.json": {"type": "string"}}),
-    "layer": obj({"name": STRING}, {"source_layer_name": STRING,
-                                    "instant.json": {"type": "string"}}),
+    "layer": obj({"name": NAME}, {"source_layer_name": STRING,
+                                  "instant.json": {"type": "string"}}),
     "pdf": obj({"file": BINARY}, {"document_id": STRING, "title": STRING,
                                   "overwrite_existing_document": BOOLEAN}),
 }
