@@ -271,8 +271,8 @@ async def min_revision_middleware(request: web.Request, handler: Any
                                   ) -> web.StreamResponse:
     """Read your writes through any process: ``Annolog-Min-Revision: N`` (or
     ``?min_revision=N``) waits until this process's read model holds revision N."""
-    wanted = request.headers.get(MIN_REVISION_HEADER) or request.query.get("min_revision")
-    if wanted is not None:
+    wanted = request.headers.get(MIN_REVISION_HEADER, request.query.get("min_revision"))
+    if wanted is not None:  # present but empty is malformed (400), not absent
         revision = whole_number(wanted, MIN_REVISION_HEADER)
         services = request.app[SERVICES]
         if revision > services.waiter.position:

@@ -552,3 +552,6 @@ async def test_a_min_revision_beyond_the_log_is_a_409_at_once(client, document):
     response = await client.get(f"/api/documents/{document}/annotations", headers={
         **AUTH, "Annolog-Min-Revision": "-1"})
     assert response.status == 400
+    response = await client.get(f"/api/documents/{document}/annotations", headers={
+        **AUTH, "Annolog-Min-Revision": ""})
+    assert response.status == 400  # present but empty: malformed, not absent
