@@ -146,11 +146,11 @@ async def resolve_revision(services: Services, params: Any) -> tuple[int | None,
     log's current revision). A revision inside a write of many events becomes the end of
     the write before it, so no one is shown a write half applied."""
     revision, at = params.get("revision"), params.get("at")
-    if revision not in (None, "") and at not in (None, ""):
+    if revision is not None and at is not None:
         raise ApiError(400, "give either 'revision' or 'at', not both")
-    if revision not in (None, ""):
+    if revision is not None:  # present but empty is malformed, not absent
         asked = whole_number(revision, "'revision'")
-    elif at not in (None, ""):
+    elif at is not None:
         asked = await services.run(services.read_model.revision_at, _utc_stamp(at))
     else:
         return None, await services.caught_up()

@@ -70,7 +70,9 @@ from projections.replays import (
 MAX_FIELD_BYTES = 64 * 1024
 DOCUMENT_ID = re.compile(r"[^/\s]{1,256}")
 PDF_TYPES = ("application/pdf", "application/octet-stream")
-TRUE = ("true", "1", "yes")
+UPLOAD_FIELDS = ("document_id", "title", "overwrite_existing_document",
+                 "keep_current_annotations")
+FLAGS = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}
 
 
 class Upload:
@@ -109,11 +111,16 @@ async def _read_multipart(request: web.Request, services: Services, upload: Uplo
             try:
                 upload.instant_json = await parse_json(data, services)
             except ApiError:
+                upload.instant_json = None
+            if not isinstance(upload.instant_json, dict):
                 raise ApiError(422, "the 'attachment' part must be an Instant JSON or an XFDF "
-                                    "document") from None
+                                    "document")
         elif name in ("url", "instructions"):
             raise ApiError(422, f"the '{name}' part of document uploads is not supported; "
                                 "upload the PDF itself as the 'file' part")
+        elif name not in UPLOAD_FIELDS:
+            raise ApiError(422, f"unexpected part {name[:64]!r}: an upload takes 'file', "
+                                f"'attachment' and {', '.join(map(repr, UPLOAD_FIELDS))}")
         else:
             value = await read_small_part(part, MAX_FIELD_BYTES, budget, services)
             upload.fields[name] = utf8_text(value, f"the {name[:64]!r} part")
@@ -138,13 +145,20 @@ async def upload_document(request: web.Request) -> web.Response:
 
 
 def _document_id(upload: Upload) -> str:
-    document_id = upload.fields.get("document_id") or str(ULID())
+    document_id = upload.fields.get("document_id", str(ULID()))
     if not DOCUMENT_ID.fullmatch(document_id):
         raise ApiError(422, "'document_id' must be 1 to 256 characters with no '/' or spaces")
     problem = name_problem(document_id)
     if problem is not None:
         raise ApiError(422, f"'document_id' {document_id!r} cannot be used: {problem}")
     return document_id
+
+
+def _flag(upload: Upload, name: str) -> bool:
+    given = upload.fields.get(name, "false")
+    if given.lower() not in FLAGS:
+        raise ApiError(422, f"{name!r} must be true or false, not {given[:40]!r}")
+    return FLAGS[given.lower()]
 
 
 async def _store_upload(request: web.Request, services: Services, upload: Upload
@@ -163,7 +177,7 @@ async def _store_upload(request: web.Request, services: Services, upload: Upload
     upload.file = None
     commands: list[Command] = [UploadDocument(
         document_id, title, sha256, size, info.password_protected, info.pages,
-        overwrite=upload.fields.get("overwrite_existing_document", "").lower() in TRUE)]
+        overwrite=_flag(upload, "overwrite_existing_document"))]
     for data in (data for _, data in own.images.values()):
         await services.run(services.blobs.put_bytes, data)  # before any event names them
     commands += [PutAnnotation(document_id, DEFAULT_LAYER, annotation_id, content, None, None,
@@ -205,8 +219,8 @@ def _own_image(content: dict[str, Any], own: ReadAnnotations) -> dict[str, Any]:
 def _replaces_own(upload: Upload, plan: ImportPlan | None) -> bool:
     """An Instant JSON (or XFDF) attachment replaces the PDF's own annotations unless
     keep_current_annotations=true."""
-    return plan is not None and \
-        upload.fields.get("keep_current_annotations", "").lower() not in TRUE
+    keep = _flag(upload, "keep_current_annotations")  # checked with or without a plan
+    return plan is not None and not keep
 
 
 async def _write_new_document(request: web.Request, services: Services, document_id: str,
@@ -341,8 +355,9 @@ async def list_documents(request: web.Request) -> web.Response:
     params = _list_params(request.query)
     try:
         rows, next_cursor, total = await services.run(services.read_model.documents, **params)
-    except ValueError as error:
-        raise ApiError(400, str(error)) from None
+    except ValueError:  # well-formed, but no list ever gave it
+        raise ApiError(400, "invalid cursor: a cursor is a list's 'next_cursor', passed "
+                            "back as it was given") from None
     return json_response({"data": [_properties(r) for r in rows], "next_cursor": next_cursor,
                   "prev_cursor": None, "document_count": total})
 
@@ -373,7 +388,7 @@ async def delete_documents(request: web.Request) -> web.Response:
 
 
 def _bulk_time(value: str | None, code: str) -> str | None:
-    if not value:
+    if value is None:  # present but empty is malformed, not absent
         return None
     try:
         return utc_micro_text(utc(value))
@@ -474,7 +489,7 @@ async def cover_image(request: web.Request) -> web.Response:
 
 
 def _cover_size(query: Any) -> tuple[str, int]:
-    given = [side for side in ("width", "height") if query.get(side) not in (None, "")]
+    given = [side for side in ("width", "height") if side in query]
     if len(given) != 1:
         raise ApiError(400, "give the cover's 'width' or its 'height' (pixels), not both")
     side = given[0]

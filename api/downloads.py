@@ -18,7 +18,7 @@ from api.context import DocumentAccess, document_and_layer, resolve_revision, sh
 from api.errors import ApiError
 from api.imports import plan_for, read_instant_json, refuse
 from api.offload import LARGE
-from api.parsing import json_object
+from api.parsing import json_object, whole_number
 from api.responses import REVISION_HEADER
 from api.services import Services
 from eventstore.domain import annotation_record
@@ -105,23 +105,35 @@ async def pdf_with_instant_json(request: web.Request) -> web.StreamResponse:
             path.unlink(missing_ok=True)
 
 
+BODY_OPTIONS = {"source": bool, "flatten": bool, "annotations": bool, "comments": bool,
+                "type": str, "revision": int, "at": str}  # POST …/pdf: each option's JSON type
+
+
 def _as_query(body: dict[str, Any]) -> dict[str, str]:
-    """A JSON body's options as the query would carry them."""
+    """A JSON body's options as the query would carry them; an unknown option or one of the
+    wrong JSON type is refused, so a misspelt option never passes unnoticed."""
     query = {}
     for name, value in body.items():
-        if isinstance(value, bool):
+        wanted = BODY_OPTIONS.get(name)
+        if wanted is None:
+            raise ApiError(400, f"unknown option {name[:40]!r}: the options are "
+                                f"{', '.join(BODY_OPTIONS)}")
+        if wanted is bool and isinstance(value, bool):
             query[name] = "true" if value else "false"
-        elif isinstance(value, (str, int)):
-            query[name] = str(value)
+        elif wanted is int and not isinstance(value, bool) and isinstance(value, (int, float)):
+            query[name] = str(whole_number(value, f"'{name}'"))
+        elif wanted is str and isinstance(value, str):
+            query[name] = value
         else:
-            raise ApiError(400, f"'{name}' must be true, false, a number or a string")
+            kind = {bool: "true or false", int: "a whole number", str: "a string"}[wanted]
+            raise ApiError(400, f"'{name}' must be {kind}")
     return query
 
 
 async def _pdf(request: web.Request, services: Services, access: DocumentAccess, layer: str,
                query: Any) -> web.StreamResponse:
     source = services.blobs.path(access.row.sha256)
-    if query.get("source") == "true":
+    if _flag(query, "source", False):
         given = [name for name in OPTIONS if name in query]
         if given:
             raise ApiError(400, "source=true is the original upload and takes no other "

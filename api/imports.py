@@ -11,7 +11,7 @@ from aiohttp import web
 
 from api.bodies import parse_json, read_body
 from api.context import DocumentAccess
-from api.errors import ApiError, request_id
+from api.errors import ApiError, request_id, status_of
 from api.services import Services
 from api.uploads import small_form
 from eventstore.commands import Command, Outcome, Rejected
@@ -69,7 +69,10 @@ async def apply_plan(request: web.Request, services: Services, access: DocumentA
     commands = list(before) + await services.run(
         import_commands, services.blobs, plan, access.row.document_id, layer)
     outcomes, revision = await services.write(commands, request_id(request), atomic=True)
-    raise_rejections(outcomes, ["$"] * len(before) + import_paths(plan))
+    for outcome in outcomes[:len(before)]:  # what the import comes after decides (409, ...)
+        if isinstance(outcome, Rejected) and not isinstance(outcome.error, NotAppliedError):
+            raise ApiError(status_of(outcome.error), str(outcome.error))
+    raise_rejections(outcomes[len(before):], import_paths(plan))
     return revision, plan
 
 

@@ -6,6 +6,7 @@ from aiohttp import web
 
 from api.auth import client_of
 from api.context import document_and_layer, materialise, resolve_revision, shown_layer
+from api.errors import ApiError
 from api.imports import apply_plan, read_instant_json
 from api.responses import REVISION_HEADER, json_response
 from projections.replays import import_counts, instant_json_of
@@ -16,6 +17,8 @@ async def export_instant_json(request: web.Request) -> web.Response:
     upto, current = await resolve_revision(services, request.query)
     layer, upto = await shown_layer(services, access, layer, upto)
     version = request.query.get("annotation_version")
+    if version not in (None, "1", "2"):
+        raise ApiError(400, f"'annotation_version' must be 1 or 2, not {version[:40]!r}")
     client = client_of(request)
     document = await services.run(instant_json_of, services.read_model, services.blobs,
                                   access.row.document_id, layer, upto,

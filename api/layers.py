@@ -18,12 +18,14 @@ from api.uploads import small_form
 from eventstore.domain import DEFAULT_LAYER
 from projections.replays import base_layer_commands, layer_copy_commands, layer_delete_commands
 
+LAYER_FIELDS = ("name", "source_layer_name", "revision", "at")
+
 
 async def _layer_form(request: web.Request, services: Services) -> dict[str, Any]:
     """The fields of a layer creation: a JSON body, or multipart with an instant.json part."""
     if not request.content_type.startswith("multipart/"):
         return json_object(await parse_json(await read_body(request, services), services))
-    return await small_form(request, services, INSTANT_JSON_PART)
+    return await small_form(request, services, INSTANT_JSON_PART, LAYER_FIELDS)
 
 
 async def create_layer(request: web.Request) -> web.Response:

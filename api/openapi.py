@@ -9,7 +9,20 @@ import re
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
-from api.parsing import MAX_WHOLE
+from api.documents import BULK_FILTERS
+from api.parsing import IF_MATCH, MAX_WHOLE
+from eventstore.names import (
+    BIDI_CLASS,
+    DOT_SEGMENTS,
+    MAX_ID_LENGTH,
+    NAME_CHARACTERS,
+    UNSAFE_CLASS,
+)
+from eventstore.validation import FLOAT32_MAX
+from projections.covers import MAX_SIDE
+from projections.instant_json import FORMAT
+from projections.queries import CURSOR_PATTERN
+from projections.sections import FORM_FIELD_FLAGS, FORM_FIELD_KINDS
 
 STATUS_TEXT = {
     101: "Switching to WebSocket",
@@ -44,17 +57,42 @@ def obj(required: dict[str, Any], optional: dict[str, Any] | None = None,
 
 STRING, INTEGER, BOOLEAN = {"type": "string"}, {"type": "integer"}, {"type": "boolean"}
 NAME = {"type": "string", "minLength": 1}  # an id or a layer name: never empty
+# A new annotation id, comment id or layer name (eventstore.names states why), and a new
+# document id, which holds no white space either.
+NEW_NAME = {"type": "string", "pattern": f"^{NAME_CHARACTERS}{{1,{MAX_ID_LENGTH}}}$",
+            "not": {"anyOf": [{"enum": list(DOT_SEGMENTS)}, {"pattern": r"^\s+$"}]}}
+NEW_DOCUMENT_ID = {"type": "string", "not": {"enum": list(DOT_SEGMENTS)},
+                   "pattern": f"^[^\\s{UNSAFE_CLASS}{BIDI_CLASS}]{{1,{MAX_ID_LENGTH}}}$"}
 NOT_BOTH = {"not": {"required": ["revision", "at"]}}  # a state by revision or by time
+# Rules over a query as a whole (Route.query_rule): a cover is 'width' or 'height' pixels;
+# the original upload (source=true) takes no other option; a bulk delete needs a filter.
+ONE_SIDE = {"oneOf": [{"required": ["width"]}, {"required": ["height"]}]}
+SOURCE_ALONE = {"anyOf": [{"not": {"required": ["source"]}},
+                          {"properties": {"source": {"const": False}}},
+                          {"propertyNames": {"enum": ["source", "jwt"]}}]}
+ANY_FILTER = {"anyOf": [{"required": [name], "properties": {name: {"minLength": 1}}}
+                        for name in BULK_FILTERS]}
 REVISION = {"type": "integer", "minimum": 0, "maximum": MAX_WHOLE}
 NUMBER = {"type": "number"}
+COORDINATE = {"type": "number", "minimum": -FLOAT32_MAX, "maximum": FLOAT32_MAX}
 WRITE_REVISION = nullable(REVISION)
-NOTE = obj({"v": {"enum": [1, 2]}, "type": {"const": "pspdfkit/note"},
-            "pageIndex": {"type": "integer", "minimum": 0, "maximum": 1},
-            "bbox": {"type": "array", "items": NUMBER, "minItems": 4, "maxItems": 4},
-            "opacity": {"type": "number", "minimum": 0, "maximum": 1}},
-           {"text": obj({"format": {"enum": ["plain", "xhtml"]}, "value": STRING})})
+TEXT = obj({"format": {"enum": ["plain", "xhtml"]}, "value": STRING})
+COMMENT_TEXT = obj({"format": {"enum": ["plain", "xhtml"]}}, {"value": nullable(STRING)})
+PAGE = {"type": "integer", "minimum": 0}
+TIME = {"type": "string", "format": "date-time"}
+BASE64 = "^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$"
+# A page index has no maximum here: the page count is the document's (the fuzz test pins
+# it to its document's).
+NOTE = obj({"v": {"const": 2}, "type": {"const": "pspdfkit/note"},
+            "pageIndex": PAGE,
+            "bbox": {"type": "array", "items": COORDINATE, "minItems": 4, "maxItems": 4},
+            "opacity": COORDINATE},  # any number, as the engine keeps it
+           {"text": TEXT})
+# A thread's root: a markup annotation or a comment marker (the example shape: a marker).
+MARKER = NOTE | {"properties": {**NOTE["properties"],
+                                "type": {"const": "pspdfkit/comment-marker"}}}
 ITEM = obj({"content": ref("Content")},
-           {"id": STRING, "user_id": nullable(STRING), "group": nullable(STRING)})
+           {"id": NEW_NAME, "user_id": nullable(STRING), "group": nullable(STRING)})
 SCHEMAS: dict[str, Any] = {
     "Error": obj({"error": obj({"reason": STRING}, {
         "records": {"type": "array", "items": obj({"path": STRING, "details": STRING})},
@@ -107,11 +145,45 @@ SCHEMAS: dict[str, Any] = {
     "Names": obj({"data": {"type": "array", "items": STRING}}),
     "LayerCreated": obj({"data": obj({"name": STRING, "errors": {"type": "array"}}),
                          "revision": WRITE_REVISION}),
-    "InstantJson": obj({"format": {"const": "https://pspdfkit.com/instant-json/v1"}},
-                       {"annotations": {"type": "array", "items": {"type": "object"}},
-                        "attachments": {"type": "object"},
-                        "comments": {"type": "array"}, "bookmarks": {"type": "array"},
-                        "formFields": {"type": "array"}, "formFieldValues": {"type": "array"}}),
+    "InstantJson": obj({"format": {"const": FORMAT}},
+                       {name: {"type": "array"} for name in ("annotations", "comments",
+                                                            "bookmarks", "formFields",
+                                                            "formFieldValues")} |
+                       {"attachments": {"type": "object"}}),
+    "InstantJsonImport": obj({"format": {"const": FORMAT}}, {
+        "annotations": {"type": "array", "items": ref("InstantAnnotation")},
+        "attachments": {"type": "object", "additionalProperties": obj({
+            "binary": {"type": "string", "pattern": BASE64},
+            "contentType": {"type": "string", "pattern": "^[^/]*/"}})},
+        "comments": {"type": "array", "items": ref("InstantComment")},
+        "bookmarks": {"type": "array", "items": ref("Bookmark")},
+        "formFields": {"type": "array", "items": ref("FormField")},
+        "formFieldValues": {"type": "array", "items": ref("FormFieldValue")},
+        "pdfId": nullable(obj({"permanent": STRING, "changing": STRING})),
+        "skippedPdfObjectIds": {"type": "array", "items": {"type": "integer", "minimum": 0}}}),
+    "InstantAnnotation": NOTE | {"description": "an annotation with its id (the example "
+                                                "shape: a note)",
+                                 "properties": {**NOTE["properties"], "id": NEW_NAME}},
+    "InstantComment": obj({"type": {"const": "pspdfkit/comment"}, "v": {"const": 2},
+                           "rootId": NAME, "text": COMMENT_TEXT},
+                          {"id": NEW_NAME, "pageIndex": nullable(PAGE), "createdAt": TIME,
+                           "updatedAt": TIME, "creatorName": nullable(STRING),
+                           "customData": nullable({"type": "object"}),
+                           "isAnonymous": BOOLEAN}),
+    "Bookmark": obj({"type": {"const": "pspdfkit/bookmark"}, "v": {"const": 1},
+                     "action": obj({"type": {"const": "goTo"}, "pageIndex": PAGE})},
+                    {"id": NEW_NAME, "name": nullable(STRING), "sortKey": nullable(NUMBER),
+                     "pdfBookmarkId": nullable(STRING)}),
+    "FormField": obj({"type": {"enum": [f"pspdfkit/form-field/{kind}"
+                                        for kind in FORM_FIELD_KINDS]},
+                      "v": {"const": 1}, "name": NAME,
+                      "annotationIds": {"type": "array", "items": STRING}},
+                     {"id": NEW_NAME, "label": STRING, "flags": {
+                         "type": "array", "items": {"enum": list(FORM_FIELD_FLAGS)}}}),
+    "FormFieldValue": obj({"type": {"const": "pspdfkit/form-field-value"}, "v": {"const": 1},
+                           "name": NAME, "value": {"anyOf": [
+                               {"type": "null"}, STRING, {"type": "array", "items": STRING}]}},
+                          {"optionIndexes": {"type": "array", "items": REVISION}}),
     "Imported": obj({"data": obj({"annotations": INTEGER, "attachments": INTEGER,
                                   "errors": {"type": "array"}}), "revision": WRITE_REVISION}),
     "Change": obj({"revision": REVISION, "id": STRING, "version": INTEGER,
@@ -147,80 +219,107 @@ SCHEMAS: dict[str, Any] = {
     "Health": obj({"ok": BOOLEAN}),
     "OpenApi": obj({"openapi": STRING, "paths": {"type": "object"}}),
 }
-COMMENT_CONTENT = obj({"text": obj({"format": {"enum": ["plain", "xhtml"]},
-                                      "value": STRING})},
-                      {"createdAt": STRING, "updatedAt": STRING,
+COMMENT_CONTENT = obj({"text": COMMENT_TEXT},
+                      {"createdAt": TIME, "updatedAt": TIME,
                        "customData": nullable({"type": "object"}),
                        "creatorName": nullable(STRING)})
 COMMENT_ITEM = obj({"content": COMMENT_CONTENT},
-                   {"id": STRING, "user_id": nullable(STRING), "group": nullable(STRING)})
+                   {"id": NEW_NAME, "user_id": nullable(STRING), "group": nullable(STRING)})
+def batch_item(shape: dict[str, Any]) -> dict[str, Any]:
+    """An item of a batch: each is checked on its own, and one that is not of ``shape`` is a
+    failing path of the 200 answer (the batch contract), not a refusal of the request."""
+    return {"anyOf": [shape, {}], "description": "checked on its own: an item not of this "
+                                                 "shape is a failing path of the answer"}
+
+
 JSON_BODIES: dict[str, Any] = {
-    "annotations": {"anyOf": [obj({"annotations": {"type": "array", "items": ITEM,
+    "annotations": {"anyOf": [obj({"annotations": {"type": "array", "items": batch_item(ITEM),
                                                    "minItems": 1}}), ITEM]},
-    "updates": obj({"annotations": {"type": "array", "minItems": 1,
-                                    "items": obj({"id": STRING, "content": ref("Content")},
-                                                 {"user_id": nullable(STRING),
-                                                  "group": nullable(STRING),
-                                                  "baseVersion": INTEGER})}}),
+    "updates": obj({"annotations": {"type": "array", "minItems": 1, "items": batch_item(obj(
+        {"id": STRING, "content": ref("Content")},
+        {"user_id": nullable(STRING), "group": nullable(STRING), "baseVersion": INTEGER}))}}),
     "update": obj({"content": ref("Content")}, {"user_id": nullable(STRING),
                                                  "group": nullable(STRING)}),
     "ids": obj({"annotationIds": {"anyOf": [{"type": "array", "items": NAME, "minItems": 1},
                                             {"const": "all"}]}}),
-    "instant-json": ref("InstantJson"),
-    "layer": obj({"name": NAME}, {"source_layer_name": STRING, "revision": REVISION,
-                                  "at": {"type": "string", "format": "date-time"}}) | NOT_BOTH,
-    "restore": {"anyOf": [obj({"revision": REVISION}),
-                          obj({"at": {"type": "string", "format": "date-time"}})]},
+    "instant-json": ref("InstantJsonImport"),
+    # copy_with_instant_json: an object without 'format' makes a plain copy, as Document
+    # Engine ignores a JSON body
+    "copy-instant-json": {"anyOf": [ref("InstantJsonImport"),
+                                    {"type": "object", "not": {"required": ["format"]}}]},
+    "layer": obj({"name": NEW_NAME}, {"source_layer_name": STRING, "revision": REVISION,
+                                  "at": TIME}) | NOT_BOTH,
+    "restore": {"anyOf": [obj({"revision": REVISION}), obj({"at": TIME})]} | NOT_BOTH,
     "confirm": obj({"annotationIds": {"type": "array", "items": NAME, "minItems": 1}},
                    {"timeout": {"type": "number", "minimum": 0, "maximum": 5}}),
     "comments": obj({"comments": {"type": "array", "items": COMMENT_ITEM, "minItems": 1}}),
-    "thread": obj({"annotation": ITEM,
+    "thread": obj({"annotation": ITEM | {"properties": {**ITEM["properties"],
+                                                         "content": MARKER}},
                    "comments": {"type": "array", "items": COMMENT_ITEM, "minItems": 1}}),
     "comment": obj({"content": COMMENT_CONTENT}, {"user_id": nullable(STRING),
                                                   "group": nullable(STRING)}),
-    "revoke": obj({"jwts": {"type": "array", "items": STRING, "minItems": 1}}),
-    "copy": obj({"document_id": NAME}, {"documentId": NAME, "new_document_id": NAME,
-                                        "newDocumentId": NAME}),
+    "revoke": obj({"jwts": {"type": "array", "items": batch_item(STRING), "minItems": 1}}),
+    "copy": obj({"document_id": NAME}, {"documentId": NAME,
+                                        "new_document_id": NEW_DOCUMENT_ID,
+                                        "newDocumentId": NEW_DOCUMENT_ID}),
     "pdf-options": obj({}, {"source": BOOLEAN, "flatten": BOOLEAN, "annotations": BOOLEAN,
-                            "comments": BOOLEAN, "type": {"enum": ["pdf", "pdfa"]},
+                            "comments": BOOLEAN, "type": {"const": "pdf"},
                             "revision": REVISION,
-                            "at": {"type": "string", "format": "date-time"}}) | NOT_BOTH,
+                            "at": TIME}, closed=True) | {
+        "allOf": [NOT_BOTH, {"anyOf": [{"not": {"required": ["source"]}},
+                                       {"properties": {"source": {"const": False}}},
+                                       {"propertyNames": {"const": "source"}}]}]},
 }
 BINARY = {"type": "string", "format": "binary"}
+FLAG = {"enum": ["true", "false", "1", "0", "yes", "no"]}  # a form's yes or no
+SHA256_NAMED = {"^[0-9a-fA-F]{64}$": BINARY}  # an attachment part, named by its bytes' hash
+
+
+def with_attachments(json_body: dict[str, Any]) -> dict[str, Any]:
+    """A multipart body: an 'annotation' part holding the JSON body, and one part per
+    attachment named by the SHA-256 hex of its bytes; no other part."""
+    return obj({"annotation": json_body}, closed=True) | {"patternProperties": SHA256_NAMED}
+
+
+# Multipart bodies; a part whose schema is an object travels as JSON (JSON_PARTS).
 MULTIPART: dict[str, Any] = {
-    "annotations": obj({"annotation": {"type": "string", "contentMediaType": "application/json"}},
-                       {}) | {"additionalProperties": BINARY,
-                              "description": "an 'annotation' part with the JSON body, plus "
-                                             "one part per attachment named by the SHA-256 "
-                                             "hex of its bytes"},
-    "updates": obj({"annotation": {"type": "string"}}) | {"additionalProperties": BINARY},
-    "update": obj({"annotation": {"type": "string"}}) | {"additionalProperties": BINARY},
-    "instant-json": obj({"instant.json": {"type": "string"}}),
-    "layer": obj({"name": NAME}, {"source_layer_name": STRING,
-                                  "instant.json": {"type": "string"}}),
-    "pdf": obj({"file": BINARY}, {"document_id": STRING, "title": STRING,
-                                  "overwrite_existing_document": BOOLEAN}),
+    "annotations": with_attachments(JSON_BODIES["annotations"]),
+    "updates": with_attachments(JSON_BODIES["updates"]),
+    "update": with_attachments(JSON_BODIES["update"]),
+    "instant-json": obj({"instant.json": ref("InstantJsonImport")}, closed=True),
+    "copy-instant-json": obj({"instant.json": ref("InstantJsonImport")}, closed=True),
+    "layer": obj({"name": NEW_NAME}, {"source_layer_name": STRING, "revision": REVISION,
+                                      "at": TIME,
+                                      "instant.json": ref("InstantJsonImport")},
+                 closed=True) | NOT_BOTH,
+    "pdf": obj({"file": BINARY}, {"document_id": NEW_DOCUMENT_ID, "title": STRING,
+                                  "overwrite_existing_document": FLAG,
+                                  "keep_current_annotations": FLAG,
+                                  "attachment": ref("InstantJsonImport") | {
+                                      "description": "an Instant JSON (or an XFDF) document "
+                                                     "to apply"}},
+               closed=True),
 }
+JSON_PARTS = ("annotation", "instant.json", "attachment")
 QUERY: dict[str, dict[str, Any]] = {
     "page_size": {"type": "integer", "minimum": 1, "maximum": 1000},
-    "cursor": STRING, "title": STRING, "document_id": STRING,
-    "start_date": {"type": "string", "format": "date-time"},
-    "end_date": {"type": "string", "format": "date-time"},
+    "cursor": {"type": "string", "pattern": CURSOR_PATTERN}, "title": STRING, "document_id": STRING,
+    "start_date": TIME,
+    "end_date": TIME,
     "order_by": {"enum": ["created_at", "title"]},
     "order_direction": {"enum": ["asc", "desc"]},
-    "revision": REVISION, "at": {"type": "string", "format": "date-time"},
+    "revision": REVISION, "at": TIME,
     "annotation_version": {"enum": ["1", "2"]},
-    "since": REVISION, "source": {"enum": ["true", "false"]},
-    "flatten": {"enum": ["true", "false"]}, "annotations": {"enum": ["true", "false"]},
-    "comments": {"enum": ["true", "false"]}, "type": {"enum": ["pdf", "pdfa"]},
-    "width": {"type": "string", "pattern": "^[0-9]+$"},
-    "height": {"type": "string", "pattern": "^[0-9]+$"},
+    "since": REVISION, "source": BOOLEAN, "flatten": BOOLEAN, "annotations": BOOLEAN,
+    "comments": BOOLEAN, "type": {"const": "pdf"},
+    "width": {"type": "integer", "minimum": 1, "maximum": MAX_SIDE},
+    "height": {"type": "integer", "minimum": 1, "maximum": MAX_SIDE},
     "jwt": STRING,
 }
 HEADERS: dict[str, dict[str, Any]] = {
     "pspdfkit-pdf-password": STRING,
     "Annolog-Min-Revision": REVISION,
-    "If-Match": STRING,
+    "If-Match": {"type": "string", "pattern": f"^(?:{IF_MATCH.pattern})$"},
 }
 ANSWERS: dict[str, dict[str, Any]] = {
     "pdf": {"application/pdf": {"schema": BINARY}},
@@ -259,22 +358,41 @@ def _responses(route: Any) -> dict[str, Any]:
 def _parameters(route: Any) -> list[dict[str, Any]]:
     parameters = [{"name": name, "in": "path", "required": True, "schema": STRING}
                   for name in PARAMETER.findall(route.path)]
-    parameters += [{"name": name, "in": "query", "required": False, "schema": QUERY[name]}
-                   for name in route.query]
+    if route.query_rule is None:
+        parameters += [{"name": name, "in": "query", "required": False,
+                        "schema": QUERY[name]} for name in route.query]
+    else:  # one object, each property its own query parameter (form, exploded)
+        parameters.append({
+            "name": "query", "in": "query", "required": _demands(route.query_rule),
+            "style": "form",
+            "explode": True, "description": "the query parameters, with a rule over them all",
+            "schema": {"type": "object", "properties": {name: QUERY[name]
+                                                        for name in route.query},
+                       "additionalProperties": False, **route.query_rule}})
     parameters += [{"name": name, "in": "header", "required": False, "schema": HEADERS[name]}
                    for name in route.headers]
     return parameters
 
 
+def _demands(rule: dict[str, Any]) -> bool:
+    """Whether a query rule wants at least one parameter (each of its choices requires one)."""
+    choices = rule.get("oneOf") or rule.get("anyOf") or []
+    return bool(choices) and all("required" in choice for choice in choices)
+
+
 def _request_body(route: Any) -> dict[str, Any] | None:
     if route.body is None:
         return None
+    content: dict[str, Any]
     if route.body == "pdf":
         content = {"application/pdf": {"schema": BINARY}}
     else:
         content = {"application/json": {"schema": JSON_BODIES[route.body]}}
     if route.body in MULTIPART:
-        content["multipart/form-data"] = {"schema": MULTIPART[route.body]}
+        schema = MULTIPART[route.body]
+        content["multipart/form-data"] = {"schema": schema, "encoding": {
+            part: {"contentType": "application/json"}
+            for part in JSON_PARTS if part in schema["properties"]}}
     return {"content": content, "required": True}
 
 

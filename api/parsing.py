@@ -165,6 +165,8 @@ def whole_number(value: Any, what: str, *, status: int = 400, maximum: int = MAX
                  ) -> int:
     """A whole number of 0 or more from a query, header, path or JSON value; refused (400 by
     default) before any work starts, so no stream ever fails half-way on one."""
+    if type(value) is float and value.is_integer() and 0 <= value <= maximum:
+        return int(value)  # JSON has one number type: 3.0 is the whole number 3
     text = str(value) if type(value) is int else value
     if not isinstance(text, str) or not ASCII_DIGITS.fullmatch(text) or int(text) > maximum:
         raise ApiError(status, f"{what} must be a whole number from 0 to {maximum}, not "
@@ -172,9 +174,19 @@ def whole_number(value: Any, what: str, *, status: int = 400, maximum: int = MAX
     return int(text)
 
 
+# An If-Match header annolog understands: one record version ("3", W/"3" or 3), or "*",
+# which any current version matches (RFC 9110). The OpenAPI document states the same.
+IF_MATCH = re.compile(r'\*|(?:W/)?"?([0-9]{1,19})"?')
+
+
 def if_match(header: str | None) -> int | None:
-    """The version named by an ``If-Match`` header (``"3"``, ``W/"3"`` or ``3``)."""
+    """The version an ``If-Match`` header names; None when it names none or any ("*")."""
     if header is None:
         return None
-    return whole_number(header.strip().removeprefix("W/").strip('"'),
-                        "If-Match (a record version, such as \"3\")")
+    found = IF_MATCH.fullmatch(header.strip())
+    if found is None:
+        raise ApiError(400, f"If-Match must be one record version, such as \"3\", or *; "
+                            f"not {header[:40]!r}")
+    if found.group(1) is None:
+        return None
+    return whole_number(found.group(1), "If-Match (a record version, such as \"3\")")

@@ -13,7 +13,14 @@ from api import comments, confirmations, documents, downloads, history, instant_
 from api.auth import PUBLIC_PATHS, client_of
 from api.context import PASSWORD_HEADER
 from api.errors import ApiError
-from api.openapi import build_openapi
+from api.openapi import (
+    ANY_FILTER,
+    MULTIPART,
+    NOT_BOTH,
+    ONE_SIDE,
+    SOURCE_ALONE,
+    build_openapi,
+)
 from api.parsing import whole_number
 from api.services import SERVICES
 
@@ -22,7 +29,7 @@ LAYER = DOC + "/layers/{layer_name}"
 
 
 
-MULTIPART_BODIES = ("annotations", "updates", "update", "instant-json", "layer", "pdf")
+
 
 
 @dataclass(frozen=True)
@@ -38,6 +45,7 @@ class Route:
     answer: str | None = None
     body: str | None = None
     query: tuple[str, ...] = ()
+    query_rule: dict[str, Any] | None = None  # a JSON Schema rule over the query as a whole
     headers: tuple[str, ...] = ()
     also: tuple[int, ...] = ()  # statuses its shape does not imply (409, 412, ...)
     extension: bool = False
@@ -56,7 +64,7 @@ class Route:
         if "{document_id}" in self.path:
             found |= {403, 404}  # a JWT's scope or a PDF password; no such document
         if self.body is not None:
-            found |= {408, 413, 422} | ({400} if self.body in MULTIPART_BODIES else {415})
+            found |= {408, 413, 422} | ({400} if self.body in MULTIPART else {415})
         return tuple(sorted(found))
 
 
@@ -100,12 +108,14 @@ ROUTES: list[Route] = [
     Route("DELETE", "/api/documents", documents.delete_documents,
           "Delete every document the filters match (title, document_id, start_date, end_date; "
           "at least one)", "BulkDeleted",
-          query=("title", "document_id", "start_date", "end_date"), headers=ANY_ROUTE),
+          query=("title", "document_id", "start_date", "end_date"), query_rule=ANY_FILTER,
+          headers=ANY_ROUTE),
     Route("GET", DOC + "/properties", documents.document_properties, "Document properties",
           "PropertiesAnswer", headers=DOCUMENT_ROUTE, jwt="read-document"),
     Route("GET", "/documents/{document_id}/cover", documents.cover_image,
           "The first page as PNG, 'width' or 'height' pixels (1..1024); no /api prefix",
-          answer="png", query=("width", "height", "jwt"), headers=DOCUMENT_ROUTE,
+          answer="png", query=("width", "height", "jwt"), query_rule=ONE_SIDE,
+          headers=DOCUMENT_ROUTE,
           jwt="cover-image"),
     Route("DELETE", DOC, documents.delete_document,
           "Delete a document, its layers and annotations", headers=DOCUMENT_ROUTE),
@@ -116,17 +126,20 @@ ROUTES: list[Route] = [
                   "The PDF with the layer's annotations written in (at a revision or time), "
                   "flattened or not; or the original upload (source=true)", answer="pdf",
                   query=("source", "flatten", "annotations", "comments", "type", "revision",
-                         "at"), headers=DOCUMENT_ROUTE, jwt="download"),
+                         "at"), query_rule={"allOf": [NOT_BOTH, SOURCE_ALONE]},
+                  headers=DOCUMENT_ROUTE, jwt="download"),
     *_both_layers("GET", "/document.xfdf", downloads.export_xfdf,
                   "The layer's annotations as XFDF 3.0 (at a revision or time)", answer="xfdf",
-                  query=("revision", "at"), headers=DOCUMENT_ROUTE, jwt="read-document"),
+                  query=("revision", "at"), query_rule=NOT_BOTH, headers=DOCUMENT_ROUTE,
+                  jwt="read-document"),
     *_both_layers("POST", "/pdf", downloads.download_pdf_posted,
                   "The PDF as GET …/pdf gives it, the options in a JSON body", answer="pdf",
                   body="pdf-options", headers=DOCUMENT_ROUTE, jwt="download"),
     *_both_layers("POST", "/copy_with_instant_json", documents.copy_with_instant_json,
                   "A copy of the document with an Instant JSON document applied to the "
                   "layer (all or nothing); a JSON body makes a plain copy",
-                  answer="CopiedWithInstantJson", body="instant-json", headers=DOCUMENT_ROUTE,
+                  answer="CopiedWithInstantJson", body="copy-instant-json",
+                  headers=DOCUMENT_ROUTE,
                   also=(409,)),
     *_both_layers("POST", "/pdf_with_instant_json", downloads.pdf_with_instant_json,
                   "The layer's PDF with an Instant JSON document applied; nothing is stored",
@@ -192,7 +205,7 @@ ROUTES: list[Route] = [
     *_both_layers("GET", "/document.json", instant_json.export_instant_json,
                   "Instant JSON export (extensions: revision=N, at=<ISO 8601>)",
                   answer="InstantJson", query=("revision", "at", "annotation_version"),
-                  headers=DOCUMENT_ROUTE, jwt="read-document"),
+                  query_rule=NOT_BOTH, headers=DOCUMENT_ROUTE, jwt="read-document"),
     *_both_layers("POST", "/apply_instant_json", instant_json.apply_instant_json,
                   "Apply an Instant JSON document (part instant.json) in one transaction",
                   answer="Imported", body="instant-json", headers=DOCUMENT_ROUTE),
@@ -242,14 +255,17 @@ ROUTE_OF = {(route.method, path): route for route in ROUTES for path in paths_of
 @web.middleware
 async def client_scope_middleware(request: web.Request, handler: Any) -> web.StreamResponse:
     """A client JWT reaches only its document and layer, through the routes its permissions
-    open, and never once revoked."""
+    open, and never once revoked. Every caller's query names only what the route takes."""
     client = client_of(request)
-    if client is None:
+    if client is None and not request.query_string:
         return await handler(request)
     resource = request.match_info.route.resource
     route = ROUTE_OF.get((request.method, resource.canonical)) if resource else None
     if route is None:
         return await handler(request)  # an unknown path: the router's own 404 or 405
+    check_query_names(request, route)
+    if client is None:
+        return await handler(request)
     if route.jwt is None:
         raise ApiError(403, f"{request.method} {route.path} needs the server token; a client "
                             "JWT cannot use it")
@@ -264,6 +280,19 @@ async def client_scope_middleware(request: web.Request, handler: Any) -> web.Str
     if await request.app[SERVICES].is_revoked(client.jti):
         raise ApiError(401, "this JWT has been revoked")
     return await handler(request)
+
+
+EVERY_ROUTE_QUERY = ("jwt", "min_revision")  # a client JWT; Annolog-Min-Revision's twin
+
+
+def check_query_names(request: web.Request, route: Route) -> None:
+    """An unknown query parameter is refused rather than ignored: a misspelt
+    ``revison=3`` would otherwise show the current state as if it were revision 3."""
+    for name in request.query:
+        if name not in route.query and name not in EVERY_ROUTE_QUERY:
+            known = ", ".join(route.query) or "none"
+            raise ApiError(400, f"unknown query parameter {name[:40]!r} (this route takes: "
+                                f"{known})")
 
 
 @web.middleware

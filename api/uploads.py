@@ -137,10 +137,11 @@ async def read_small_part(part: aiohttp.BodyPartReader, limit: int, budget: Budg
     return bytes(data)
 
 
-async def small_form(request: web.Request, services: Services, json_part: str
-                     ) -> dict[str, Any]:
-    """The parts of a small multipart form: ``json_part`` parsed as JSON, the others as
-    text (a layer's name, its source)."""
+async def small_form(request: web.Request, services: Services, json_part: str,
+                     text_parts: tuple[str, ...] = ()) -> dict[str, Any]:
+    """The parts of a small multipart form: ``json_part`` parsed as JSON, ``text_parts`` as
+    text (a layer's name, its source); any other part is refused, so a misspelt name never
+    passes unnoticed."""
     budget = Budget(services.settings.max_upload_bytes)
     check_declared_length(request, budget)
     fields: dict[str, Any] = {}
@@ -149,8 +150,12 @@ async def small_form(request: web.Request, services: Services, json_part: str
                                      services)
         if part.name == json_part:
             fields[json_part] = await parse_json(data, services)
-        elif part.name:
+        elif part.name in text_parts:
             fields[part.name] = utf8_text(data, f"the {part.name[:64]!r} part")
+        else:
+            known = ", ".join(map(repr, (json_part, *text_parts)))
+            raise ApiError(422, f"unexpected part {(part.name or '')[:64]!r}: this form "
+                                f"takes {known}")
     return fields
 
 

@@ -16,12 +16,18 @@ MAX_LAYER_NAME = 256
 # URL path separators '/' and '\' (WHATWG URL parsers read '\' as '/'), and surrogates,
 # which UTF-8 cannot carry. "." and ".." are dot segments: URL normalisation removes them,
 # so no URL could ever address such a name.
-UNSAFE_IN_NAMES = re.compile(r"[\x00-\x1f\x7f-\x9f/\\\ud800-\udfff]")
+UNSAFE_CLASS = r"\x00-\x1f\x7f-\x9f/\\"
+UNSAFE_IN_NAMES = re.compile(f"[{UNSAFE_CLASS}\\ud800-\\udfff]")
 # Unicode's bidirectional controls (the Bidi_Control property): invisible, they reorder what
 # a reader sees, so an id in an audit trail could pass for another ("abc\u202eed" shows as
 # "abcde").
-BIDI_CONTROLS = re.compile("[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+BIDI_CLASS = r"\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069"
+BIDI_CONTROLS = re.compile(f"[{BIDI_CLASS}]")
 DOT_SEGMENTS = (".", "..")
+# The same rules as JSON Schema, for the OpenAPI document: the characters a new name may
+# hold (name_problem adds: not a dot segment, not only white space). Surrogates are left
+# out: no UTF-8 text or JSON parser here yields one.
+NAME_CHARACTERS = f"[^{UNSAFE_CLASS}{BIDI_CLASS}]"
 
 
 def name_problem(value: str) -> str | None:

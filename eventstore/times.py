@@ -9,14 +9,18 @@ from typing import Any
 
 def utc(text: str) -> datetime:
     """``text`` (``Z``, an offset, or none, which means UTC) as an aware UTC datetime.
-    Raises ValueError for text that is no time, or one UTC cannot hold (year 1 at +02:00)."""
+    Raises ValueError for text that is no time; a time UTC cannot hold (year 1 at +02:00,
+    year 9999 at -02:00) becomes UTC's first or last moment."""
     try:
         moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-        if moment.tzinfo is None:
-            return moment.replace(tzinfo=UTC)
+    except ValueError:
+        raise ValueError(f"{text[:60]!r} is not an ISO 8601 time") from None
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=UTC)
+    try:
         return moment.astimezone(UTC)
-    except (ValueError, OverflowError):
-        raise ValueError(f"{text[:60]!r} is not an ISO 8601 time UTC can hold") from None
+    except OverflowError:  # year 1 at +02:00 is before UTC's first moment: the nearest one
+        return (datetime.min if moment.year == 1 else datetime.max).replace(tzinfo=UTC)
 
 
 # isoformat, never strftime: glibc's %Y writes the year 310 as "310", which no reader takes.

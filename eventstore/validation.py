@@ -759,7 +759,7 @@ def accepted_content(content: Any, page_count: int | None = None) -> dict[str, A
     if content.get("v") not in (1, 2) or isinstance(content.get("v"), bool):
         raise ContentError("'v' must be 1 or 2")
     stored = dict(content)
-    stored["pageIndex"] = _page_index(content.get("pageIndex"), page_count)
+    stored["pageIndex"] = page_index(content.get("pageIndex"), page_count)
     for key in ("bbox", "opacity"):
         if key not in content:
             raise ContentError(f"'{key}' is required")
@@ -801,7 +801,8 @@ def _null(stored: dict[str, Any], key: str, kind: str) -> None:
     del stored[key]
 
 
-def _page_index(value: Any, page_count: int | None) -> int:
+def page_index(value: Any, page_count: int | None) -> int:
+    """A page of the document (1.0 is page 1); ContentError names the problem."""
     try:
         index = _index(value)
     except ContentError:

@@ -410,6 +410,9 @@ class ReadModel:
             self._local.db = None
 
 
+CURSOR_PATTERN = "^[A-Za-z0-9_-]+$"  # what encode_cursor makes: base64url, no padding
+
+
 def encode_cursor(value: str, document_id: str) -> str:
     return base64.urlsafe_b64encode(orjson.dumps([value, document_id])).decode().rstrip("=")
 

@@ -17,7 +17,7 @@ from ulid import ULID
 from eventstore.domain import SECTION_KEYS, SECTIONS
 from eventstore.names import check_annotation_id
 from eventstore.times import utc
-from eventstore.validation import ContentError, validate_action
+from eventstore.validation import ContentError, page_index, validate_action
 
 FORM_FIELD_KINDS = ("text", "checkbox", "radio", "combobox", "listbox", "button", "signature",
                     "unknown")
@@ -87,8 +87,7 @@ def check_comment(record: Any, page_count: int | None, roots: Collection[str]
             and (text.get("value") is None or isinstance(text.get("value"), str)),
             "'text' must be {\"format\": \"plain\" or \"xhtml\", \"value\": a string}")
     if comment.get("pageIndex") is not None:
-        _expect(_is_index(comment["pageIndex"], page_count),
-                "'pageIndex' must be a page of this document (an integer from 0)")
+        comment["pageIndex"] = page_index(comment["pageIndex"], page_count)
     for key in TIMESTAMP_KEYS:
         _optional(comment, key, _is_timestamp, "an ISO 8601 time such as 2024-05-01T10:00:00Z")
     _optional(comment, "creatorName", lambda v: v is None or _is_text(v), "a string or null")
@@ -145,8 +144,18 @@ def check_form_field_value(record: Any, page_count: int | None, roots: Collectio
         isinstance(given, list) and all(isinstance(v, str) for v in given)),
         "'value' must be a string, a list of strings, or null")
     _optional(value, "optionIndexes", lambda v: isinstance(v, list) and all(
-        type(i) is int and i >= 0 for i in v), "a list of whole numbers")
+        _is_whole(i) for i in v), "a list of whole numbers")
+    if "optionIndexes" in value:  # JSON has one number type: 2.0 is the index 2
+        value["optionIndexes"] = [int(i) for i in value["optionIndexes"]]
     return value
+
+
+MAX_INDEX = 2**63 - 1  # what the log's JSON encoder holds
+
+
+def _is_whole(value: Any) -> bool:
+    return type(value) in (int, float) and float(value).is_integer() and \
+        0 <= value <= MAX_INDEX
 
 
 CHECKS = {"comments": check_comment, "bookmarks": check_bookmark,

@@ -110,7 +110,7 @@ async def client(aiohttp_client: Any, settings: Settings) -> Any:
 @pytest.fixture
 async def document(client: Any) -> str:
     """A two-page document with id 'doc'."""
-    response = await client.post("/api/documents?x=1", data=make_pdf(),
+    response = await client.post("/api/documents", data=make_pdf(),
                                  headers={**AUTH, "Content-Type": "application/pdf"})
     assert response.status == 200, await response.text()
     document_id = (await response.json())["data"]["document_id"]
