@@ -239,7 +239,7 @@ async def update_annotation(request: web.Request) -> web.Response:
         command = update_command(access.row.document_id, layer, item, client, brought)
         outcome, revision = await _write_one(services, command, request)
     result = client.decorate(outcome.result) if client else outcome.result
-    response = json_response({"data": result, "revision": revision}, revision=revision)
+    response = json_response({"data": result, "revision": revision or None}, revision=revision)
     response.headers["ETag"] = f'"{outcome.version}"'
     return response
 

@@ -126,7 +126,7 @@ async def update_comment(request: web.Request) -> web.Response:
     revision = await write_all(request, services, [command])
     record = await _comment(services, access.row.document_id, layer, comment_id)
     shown = client.decorate(record, "comments") if client else record
-    return json_response({"data": shown, "revision": revision}, revision=revision)
+    return json_response({"data": shown, "revision": revision or None}, revision=revision)
 
 
 async def delete_comment(request: web.Request) -> web.Response:

@@ -13,6 +13,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 from uuid import UUID
 
+import orjson
 from eventsourcing.domain import Aggregate
 from eventsourcing.utils import get_topic
 from ulid import ULID
@@ -133,6 +134,7 @@ class Decider:
         self.events: list[Aggregate.Event] = []
         self._undo: list[tuple[UUID, Any]] = []
         self._fresh_instances: set[str] = set()  # documents uploaded in this batch
+        self._kept_version = 0  # see decide
 
     def preload(self, commands: Sequence[Command]) -> None:
         """Read every head the batch needs with a few batched queries."""
@@ -196,11 +198,22 @@ class Decider:
             else:
                 self.heads[stream_id] = previous
 
-    def decide(self, command: Command, request_id: str) -> tuple[dict[str, Any] | None, int]:
-        """Append the command's events to the batch; returns (result, event count)."""
+    def decide(self, command: Command, request_id: str
+               ) -> tuple[dict[str, Any] | None, int, int]:
+        """Append the command's events to the batch; returns (result, event count, the
+        version of the record a change found already as asked: its write needed no event)."""
         before = len(self.events)
+        self._kept_version = 0
         result = DECISIONS[type(command)](self, command, request_id)
-        return result, len(self.events) - before
+        return result, len(self.events) - before, self._kept_version
+
+    def _already(self, record: Any, content: dict[str, Any], group: str | None) -> bool:
+        """Whether a record holds ``content`` and ``group`` already: such a change records
+        nothing (an identical save must not fill the history)."""
+        if record.group != group or not same_json(record.content, content):
+            return False
+        self._kept_version = record.version
+        return True
 
     def upload(self, command: UploadDocument, request_id: str) -> dict[str, Any]:
         stream_id = document_stream_id(command.document_id)
@@ -293,6 +306,8 @@ class Decider:
             return self._new(document, stream_id, head, command, command.user_id,
                              command.user_id, request_id)
         annotation = aggregate_from_head(head)
+        if self._already(annotation, command.content, command.group):
+            return annotation.record()
         self._keep_thread_root(document, command.layer, annotation, command.content,
                                request_id)
         annotation.update(content=command.content, group=command.group,
@@ -319,10 +334,12 @@ class Decider:
 
     def update_annotation(self, command: UpdateAnnotation, request_id: str) -> dict[str, Any]:
         document, annotation = self._live_annotation(command)
+        group = annotation.group if command.keep_group else command.group
+        if self._already(annotation, command.content, group):
+            return annotation.record()
         self._ensure_attachments(document, command)
         self._keep_thread_root(document, command.layer, annotation, command.content,
                                request_id)
-        group = annotation.group if command.keep_group else command.group
         annotation.update(content=command.content, group=group, user_id=command.user_id,
                           request_id=request_id)
         self._emit(annotation.collect_events())
@@ -539,6 +556,8 @@ class Decider:
                                      command.user_id, request_id)
         comment = aggregate_from_head(head)
         _same_root(comment, command.content)
+        if self._already(comment, command.content, command.group):
+            return comment.record()
         comment.update(content=command.content, group=command.group, user_id=command.user_id,
                        request_id=request_id)
         self._emit(comment.collect_events())
@@ -560,6 +579,8 @@ class Decider:
         _, comment = self._live_comment(command, request_id)
         _same_root(comment, command.content)
         group = comment.group if command.keep_group else command.group
+        if self._already(comment, command.content, group):
+            return comment.record()
         comment.update(content=command.content, group=group, user_id=command.user_id,
                        request_id=request_id)
         self._emit(comment.collect_events())
@@ -671,6 +692,13 @@ def _same_root(comment: Any, content: dict[str, Any]) -> None:
         raise NotAThreadRootError(
             f"comment {comment.annotation_id!r} belongs to annotation "
             f"{comment.content.get('rootId')!r}; a comment cannot move to another thread")
+
+
+def same_json(a: Any, b: Any) -> bool:
+    """Equal as JSON text: ``1`` is not ``1.0`` and ``true`` is not ``1``, as Python's ``==``
+    would have them."""
+    return orjson.dumps(a, option=orjson.OPT_SORT_KEYS) == \
+        orjson.dumps(b, option=orjson.OPT_SORT_KEYS)
 
 
 def merge_sections(current: dict[str, list[dict[str, Any]]],

@@ -195,16 +195,16 @@ class Writer:
                            ) -> tuple[list[list[Outcome]], list[LoggedEvent]]:
         decider = Decider(self.log, self.cache)
         decider.preload([c for r in batch for c in r.commands])
-        pending: list[list[tuple[Any, int, DomainError | None]]] = []
+        pending: list[list[tuple[Any, int, int, DomainError | None]]] = []
         for request in batch:
             checkpoint = decider.checkpoint()
             decided = [self._decide_one(decider, c, request.request_id)
                        for c in request.commands]
-            if request.atomic and any(error for _, _, error in decided):
+            if request.atomic and any(error for *_, error in decided):
                 decider.rollback(checkpoint)
-                decided = [(None, 0, error or NotAppliedError(
+                decided = [(None, 0, 0, error or NotAppliedError(
                     "not applied: another record of this all-or-nothing request failed"))
-                    for _, _, error in decided]
+                    for *_, error in decided]
             pending.append(decided)
         revisions, sizes = self._append(decider.events)
         # the last event of a stream wins
@@ -215,25 +215,25 @@ class Writer:
         outcomes, position = [], 0
         for decided in pending:
             request_outcomes: list[Outcome] = []
-            for result, count, error in decided:
+            for result, count, kept, error in decided:
                 if error is not None:
                     request_outcomes.append(Rejected(error))
                     continue
                 position += count
                 revision = revisions[position - 1] if count else 0
-                version = decider.events[position - 1].originator_version if count else 0
+                version = decider.events[position - 1].originator_version if count else kept
                 request_outcomes.append(Accepted(result, revision, version))
             outcomes.append(request_outcomes)
         return outcomes, [LoggedEvent(r, e) for r, e in zip(revisions, decider.events, strict=True)]
 
     @staticmethod
     def _decide_one(decider: Decider, command: Command,
-                    request_id: str) -> tuple[Any, int, DomainError | None]:
+                    request_id: str) -> tuple[Any, int, int, DomainError | None]:
         try:
-            result, count = decider.decide(command, request_id)
+            result, count, kept = decider.decide(command, request_id)
         except DomainError as error:
-            return None, 0, error
-        return result, count, None
+            return None, 0, 0, error
+        return result, count, kept, None
 
     def _append(self, events: list[Aggregate.Event]) -> tuple[list[int], list[int]]:
         """(revision, stored size) of each event."""
