@@ -35,8 +35,11 @@ async def read_instant_json(request: web.Request, services: Services) -> Any:
 
 
 async def plan_for(services: Services, access: DocumentAccess, document: Any,
-                   layer: str = DEFAULT_LAYER, before: Sequence[Command] = ()) -> ImportPlan:
-    """The import plan of a document for a layer, after the commands ``before``."""
+                   layer: str = DEFAULT_LAYER, before: Sequence[Command] = (), *,
+                   whole: bool = False) -> ImportPlan:
+    """The import plan of a document for a layer, after the commands ``before``. A
+    ``whole`` document (a save) is the layer's whole state: its comments' roots are its own
+    annotations, or annotations of the PDF that it leaves as they are."""
     pdf_id = None
     if isinstance(document, dict) and document.get("pdfId") is not None:
         pdf_id = await services.run(pdf_identifier, services.blobs.path(access.row.sha256),
@@ -44,8 +47,12 @@ async def plan_for(services: Services, access: DocumentAccess, document: Any,
     layer_ids: list[str] = [c.annotation_id for c in before if hasattr(c, "annotation_id")]
     if isinstance(document, dict) and document.get("comments"):  # they need their roots
         await services.caught_up()
-        layer_ids += await services.run(services.read_model.live_annotation_ids,
-                                        access.row.document_id, layer)
+        read, document_id = services.read_model, access.row.document_id
+        if whole:
+            layer_ids += (await services.run(read.records_by_pdf_object, document_id,
+                                             layer)).values()
+        else:
+            layer_ids += await services.run(read.live_annotation_ids, document_id, layer)
     numbers: list[int] = []
     recorded: dict[int, str] = {}
     if isinstance(document, dict) and document.get("skippedPdfObjectIds"):

@@ -22,6 +22,7 @@ from eventstore.validation import FLOAT32_MAX
 from projections.covers import MAX_SIDE
 from projections.instant_json import FORMAT
 from projections.queries import CURSOR_PATTERN
+from projections.saves import OUTCOMES
 from projections.sections import FORM_FIELD_FLAGS, FORM_FIELD_KINDS
 
 STATUS_TEXT = {
@@ -29,7 +30,8 @@ STATUS_TEXT = {
     200: "OK", 400: "Bad request: a malformed number, name, multipart body or query",
     401: "Missing or invalid token", 403: "Forbidden: a JWT's scope, or a PDF password",
     404: "Not found", 408: "The request body stopped arriving",
-    409: "Conflict: the id exists already, or a revision beyond the log's",
+    409: "Conflict: the id exists already, a revision beyond the log's, or a save's "
+         "records changed by someone else too",
     412: "The record changed since the version given (If-Match)", 413: "Too large",
     415: "Unsupported media type", 422: "Invalid input: {\"error\": {\"reason\": ...}}",
     503: "The log could not be written, or the read model did not catch up in time",
@@ -184,6 +186,12 @@ SCHEMAS: dict[str, Any] = {
                            "name": NAME, "value": {"anyOf": [
                                {"type": "null"}, STRING, {"type": "array", "items": STRING}]}},
                           {"optionIndexes": {"type": "array", "items": REVISION}}),
+    "Saved": obj({"data": obj({**{outcome: INTEGER for outcome in OUTCOMES},
+                                "conflicts": {"type": "array", "items": obj(
+                                    {"kind": STRING, "id": STRING},
+                                    {"current": nullable({"type": "object"}),
+                                     "reason": STRING})}}),
+                  "revision": WRITE_REVISION}),
     "Imported": obj({"data": obj({"annotations": INTEGER, "attachments": INTEGER,
                                   "errors": {"type": "array"}}), "revision": WRITE_REVISION}),
     "Change": obj({"revision": REVISION, "id": STRING, "version": INTEGER,
@@ -319,6 +327,7 @@ QUERY: dict[str, dict[str, Any]] = {
 HEADERS: dict[str, dict[str, Any]] = {
     "pspdfkit-pdf-password": STRING,
     "Annolog-Min-Revision": REVISION,
+    "Annolog-Base-Revision": REVISION,
     "If-Match": {"type": "string", "pattern": f"^(?:{IF_MATCH.pattern})$"},
 }
 ANSWERS: dict[str, dict[str, Any]] = {

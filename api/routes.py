@@ -13,6 +13,7 @@ from api import comments, confirmations, documents, downloads, history, instant_
 from api.auth import PUBLIC_PATHS, client_of
 from api.context import PASSWORD_HEADER
 from api.errors import ApiError
+from api.instant_json import BASE_REVISION_HEADER
 from api.openapi import (
     ANY_FILTER,
     MULTIPART,
@@ -206,6 +207,12 @@ ROUTES: list[Route] = [
                   "Instant JSON export (extensions: revision=N, at=<ISO 8601>)",
                   answer="InstantJson", query=("revision", "at", "annotation_version"),
                   query_rule=NOT_BOTH, headers=DOCUMENT_ROUTE, jwt="read-document"),
+    *_both_layers("PUT", "/document.json", instant_json.save_instant_json,
+                  "Save the layer whole (a viewer's export): only the difference is recorded, "
+                  "merged with others' writes since Annolog-Base-Revision",
+                  answer="Saved", body="instant-json",
+                  headers=(*DOCUMENT_ROUTE, BASE_REVISION_HEADER), also=(409,),
+                  extension=True),
     *_both_layers("POST", "/apply_instant_json", instant_json.apply_instant_json,
                   "Apply an Instant JSON document (part instant.json) in one transaction",
                   answer="Imported", body="instant-json", headers=DOCUMENT_ROUTE),

@@ -174,6 +174,7 @@ class UpdateComment:
     group: str | None = None
     keep_group: bool = True
     guard: Guard | None = field(default=None, compare=False)
+    base_version: int | None = None  # refuse unless the comment is still at this version
 
 
 @dataclass(frozen=True)
@@ -186,6 +187,7 @@ class DeleteComment:
     user_id: str | None = None
     missing_ok: bool = False
     guard: Guard | None = field(default=None, compare=False)
+    base_version: int | None = None
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,6 @@ from collections.abc import Callable, Sequence
 from typing import Any
 from uuid import UUID
 
-import orjson
 from eventsourcing.domain import Aggregate
 from eventsourcing.utils import get_topic
 from ulid import ULID
@@ -58,6 +57,7 @@ from eventstore.domain import (
     comment_stream_id,
     document_stream_id,
     layer_stream_id,
+    same_json,
     sections_stream_id,
     thread_stream_id,
     token_stream_id,
@@ -324,12 +324,7 @@ class Decider:
             raise not_found
         annotation = aggregate_from_head(head)
         _judge(command.guard, annotation, not_found)
-        base = getattr(command, "base_version", None)
-        if base is not None and base != annotation.version:
-            raise StaleVersionError(
-                f"annotation {command.annotation_id!r} is at version {annotation.version}, "
-                f"not {base}: it changed since; nothing was saved",
-                {**annotation.record(), "version": annotation.version})
+        _still_at(getattr(command, "base_version", None), annotation, "annotation")
         return document, annotation
 
     def update_annotation(self, command: UpdateAnnotation, request_id: str) -> dict[str, Any]:
@@ -573,6 +568,7 @@ class Decider:
             raise not_found
         comment = aggregate_from_head(head)
         _judge(command.guard, comment, not_found)
+        _still_at(command.base_version, comment, "comment")
         return document, comment
 
     def update_comment(self, command: UpdateComment, request_id: str) -> dict[str, Any]:
@@ -687,18 +683,19 @@ def _judge(guard: Guard | None, aggregate: Any, not_found: Exception) -> None:
         raise ForbiddenError(verdict)
 
 
+def _still_at(base: int | None, record: Any, kind: str) -> None:
+    """A change based on a version refuses to land on another."""
+    if base is not None and base != record.version:
+        raise StaleVersionError(
+            f"{kind} {record.annotation_id!r} is at version {record.version}, not {base}: it "
+            "changed since; nothing was saved", {**record.record(), "version": record.version})
+
+
 def _same_root(comment: Any, content: dict[str, Any]) -> None:
     if content.get("rootId") != comment.content.get("rootId"):
         raise NotAThreadRootError(
             f"comment {comment.annotation_id!r} belongs to annotation "
             f"{comment.content.get('rootId')!r}; a comment cannot move to another thread")
-
-
-def same_json(a: Any, b: Any) -> bool:
-    """Equal as JSON text: ``1`` is not ``1.0`` and ``true`` is not ``1``, as Python's ``==``
-    would have them."""
-    return orjson.dumps(a, option=orjson.OPT_SORT_KEYS) == \
-        orjson.dumps(b, option=orjson.OPT_SORT_KEYS)
 
 
 def merge_sections(current: dict[str, list[dict[str, Any]]],

@@ -15,6 +15,7 @@ from hashlib import sha1
 from typing import TYPE_CHECKING, Any
 from uuid import NAMESPACE_URL, UUID, uuid5
 
+import orjson
 from eventsourcing.domain import Aggregate
 
 NAMESPACE = uuid5(NAMESPACE_URL, "urn:annolog")
@@ -362,3 +363,10 @@ def aggregate_from_head(event: Aggregate.Event) -> Any:
 HEAD_CLASSES = ((Comment.Event, Comment), (Annotation.Event, Annotation),
                 (Thread.Event, Thread), (Document.Event, Document), (Layer.Event, Layer),
                 (LayerSections.Event, LayerSections))
+
+
+def same_json(a: Any, b: Any) -> bool:
+    """Equal as JSON text: ``1`` is not ``1.0`` and ``true`` is not ``1``, as Python's ``==``
+    would have them."""
+    return orjson.dumps(a, option=orjson.OPT_SORT_KEYS) == \
+        orjson.dumps(b, option=orjson.OPT_SORT_KEYS)

@@ -392,6 +392,13 @@ class ReadModel:
         return [{"id": r[0], "version": r[1], "revision": r[2], "persistedAt": r[3],
                  "deleted": bool(r[4]), "record": orjson.loads(r[5])} for r in rows]
 
+    def live_versions(self, document_id: str, layer: str, table: str) -> dict[str, int]:
+        """The version of each live record of a layer's ``annotations`` or ``comments``."""
+        assert table in ("annotations", "comments")
+        return dict(self.db.execute(
+            f"SELECT id, version FROM {table} WHERE document_id = ? AND layer = ? "
+            "AND deleted = 0", [document_id, layer]).fetchall())
+
     def live_annotation_ids(self, document_id: str, layer: str) -> list[str]:
         return [r[0] for r in self.db.execute(
             "SELECT id FROM annotations WHERE document_id = ? AND layer = ? AND deleted = 0 "
