@@ -32,6 +32,8 @@ def create_app(settings: Settings) -> web.Application:
         middlewares=[request_id_middleware, error_middleware, auth_middleware,
                      client_scope_middleware, min_revision_middleware],
     )
+    if settings.cors_origins:
+        log.info("cross-origin requests allowed from %s", ", ".join(settings.cors_origins))
     app[SETTINGS] = settings
     app[JWT_CONFIG] = JwtConfig.load(settings.jwt_public_key, settings.jwt_algorithm)
     app.cleanup_ctx.append(services_context)

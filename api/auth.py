@@ -10,6 +10,7 @@ import re
 from aiohttp import web
 
 from api.clients import CLIENT, Client, JwtConfig, decode_client
+from api.cors import is_preflight
 from api.errors import ApiError, Handler
 from api.settings import SETTINGS
 
@@ -73,7 +74,7 @@ def bearer_of(request: web.Request) -> str | None:
 @web.middleware
 async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     """The server token grants everything; a client JWT becomes ``request[CLIENT]``."""
-    if not is_public(request.path):
+    if not is_public(request.path) and not is_preflight(request):  # a browser sends no token
         token = bearer_of(request)
         if token is not None:
             request[CLIENT] = decode_client(token, request.app[JWT_CONFIG])

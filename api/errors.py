@@ -163,7 +163,9 @@ def _error_answer(request: web.Request, error: Exception) -> web.StreamResponse:
         return error_response(413, f"the request body is larger than the limit: {error.text}")
     if isinstance(error, web.HTTPException):
         if error.status >= 400 and error.content_type != "application/json":
-            return error_response(error.status, error.reason)
+            default = f"{error.status}: {error.reason}"  # aiohttp's text when none is given
+            said = error.text if error.text and error.text != default else error.reason
+            return error_response(error.status, said)
         raise error
     if isinstance(error, RecursionError):  # only input nested past every bound gets here
         log.warning("%s %s: input nested too deeply (request %s)", request.method,

@@ -197,7 +197,8 @@ SCHEMAS: dict[str, Any] = {
     "Change": obj({"revision": REVISION, "id": STRING, "version": INTEGER,
                    "kind": {"enum": ["created", "updated", "recreated", "deleted"]},
                    "at": STRING, "user_id": nullable(STRING), "record": ref("Record")},
-                  {"of": {"const": "comment"}}),
+                  {"of": {"const": "comment"}, "request_id": nullable(STRING),
+                   "client_id": nullable(STRING)}),
     "History": obj({"data": {"type": "array", "items": ref("Change")}}),
     "Confirmations": obj({"data": {"type": "array", "items": obj({
         "id": STRING, "version": INTEGER, "revision": REVISION, "persistedAt": STRING,

@@ -12,6 +12,7 @@ from api import annotations as annotation_routes  # "annotations" is also a __fu
 from api import comments, confirmations, documents, downloads, history, instant_json, layers, sync
 from api.auth import PUBLIC_PATHS, client_of
 from api.context import PASSWORD_HEADER
+from api.cors import allow_origins
 from api.errors import ApiError
 from api.instant_json import BASE_REVISION_HEADER
 from api.openapi import (
@@ -24,6 +25,7 @@ from api.openapi import (
 )
 from api.parsing import whole_number
 from api.services import SERVICES
+from api.settings import SETTINGS
 
 DOC = "/api/documents/{document_id}"
 LAYER = DOC + "/layers/{layer_name}"
@@ -51,6 +53,7 @@ class Route:
     also: tuple[int, ...] = ()  # statuses its shape does not imply (409, 412, ...)
     extension: bool = False
     jwt: str | None = None  # the permission a client JWT needs here; None: server token only
+    source_jwt: str | None = None  # the permission ``?source=true`` needs instead
 
     @property
     def authenticated(self) -> bool:
@@ -128,7 +131,7 @@ ROUTES: list[Route] = [
                   "flattened or not; or the original upload (source=true)", answer="pdf",
                   query=("source", "flatten", "annotations", "comments", "type", "revision",
                          "at"), query_rule={"allOf": [NOT_BOTH, SOURCE_ALONE]},
-                  headers=DOCUMENT_ROUTE, jwt="download"),
+                  headers=DOCUMENT_ROUTE, jwt="download", source_jwt="read-document"),
     *_both_layers("GET", "/document.xfdf", downloads.export_xfdf,
                   "The layer's annotations as XFDF 3.0 (at a revision or time)", answer="xfdf",
                   query=("revision", "at"), query_rule=NOT_BOTH, headers=DOCUMENT_ROUTE,
@@ -251,9 +254,17 @@ def setup_routes(app: web.Application) -> None:
     # added (26 µs of a read's CPU when a busy route came late): the annotation routes,
     # which carry nearly all traffic, go first, and the trailing-slash twins last.
     busy_first = sorted(ROUTES, key=lambda route: "/annotations" not in route.path)
-    for slash in (False, True):
-        for route in busy_first:
-            app.router.add_route(route.method, paths_of(route)[slash], route.handler)
+    # The methods of one path added one after another share one resource (aiohttp makes a
+    # new one otherwise), which a CORS preflight needs to find every method of the path.
+    place: dict[str, int] = {}
+    for route in busy_first:
+        place.setdefault(route.path, len(place))
+    grouped = sorted(busy_first, key=lambda route: place[route.path])
+    added = [app.router.add_route(route.method, paths_of(route)[slash], route.handler)
+             for slash in (False, True) for route in grouped]
+    origins = app[SETTINGS].cors_origins
+    if origins:
+        allow_origins(app, origins, added)
 
 
 ROUTE_OF = {(route.method, path): route for route in ROUTES for path in paths_of(route)}
@@ -273,11 +284,14 @@ async def client_scope_middleware(request: web.Request, handler: Any) -> web.Str
     check_query_names(request, route)
     if client is None:
         return await handler(request)
-    if route.jwt is None:
+    needed = route.jwt
+    if route.source_jwt is not None and request.query.get("source") == "true":
+        needed = route.source_jwt  # the PDF a viewer displays, not a download of the layer
+    if needed is None:
         raise ApiError(403, f"{request.method} {route.path} needs the server token; a client "
                             "JWT cannot use it")
-    if route.jwt not in client.permissions:
-        raise ApiError(403, f"the JWT lacks the '{route.jwt}' permission this route needs")
+    if needed not in client.permissions:
+        raise ApiError(403, f"the JWT lacks the '{needed}' permission this route needs")
     if request.match_info.get("document_id") != client.document_id:
         raise ApiError(403, "the JWT is for another document (its `document_id` claim)")
     layer = request.match_info.get("layer_name", "")

@@ -9,6 +9,8 @@ from typing import Any
 
 from aiohttp import web
 
+from api.cors import parse_origins
+
 DEVELOPMENT_TOKEN = "secret"
 EVERYWHERE = "0.0.0.0"
 LOOPBACK = "127.0.0.1"  # where a server with the well-known development token listens
@@ -34,6 +36,7 @@ class Settings:
     body_timeout: float = 30.0  # seconds a request body may send nothing before a 408
     header_timeout: float = 15.0  # seconds for a request's headers, and idle keep-alive
     max_connections: int = 1000  # open at once; one more is answered 503
+    cors_origins: tuple[str, ...] = ()  # origins whose pages may call annolog (CORS)
 
     @property
     def blobs_path(self) -> Path:
@@ -54,6 +57,7 @@ class Settings:
             jwt_algorithm=env.get("JWT_ALGORITHM") or None,
             database_url=env.get("ANNOLOG_DATABASE_URL") or None,
             blob_dir=Path(env["ANNOLOG_BLOB_DIR"]) if env.get("ANNOLOG_BLOB_DIR") else None,
+            cors_origins=parse_origins(env.get("ANNOLOG_CORS_ORIGINS") or ""),
             **numbers,
         )
 

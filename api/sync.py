@@ -23,7 +23,7 @@ from api.context import (
     materialise,
     update_command,
 )
-from api.errors import ApiError, request_id
+from api.errors import REQUEST_ID_PATTERN, ApiError
 from api.hub import HUB, SEND_TIMEOUT, Subscriber
 from api.parsing import check_layer_name, parse_item, whole_number
 from api.services import Services
@@ -129,9 +129,11 @@ async def _receive(request: web.Request, services: Services, access: DocumentAcc
                              "reason": getattr(error, "reason", str(error))})
     if not commands:
         return
-    # Each message is a write of its own: sharing the socket's request id would make time
-    # travel count the socket's consecutive messages as one write.
-    write_id = f"{request_id(request)}.{ULID()}"
+    # Each message is a write of its own (sharing the socket's request id would make time
+    # travel count the socket's consecutive messages as one), named after the socket and the
+    # message's own id: every change message it causes carries both, so that a client knows
+    # its echoes without guessing.
+    write_id = f"sync:{subscriber.client_id}:{_message_id(message)}"
     try:
         await materialise(request, services, access, layer, write_id)
     except ApiError as error:
@@ -162,6 +164,14 @@ async def _token_refusal(services: Services, client: Client) -> str | None:
     if await services.is_revoked(client.jti):
         return "the JWT has been revoked"
     return None
+
+
+def _message_id(message: dict[str, Any]) -> str:
+    """The client's id for a message (``requestId``), or a fresh one."""
+    given = message.get("requestId")
+    if isinstance(given, str) and REQUEST_ID_PATTERN.fullmatch(given):
+        return given
+    return str(ULID())
 
 
 def _change_id(change: Any) -> Any:

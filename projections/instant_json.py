@@ -31,6 +31,32 @@ TIMESTAMP_KEYS = ("createdAt", "updatedAt")
 TEXT_TYPES = ("pspdfkit/note", "pspdfkit/text", "pspdfkit/comment-marker")
 
 
+# What the engine exports for a key the record left out (None: any value, the engine's own).
+DEFAULTS: dict[str, dict[str, Any]] = {
+    "pspdfkit/note": {"color": "#FCED8C", "icon": "note"},
+    "pspdfkit/text": {"borderWidth": 0, "font": "Helvetica", "fontColor": "#000000",
+                      "fontSize": 0, "isFitting": True, "lineHeightFactor": None,
+                      "rotation": 0, "borderColor": None, "borderDashArray": None},
+    "pspdfkit/ink": {"strokeColor": "#000000"},
+    "pspdfkit/link": {"borderColor": None, "borderWidth": None},  # with a borderStyle
+    "pspdfkit/markup/highlight": {"blendMode": "multiply", "color": "#FCED8C"},
+    "pspdfkit/markup/underline": {"color": "#000000"},
+    "pspdfkit/markup/strikeout": {"color": "#FF0000"},
+    "pspdfkit/markup/squiggly": {"color": "#FF0000"},
+    "pspdfkit/markup/redaction": {"rotation": 0, "fontSize": 0},
+    "pspdfkit/stamp": {"rotation": 0, "title": None},  # title: the subject, if any
+    "pspdfkit/image": {"rotation": 0},
+    **{kind: {"measurementBBox": None, "measurementPrecision": None,  # of measured shapes
+              "measurementScale": None}
+       for kind in ("pspdfkit/shape/rectangle", "pspdfkit/shape/ellipse",
+                    "pspdfkit/shape/line", "pspdfkit/shape/polygon",
+                    "pspdfkit/shape/polyline")},
+}
+# Values the engine leaves out of its export, as they are what no value means.
+OMITTED = {"blendMode": "normal", "isSignature": False, "repeatOverlayText": False,
+           "cloudyBorderIntensity": 0, "lineCaps": {}}
+
+
 def canonical_timestamp(value: str) -> str:
     """Whole seconds in UTC, as the engine exports them (validated on the way in)."""
     return utc_second_text(utc(value))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import re
 import threading
 import time
 from collections.abc import Iterator
@@ -68,17 +69,26 @@ class AttachmentRow:
     byte_size: int
 
 
-CHANGE_COLUMNS = "revision, annotation_id, version, kind, at, user_id, record"
-COMMENT_CHANGE_COLUMNS = "revision, comment_id, version, kind, at, user_id, record"
+CHANGE_COLUMNS = "revision, annotation_id, version, kind, at, user_id, record, request_id"
+COMMENT_CHANGE_COLUMNS = "revision, comment_id, version, kind, at, user_id, record, request_id"
+# A write over sync names its socket in its request id: sync:<clientId>:<the message's id>
+SYNC_REQUEST = re.compile(r"sync:([^:]+):")
 
 
 def _change(row: tuple) -> dict[str, Any]:
     """A change as the history and change-feed extensions serve it; a comment's says so."""
     change = {"revision": row[0], "id": row[1], "version": row[2], "kind": row[3],
-              "at": row[4], "user_id": row[5], "record": orjson.loads(row[6])}
-    if len(row) > 7 and row[7]:
-        change["of"] = row[7]
+              "at": row[4], "user_id": row[5], "record": orjson.loads(row[6]),
+              "request_id": row[7], "client_id": _client_of(row[7])}
+    if len(row) > 8 and row[8]:
+        change["of"] = row[8]
     return change
+
+
+def _client_of(request_id: str | None) -> str | None:
+    """The sync socket a change came from (the clientId of its hello), if any."""
+    found = SYNC_REQUEST.match(request_id or "")
+    return found.group(1) if found else None
 
 
 _PAGE = ("SELECT {columns}, {of} FROM {table} WHERE document_id = ? AND layer = ? "
@@ -298,7 +308,7 @@ class ReadModel:
     def comment_history(self, document_id: str, layer: str, comment_id: str
                         ) -> list[dict[str, Any]]:
         return [_change(row) for row in self.db.execute(
-            "SELECT revision, comment_id, version, kind, at, user_id, record "
+            f"SELECT {COMMENT_CHANGE_COLUMNS} "
             "FROM comment_changes WHERE document_id = ? AND layer = ? AND comment_id = ? "
             "ORDER BY revision", [document_id, layer, comment_id])]
 

@@ -57,8 +57,8 @@ COMMENT_KINDS = {TOPICS[Comment.Created]: "created", TOPICS[Comment.Updated]: "u
 
 INSERT_CHANGE = """
 INSERT OR IGNORE INTO changes (revision, document_id, layer, annotation_id, version, kind, at,
-    user_id, record)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+    user_id, record, request_id)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 """
 
 UPSERT_ANNOTATION = """
@@ -338,8 +338,9 @@ class ReadModelWriter:
         user = fields["created_by"] if creation else fields["updated_by"]
         self.db.execute(
             "INSERT OR IGNORE INTO comment_changes (revision, document_id, layer, comment_id, "
-            "version, kind, at, user_id, record) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [revision, *key, version, kind, at, user, record])
+            "version, kind, at, user_id, record, request_id) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [revision, *key, version, kind, at, user, record, fields.get("request_id")])
 
     def _revoked(self, revision: int, version: int, fields: dict[str, Any]) -> None:
         self._revocations_touched = True
@@ -369,7 +370,8 @@ class ReadModelWriter:
             fields["updated_by"], record, version, revision, created_revision, created_at, at,
             int(topic == DELETION), creation)
         user = fields["created_by"] if topic in CREATIONS else fields["updated_by"]
-        changes.append((revision, *key, version, KINDS[topic], at, user, record))
+        changes.append((revision, *key, version, KINDS[topic], at, user, record,
+                        fields.get("request_id")))
 
     def insert_changes(self, facts: Iterable[Fact]) -> None:
         """Only the ``changes`` rows of annotation events: a bulk replay derives the

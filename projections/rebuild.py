@@ -59,7 +59,7 @@ AT = """CASE WHEN e.at LIKE '%+00:00' THEN
     ELSE annolog_at(e.at) END"""
 
 CHANGE_COLUMNS = ("revision, document_id, layer, annotation_id, version, kind, at, user_id, "
-                  "record")
+                  "record, request_id")
 SELECTED = ", ".join(AT if column == "at" else f"e.{column}"
                      for column in CHANGE_COLUMNS.split(", "))
 
@@ -81,6 +81,7 @@ SELECT e.revision, e.document_id, json_extract(e.s, '$.layer') AS layer, e.annot
                 'createdBy', json_extract(e.s, '$.created_by'),
                 'updatedBy', json_extract(e.s, '$.updated_by'),
                 'group', json_extract(e.s, '$.group')) AS record,
+    json_extract(e.s, '$.request_id') AS request_id,
     e.instance
 FROM (SELECT revision, version, topic, s,
              json_extract(s, '$.document_id') AS document_id,

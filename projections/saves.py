@@ -13,7 +13,8 @@ revision (None where absent):
 - otherwise both changed it: a conflict; theirs stays, and the save reports it.
 
 "Equal" is equal as exported Instant JSON (what ``GET …/document.json`` gives), so a viewer
-that re-exports what it loaded changes nothing. A record standing for an annotation of the
+that re-exports what it loaded changes nothing (the times and defaults a viewer fills in on
+records that left them out do not count). A record standing for an annotation of the
 PDF (``pdfObjectId``) that the save leaves out is kept unless the save lists it in
 ``skippedPdfObjectIds``: a viewer exports only what differs from its PDF.
 """
@@ -38,7 +39,14 @@ from eventstore.commands import (
     UpdateComment,
 )
 from eventstore.domain import SECTIONS, same_json
-from projections.instant_json import ImportPlan, canonical_timestamp, export_annotation
+from projections.instant_json import (
+    DEFAULTS,
+    OMITTED,
+    TIMESTAMP_KEYS,
+    ImportPlan,
+    canonical_timestamp,
+    export_annotation,
+)
 from projections.queries import ReadModel, instant_comment
 from projections.sections import export_sections
 
@@ -77,6 +85,23 @@ def incoming_view(plan: ImportPlan) -> View:
                 export_sections(stored, canonical_timestamp), stored)
 
 
+def as_loaded(record: Any, reference: Any) -> Any:
+    """``record`` (a save's annotation) without what a viewer fills in on loading
+    ``reference`` (the stored record it compares with), where ``reference`` left it out:
+    'createdAt' and 'updatedAt' (the moment it loaded it), and keys at the engine's default
+    ('color' and 'icon' of a note, ...). That alone is no change: compared without them, a
+    record is unchanged; changed anyway, it is saved as sent, these keys included. A key
+    whose default is the viewer's own choice (None in DEFAULTS) counts, as a user may have
+    set it."""
+    if record is None or reference is None:
+        return record
+    defaults = DEFAULTS.get(str(record.get("type")), {})
+    filled = [key for key, value in record.items() if key not in reference and (
+        key in TIMESTAMP_KEYS or (key in OMITTED and same_json(OMITTED[key], value))
+        or (defaults.get(key) is not None and same_json(defaults[key], value)))]
+    return {k: v for k, v in record.items() if k not in filled} if filled else record
+
+
 def _by_id(sections: dict[str, list[dict[str, Any]]]) -> dict[str, dict[str, Any]]:
     return {record["id"]: record for record in sections.get("comments", [])}
 
@@ -92,13 +117,15 @@ class SavePlan:
     attachments: set[str] = field(default_factory=set)  # those the commands bring
 
 
-def merge(mine: Any, theirs: Any, base: Any, based: bool) -> str:
-    """How one record of a save fares (see the module's docstring)."""
-    if same_json(mine, theirs):
+def merge(mine: Any, theirs: Any, base: Any, based: bool,
+          loaded: Callable[[Any, Any], Any] = lambda record, _: record) -> str:
+    """How one record of a save fares (see the module's docstring); ``loaded(mine,
+    reference)`` is mine as compared with ``reference``."""
+    if same_json(loaded(mine, theirs), theirs):
         return "unchanged"
     if not based or same_json(theirs, base):
         return "apply"
-    if same_json(mine, base):
+    if same_json(loaded(mine, base), base):
         return "merged"
     return "conflict"
 
@@ -148,7 +175,7 @@ def plan_save(document_id: str, layer: str, plan: ImportPlan, theirs: View,
                              base_version=version)
 
     writes = _records(saving, "annotation", mine.annotations, theirs.annotations,
-                      base.annotations if base else None, annotation)
+                      base.annotations if base else None, annotation, as_loaded)
     comment_writes = _records(saving, "comment", mine.comments, theirs.comments,
                               base.comments if base else None, comment)
     sections = _sections(saving, mine, theirs, base)
@@ -176,13 +203,14 @@ Planned = tuple[Command, tuple[str, str, str]]
 
 
 def _records(saving: SavePlan, kind: str, mine: dict[str, Any], theirs: dict[str, Any],
-             base: dict[str, Any] | None, command: Callable[[str, str], Command]
+             base: dict[str, Any] | None, command: Callable[[str, str], Command],
+             loaded: Callable[[Any, Any], Any] = lambda record, _: record
              ) -> dict[str, list[Planned]]:
     """Merge records by id; the commands that write them, and those that delete them."""
     commands: dict[str, list[Planned]] = {"write": [], "delete": []}
     for record_id in dict.fromkeys([*theirs, *mine]):
         ours, current = mine.get(record_id), theirs.get(record_id)
-        fate = merge(ours, current, (base or {}).get(record_id), base is not None)
+        fate = merge(ours, current, (base or {}).get(record_id), base is not None, loaded)
         if fate == "conflict":
             saving.conflicts.append({"kind": kind, "id": record_id, "current": current})
             continue

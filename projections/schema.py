@@ -10,7 +10,7 @@ import sqlite_utils
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 6  # bump to force a rebuild of existing read models at start-up
+SCHEMA_VERSION = 7  # bump to force a rebuild of existing read models at start-up
 
 
 def connect(path: Path | str, *, readonly: bool = False) -> sqlite_utils.Database:
@@ -61,6 +61,7 @@ def ensure_schema(db: sqlite_utils.Database) -> None:
     db.table("changes").create({
         "revision": int, "document_id": str, "layer": str, "annotation_id": str,
         "version": int, "kind": str, "at": str, "user_id": str, "record": str,
+        "request_id": str,  # the write's: a client knows its own changes by it
     }, pk="revision", if_not_exists=True)
     db.table("changes").create_index(["document_id", "layer", "revision"], if_not_exists=True,
                                index_name="changes_by_layer")
@@ -84,6 +85,7 @@ def ensure_schema(db: sqlite_utils.Database) -> None:
     db.table("comment_changes").create({
         "revision": int, "document_id": str, "layer": str, "comment_id": str,
         "version": int, "kind": str, "at": str, "user_id": str, "record": str,
+        "request_id": str,
     }, pk="revision", if_not_exists=True)
     db.table("comment_changes").create_index(
         ["document_id", "layer", "comment_id", "revision"], if_not_exists=True,

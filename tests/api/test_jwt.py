@@ -133,8 +133,10 @@ async def test_the_token_may_come_as_a_query_parameter(client):
     ("GET", f"/api/documents/{DOC}/annotations", {"layer": "x"}, "layer 'x'"),
     ("POST", f"/api/documents/{DOC}/annotations", {"permissions": ["read-document"]},
      "'write' permission"),
-    ("GET", f"/api/documents/{DOC}/pdf?source=true", {"permissions": ["read-document"]},
+    ("GET", f"/api/documents/{DOC}/pdf", {"permissions": ["read-document"]},
      "'download' permission"),
+    ("GET", f"/api/documents/{DOC}/pdf?source=true", {"permissions": ["download"]},
+     "'read-document' permission"),
     ("GET", f"/api/documents/{DOC}/annotations", {"permissions": ["download"]},
      "'read-document'"),
     ("GET", "/api/documents", {}, "server token"),
@@ -382,3 +384,12 @@ async def test_a_client_jwt_may_not_delete_documents_in_bulk(client):
     response = await client.delete("/api/documents", headers=bearer(), params={"title": "x"})
     assert response.status in (401, 403)
     assert (await client.get(f"/api/documents/{DOC}/properties", headers=AUTH)).status == 200
+
+
+async def test_a_viewer_may_load_the_pdf_it_displays_without_download(client):
+    """``download`` governs downloading the layer's PDF (and printing), as in Document
+    Engine; the source PDF a viewer displays needs only ``read-document``."""
+    response = await client.get(f"/api/documents/{DOC}/pdf?source=true",
+                                headers=bearer(permissions=["read-document"]))
+    assert response.status == 200, await response.text()
+    assert (await response.read()).startswith(b"%PDF")

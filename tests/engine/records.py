@@ -10,6 +10,7 @@ from typing import Any
 
 from eventstore.times import utc
 from eventstore.validation import TRANSPARENT
+from projections.instant_json import DEFAULTS, OMITTED
 
 TIME = "2020-01-01T00:00:00Z"
 BASE = {"v": 2, "pageIndex": 0, "bbox": [10, 20, 30, 40], "opacity": 1, "createdAt": TIME,
@@ -69,27 +70,6 @@ KEPT: dict[str, frozenset[str]] = {kind: frozenset(_EVERY + keys) for kind, keys
     "pspdfkit/image": ["contentType", "description", "imageAttachmentId", "isSignature",
                        "note", "rotation"],
 }.items()}
-# What the engine exports for a key the record left out (None: any value, the engine's own).
-DEFAULTS: dict[str, dict[str, Any]] = {
-    "pspdfkit/note": {"color": "#FCED8C", "icon": "note"},
-    "pspdfkit/text": {"borderWidth": 0, "font": "Helvetica", "fontColor": "#000000",
-                      "fontSize": 0, "isFitting": True, "lineHeightFactor": None,
-                      "rotation": 0, "borderColor": None, "borderDashArray": None},
-    "pspdfkit/ink": {"strokeColor": "#000000"},
-    "pspdfkit/link": {"borderColor": None, "borderWidth": None},  # with a borderStyle
-    "pspdfkit/markup/highlight": {"blendMode": "multiply", "color": "#FCED8C"},
-    "pspdfkit/markup/underline": {"color": "#000000"},
-    "pspdfkit/markup/strikeout": {"color": "#FF0000"},
-    "pspdfkit/markup/squiggly": {"color": "#FF0000"},
-    "pspdfkit/markup/redaction": {"rotation": 0, "fontSize": 0},
-    "pspdfkit/stamp": {"rotation": 0, "title": None},  # title: the subject, if any
-    "pspdfkit/image": {"rotation": 0},
-    **{kind: {"measurementBBox": None, "measurementPrecision": None,  # of measured shapes
-              "measurementScale": None}
-       for kind in ("pspdfkit/shape/rectangle", "pspdfkit/shape/ellipse",
-                    "pspdfkit/shape/line", "pspdfkit/shape/polygon",
-                    "pspdfkit/shape/polyline")},
-}
 # Keys the engine sets on its own whatever the record holds: a marker's look and its
 # thread's first comment, a text's line height.
 DERIVED: dict[str, frozenset[str]] = {
@@ -103,9 +83,7 @@ DERIVED: dict[str, frozenset[str]] = {
 }
 
 
-# Values the engine leaves out of its export, as they are what no value means.
-OMITTED = {"blendMode": "normal", "isSignature": False, "repeatOverlayText": False,
-           "cloudyBorderIntensity": 0, "lineCaps": {}}
+
 
 
 def record(kind: str, record_id: str = "r1", /, **extra: Any) -> dict[str, Any]:

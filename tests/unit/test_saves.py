@@ -61,3 +61,31 @@ def test_the_commands_write_roots_first_delete_them_last_and_carry_versions():
     assert delete_comment.base_version == 2
     assert saving.counts == {"created": 3, "updated": 1, "deleted": 2, "unchanged": 0,
                              "merged": 0}
+
+
+def test_times_a_viewer_stamps_on_records_without_them_are_no_change():
+    stored = {"id": "a", **note("a")}
+    theirs = View({"a": stored}, {}, {}, {})
+    stamped = {**note("a"), "createdAt": "2026-12-06T10:00:00Z",
+               "updatedAt": "2026-12-06T10:00:01Z"}
+    saving = plan_save("d", "", ImportPlan(annotations=[("a", stamped, ())]), theirs, None,
+                       {"annotations": {"a": 1}, "comments": {}})
+    assert saving.commands == [] and saving.counts["unchanged"] == 1
+    moved = {**stamped, "bbox": [5, 6, 7, 8]}
+    saving = plan_save("d", "", ImportPlan(annotations=[("a", moved, ())]), theirs, None,
+                       {"annotations": {"a": 1}, "comments": {}})
+    [update] = saving.commands
+    assert update.content["createdAt"] == "2026-12-06T10:00:00Z"  # saved as sent
+
+
+@pytest.mark.parametrize("filled, unchanged", [
+    ({"color": "#FCED8C", "icon": "note"}, True),  # a note's defaults, as the SDK fills them
+    ({"blendMode": "normal"}, True),  # what no value means, for every type
+    ({"color": "#FF0000"}, False),  # not the default: the user's
+    ({"icon": "comment"}, False),
+])
+def test_defaults_a_viewer_fills_in_are_no_change(filled, unchanged):
+    theirs = View({"a": {"id": "a", **note("a")}}, {}, {}, {})
+    saving = plan_save("d", "", ImportPlan(annotations=[("a", {**note("a"), **filled}, ())]),
+                       theirs, None, {"annotations": {"a": 1}, "comments": {}})
+    assert (saving.commands == []) is unchanged
