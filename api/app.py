@@ -9,6 +9,7 @@ from aiohttp import web
 from api.auth import JWT_CONFIG, auth_middleware
 from api.clients import JwtConfig
 from api.console import setup_console
+from api.cors import allow_origins
 from api.errors import error_middleware, request_id_middleware
 from api.hub import hub_context
 from api.routes import client_scope_middleware, min_revision_middleware, setup_routes
@@ -40,4 +41,6 @@ def create_app(settings: Settings) -> web.Application:
     app.cleanup_ctx.append(hub_context)
     setup_routes(app)
     setup_console(app)
+    if settings.cors_origins:  # the API and the console's files (the client modules)
+        allow_origins(app, settings.cors_origins, list(app.router.routes()))
     return app

@@ -190,7 +190,9 @@ SCHEMAS: dict[str, Any] = {
                                 "conflicts": {"type": "array", "items": obj(
                                     {"kind": STRING, "id": STRING},
                                     {"current": nullable({"type": "object"}),
-                                     "reason": STRING})}}),
+                                     "reason": STRING})},
+                                "refused": {"type": "array", "items": obj(
+                                    {"kind": STRING, "id": STRING, "reason": STRING})}}),
                   "revision": WRITE_REVISION}),
     "Imported": obj({"data": obj({"annotations": INTEGER, "attachments": INTEGER,
                                   "errors": {"type": "array"}}), "revision": WRITE_REVISION}),

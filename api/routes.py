@@ -12,7 +12,6 @@ from api import annotations as annotation_routes  # "annotations" is also a __fu
 from api import comments, confirmations, documents, downloads, history, instant_json, layers, sync
 from api.auth import PUBLIC_PATHS, client_of
 from api.context import PASSWORD_HEADER
-from api.cors import allow_origins
 from api.errors import ApiError
 from api.instant_json import BASE_REVISION_HEADER
 from api.openapi import (
@@ -25,7 +24,6 @@ from api.openapi import (
 )
 from api.parsing import whole_number
 from api.services import SERVICES
-from api.settings import SETTINGS
 
 DOC = "/api/documents/{document_id}"
 LAYER = DOC + "/layers/{layer_name}"
@@ -215,7 +213,7 @@ ROUTES: list[Route] = [
                   "merged with others' writes since Annolog-Base-Revision",
                   answer="Saved", body="instant-json",
                   headers=(*DOCUMENT_ROUTE, BASE_REVISION_HEADER), also=(409,),
-                  extension=True),
+                  extension=True, jwt="write"),
     *_both_layers("POST", "/apply_instant_json", instant_json.apply_instant_json,
                   "Apply an Instant JSON document (part instant.json) in one transaction",
                   answer="Imported", body="instant-json", headers=DOCUMENT_ROUTE),
@@ -260,11 +258,9 @@ def setup_routes(app: web.Application) -> None:
     for route in busy_first:
         place.setdefault(route.path, len(place))
     grouped = sorted(busy_first, key=lambda route: place[route.path])
-    added = [app.router.add_route(route.method, paths_of(route)[slash], route.handler)
-             for slash in (False, True) for route in grouped]
-    origins = app[SETTINGS].cors_origins
-    if origins:
-        allow_origins(app, origins, added)
+    for slash in (False, True):
+        for route in grouped:
+            app.router.add_route(route.method, paths_of(route)[slash], route.handler)
 
 
 ROUTE_OF = {(route.method, path): route for route in ROUTES for path in paths_of(route)}

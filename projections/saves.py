@@ -50,6 +50,7 @@ from projections.instant_json import (
 from projections.queries import ReadModel, instant_comment
 from projections.sections import export_sections
 
+Sees = Callable[[dict[str, Any], str], bool]  # may a caller view this record (of a kind)
 OTHER_SECTIONS = tuple(name for name in SECTIONS if name != "comments")
 OUTCOMES = ("created", "updated", "deleted", "unchanged", "merged")
 
@@ -64,11 +65,14 @@ class View:
     stored: dict[str, list[dict[str, Any]]]  # the other sections as stored (or sent)
 
 
-def layer_view(read_model: ReadModel, document_id: str, layer: str, upto: int | None
-               ) -> View:
-    """The layer at revision ``upto`` (now when None)."""
-    records = [orjson.loads(r) for r in read_model.layer_state(document_id, layer, upto)]
-    comments = [instant_comment(r) for r in read_model.comment_state(document_id, layer, upto)]
+def layer_view(read_model: ReadModel, document_id: str, layer: str, upto: int | None,
+               sees: Sees | None = None) -> View:
+    """The layer at revision ``upto`` (now when None), as a caller who ``sees`` only some
+    records exported it (a save can neither keep nor delete what its caller never saw)."""
+    records = [r for r in map(orjson.loads, read_model.layer_state(document_id, layer, upto))
+               if sees is None or sees(r, "annotations")]
+    comments = [instant_comment(r) for r in read_model.comment_state(document_id, layer, upto)
+                if sees is None or sees(r, "comments")]
     stored = read_model.sections(document_id, layer, upto, comments=False)
     return View({r["id"]: export_annotation(r) for r in records},
                 _by_id(export_sections({"comments": comments}, canonical_timestamp)),
@@ -111,6 +115,7 @@ class SavePlan:
     """The commands that record a save, how each record fared, and the conflicts."""
 
     commands: list[Command] = field(default_factory=list)
+    refused: list[dict[str, Any]] = field(default_factory=list)  # what the caller may not
     done: list[tuple[str, str, str]] = field(default_factory=list)  # per command: kind, id, outcome
     counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(OUTCOMES, 0))
     conflicts: list[dict[str, Any]] = field(default_factory=list)
@@ -131,11 +136,15 @@ def merge(mine: Any, theirs: Any, base: Any, based: bool,
 
 
 def plan_save(document_id: str, layer: str, plan: ImportPlan, theirs: View,
-              base: View | None, versions: Mapping[str, Mapping[str, int]]) -> SavePlan:
+              base: View | None, versions: Mapping[str, Mapping[str, int]], *,
+              sections: bool = True) -> SavePlan:
     """The commands that make the layer ``plan``'s document, record by record; ``versions``
     holds the live version of each annotation and comment, so that a record changed while
-    the save is written is refused (and reported) rather than overwritten."""
+    the save is written is refused (and reported) rather than overwritten. Without
+    ``sections``, the save leaves the other sections as they are."""
     mine = incoming_view(plan)
+    if not sections:
+        mine.sections, mine.stored = dict(theirs.sections), dict(theirs.stored)
     removed = {record_id for _, record_id in plan.removed}
     for annotation_id, record in theirs.annotations.items():
         if isinstance(record.get("pdfObjectId"), int) and annotation_id not in removed:
@@ -178,10 +187,10 @@ def plan_save(document_id: str, layer: str, plan: ImportPlan, theirs: View,
                       base.annotations if base else None, annotation, as_loaded)
     comment_writes = _records(saving, "comment", mine.comments, theirs.comments,
                               base.comments if base else None, comment)
-    sections = _sections(saving, mine, theirs, base)
+    target = _sections(saving, mine, theirs, base)
     # Roots before their comments; comments deleted before the roots that would take them.
-    sections_write: list[Planned] = [] if sections is None else [
-        (SetSections(document_id, layer, sections, replace=True), ("sections", "", "updated"))]
+    sections_write: list[Planned] = [] if target is None else [
+        (SetSections(document_id, layer, target, replace=True), ("sections", "", "updated"))]
     ordered = writes["write"] + comment_writes["write"] + sections_write + \
         comment_writes["delete"] + writes["delete"]
     saving.commands = [command for command, _ in ordered]
@@ -189,11 +198,14 @@ def plan_save(document_id: str, layer: str, plan: ImportPlan, theirs: View,
     return saving
 
 
-def unwritten(saving: SavePlan, index: int, error: Exception) -> None:
-    """A command of the save that was refused when written (the record changed in the
-    meantime): its record becomes a conflict."""
+def unwritten(saving: SavePlan, index: int, error: Exception, forbidden: bool) -> None:
+    """A command of the save that was refused when written: the record changed in the
+    meantime (a conflict), or the caller may not change it (``forbidden``)."""
     kind, record_id, outcome = saving.done[index]
     saving.counts[outcome] -= 1
+    if forbidden:
+        saving.refused.append({"kind": kind, "id": record_id, "reason": str(error)})
+        return
     saving.conflicts.append({"kind": kind, "id": record_id,
                              "current": getattr(error, "current", None),
                              "reason": str(error)})

@@ -76,7 +76,7 @@ async def test_saving_what_was_loaded_records_nothing_however_often(doc):
         body = await save(client, base, loaded, revision)
         assert body["revision"] is None
         assert body["data"] == {"created": 0, "updated": 0, "deleted": 0, "unchanged": 6,
-                                "merged": 0, "conflicts": []}
+                                "merged": 0, "conflicts": [], "refused": []}
     assert (await load(client, base))[1] == revision  # not one event
 
 
@@ -89,7 +89,7 @@ async def test_a_save_records_creates_updates_and_deletes_of_every_kind(doc):
     edited["formFieldValues"] = [value("name", "Grace")]
     body = await save(client, base, edited, revision)
     assert body["data"] == {"created": 2, "updated": 3, "deleted": 2, "unchanged": 1,
-                            "merged": 0, "conflicts": []}
+                            "merged": 0, "conflicts": [], "refused": []}
     saved, now = await load(client, base)
     assert now > revision
     assert {a["id"]: a for a in saved["annotations"]} == \

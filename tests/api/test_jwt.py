@@ -393,3 +393,59 @@ async def test_a_viewer_may_load_the_pdf_it_displays_without_download(client):
                                 headers=bearer(permissions=["read-document"]))
     assert response.status == 200, await response.text()
     assert (await response.read()).startswith(b"%PDF")
+
+
+# ---- whole-document saves --------------------------------------------------------------------
+
+async def test_a_jwt_saves_as_its_user(client):
+    headers = bearer(user_id="alice")
+    exported = await (await client.get(f"/api/documents/{DOC}/document.json",
+                                       headers=headers)).json()
+    exported["annotations"] = [{"id": "new", **note(text="by alice")}]
+    response = await client.put(f"/api/documents/{DOC}/document.json", headers=headers,
+                                json=exported)
+    assert response.status == 200, await response.text()
+    record = await (await client.get(f"/api/documents/{DOC}/annotations/new",
+                                     headers=AUTH)).json()
+    assert record["createdBy"] == "alice"
+    response = await client.put(f"/api/documents/{DOC}/document.json", json=exported,
+                                headers=bearer(permissions=["read-document"]))
+    assert response.status == 403
+
+
+async def test_a_jwt_save_changes_only_what_its_grants_allow(client):
+    await seed(client, RECORDS)
+    headers = bearer(user_id="alice", collaboration_permissions=[
+        "annotations:view:all", "annotations:edit:self", "annotations:delete:self"])
+    exported = await (await client.get(f"/api/documents/{DOC}/document.json",
+                                       headers=headers)).json()
+    by_id = {a["id"]: a for a in exported["annotations"]}
+    changed = [{**by_id["mine"], "text": {"format": "plain", "value": "mine, edited"}},
+               {**by_id["bobs"], "text": {"format": "plain", "value": "bob's, edited"}}]
+    response = await client.put(f"/api/documents/{DOC}/document.json", headers=headers,
+                                json={**exported, "annotations": changed})  # 'team' left out
+    assert response.status == 409
+    body = await response.json()
+    refused = {r["id"]: r["reason"] for r in body["data"]["refused"]}
+    assert set(refused) == {"bobs", "team"} and "may not edit" in refused["bobs"]
+    assert body["data"]["updated"] == 1 and body["data"]["deleted"] == 0
+    state = {r["id"]: r["content"]["text"]["value"] for r in
+             (await (await client.get(f"/api/documents/{DOC}/annotations",
+                                      headers=AUTH)).json())["data"]["annotations"]}
+    assert state == {"mine": "mine, edited", "bobs": "bobs", "team": "team"}
+
+
+async def test_a_jwt_save_neither_keeps_nor_deletes_what_it_cannot_see(client):
+    await seed(client, RECORDS)
+    headers = bearer(user_id="alice", collaboration_permissions=[
+        "annotations:view:self", "annotations:edit:self", "annotations:delete:self"])
+    exported = await (await client.get(f"/api/documents/{DOC}/document.json",
+                                       headers=headers)).json()
+    assert [a["id"] for a in exported["annotations"]] == ["mine"]
+    response = await client.put(f"/api/documents/{DOC}/document.json", headers=headers,
+                                json={**exported, "annotations": []})
+    assert response.status == 200, await response.text()
+    assert (await response.json())["data"]["deleted"] == 1
+    state = (await (await client.get(f"/api/documents/{DOC}/annotations",
+                                     headers=AUTH)).json())["data"]["annotations"]
+    assert {r["id"] for r in state} == {"bobs", "team"}

@@ -22,16 +22,26 @@ def node_flags(node: str) -> list[str]:
     return ["--experimental-websocket"] if major < 22 else []
 
 
-def test_the_client_library_passes_its_protocol_tests(server: ServerProcess, tmp_path):
+def run_node_tests(tests: Path, server: ServerProcess, tmp_path: Path) -> None:
+    """A file of node's test runner against ``server``: every test declared ran and passed."""
     node = node_or_skip()
     pdf = tmp_path / "two-pages.pdf"
     pdf.write_bytes(make_pdf(2))
     environment = {"ANNOLOG_URL": server.base, "ANNOLOG_TOKEN": TOKEN, "ANNOLOG_PDF": str(pdf),
                    "PATH": "/usr/bin:/bin"}
     done = subprocess.run([node, *node_flags(node), "--test", "--test-reporter=tap",
-                           str(TESTS)], cwd=ROOT, env=environment, capture_output=True,
+                           str(tests)], cwd=ROOT, env=environment, capture_output=True,
                           text=True, timeout=120)
     failures = [line for line in done.stdout.splitlines() if line.startswith("not ok")]
     assert done.returncode == 0 and not failures, done.stdout[-4000:] + done.stderr[-2000:]
-    declared = TESTS.read_text().count('\ntest("')  # every test of the file ran and passed
+    declared = tests.read_text().count('\ntest("')
     assert f"# pass {declared}" in done.stdout, done.stdout[-2000:]
+
+
+def test_the_client_library_passes_its_protocol_tests(server: ServerProcess, tmp_path):
+    run_node_tests(TESTS, server, tmp_path)
+
+
+def test_the_web_sdk_adapter_passes_its_own_tests(server: ServerProcess, tmp_path):
+    """annolog-nutrient.js: load, save, conflicts and errors (the real SDK: tests/websdk)."""
+    run_node_tests(TESTS.with_name("nutrient.test.mjs"), server, tmp_path)

@@ -251,15 +251,32 @@ def test_the_slider_restores_a_past_state_and_the_pdf_downloads_as_shown(browser
     tab = Console(browser, server.base, document)
     try:
         tab.page.wait_for_selector("g.annotation[data-id='second']")
+        # Select the live 'first': it may be deleted, and names who made it.
+        tab.tool("select")
+        shown, box = tab.shown("first"), tab.overlay_box()
+        tab.page.mouse.click(box["x"] + shown["x"] + 2,
+                             box["y"] + shown["y"] + shown["height"] / 2)
+        tab.page.wait_for_selector("#selected button:text('Delete')")
+        assert "created by\nserver token" in tab.page.inner_text("#selected dl")
         tab.page.evaluate("""() => { const s = document.querySelector('#timeline');
             s.value = String(Number(s.max) - 1); s.dispatchEvent(new Event('input')); }""")
         tab.page.wait_for_selector("g.annotation[data-id='second']", state="detached")
-        # The PDF of the state shown: one ellipse written in.
+        # A past view never writes: no Delete button, and the Delete key does nothing.
+        tab.page.wait_for_selector("#selected button:text('Delete')", state="detached")
+        tab.page.keyboard.press("Delete")
+        # The PDF of the state shown: one ellipse written in, named after its revision.
         with tab.page.expect_download() as download:
             tab.page.click("#download")
+        assert download.value.suggested_filename.startswith(f"{document}-revision-")
         with pikepdf.open(download.value.path()) as pdf:
             written = [a for a in pdf.pages[0].obj.get("/Annots", []) if a.Subtype == "/Circle"]
             assert [str(a["/PSPDF:Id"]) for a in written] == ["first"]
+        assert set(records(server.base, document)) == {"first", "second"}  # nothing deleted
+        # Restore asks first: declined, nothing is written; accepted, the past comes back.
+        tab.page.once("dialog", lambda dialog: dialog.dismiss())
+        tab.page.click("#restore")
+        assert set(records(server.base, document)) == {"first", "second"}
+        tab.page.once("dialog", lambda dialog: dialog.accept())
         tab.page.click("#restore")
         tab.page.wait_for_selector("#restore", state="hidden")
         tab.until("document.querySelector('#activity').innerText.includes('restored')")

@@ -32,6 +32,8 @@ const state = {
 };
 
 const canWrite = () => !state.claims || state.claims.permissions?.includes("write");
+// What the page shows may be changed: the live layer only, never a past revision.
+const mayChange = () => canWrite() && state.viewing === null;
 const isServerToken = () => !state.claims;
 
 // --- signing in --------------------------------------------------------------------------
@@ -387,6 +389,7 @@ function onTimeline() {
       { revision: 0, at: null };
     state.viewing = revision;
     showTimeline();
+    showSelected();  // no editing in a past view
     $("#timeline-label").textContent = `revision ${revision}` +
       (at ? ` · ${new Date(at).toLocaleString()}` : " · before any change") + " · read-only";
     const { document: past } = await state.layer.instantJson({ revision });
@@ -400,11 +403,14 @@ function backToLive() {
   state.viewing = null;
   showTimeline();
   redrawAll();
+  showSelected();
 }
 
 async function restoreShown() {
   const revision = state.viewing;
   if (revision === null) return;
+  if (!window.confirm(`Restore the layer to revision ${revision}? Every change since is ` +
+                      "undone by new changes (the history keeps them all).")) return;
   try {
     const answer = await state.layer.restore(revision);
     note(`restored revision ${revision} (${answer.data.changed} changes appended)`);
@@ -582,7 +588,7 @@ function remove(id) {
 
 /** Every edit: drawn at once as pending, then confirmed (or undone with the reason). */
 async function send(op, content, id) {
-  if (!state.session) return;
+  if (!state.session || state.viewing !== null) return;  // a past revision is read-only
   const previous = id ? state.records.get(id) : undefined;
   let promise;
   if (op === "create") {
@@ -639,8 +645,8 @@ async function showSelected() {
   }
   const content = held.record.content;
   const facts = [["id", id], ["type", content.type], ["page", content.pageIndex + 1],
-    ["version", held.version ?? "pending"], ["created by", held.record.createdBy ?? "—"],
-    ["updated by", held.record.updatedBy ?? "—"]];
+    ["version", held.version ?? "pending"], ["created by", who(held.record.createdBy)],
+    ["updated by", who(held.record.updatedBy)]];
   const list = document.createElement("dl");
   for (const [term, value] of facts) {
     const dt = document.createElement("dt");
@@ -650,14 +656,14 @@ async function showSelected() {
     list.append(dt, dd);
   }
   const parts = [list];
-  if (canWrite() && ["pspdfkit/note", "pspdfkit/text"].includes(content.type)) {
+  if (mayChange() && ["pspdfkit/note", "pspdfkit/text"].includes(content.type)) {
     const editor = document.createElement("textarea");
     editor.value = typeof content.text === "string" ? content.text : content.text?.value ?? "";
     const save = button("Save text", () => send("update", { ...content, updatedAt: now(),
       text: { format: "plain", value: editor.value } }, id));
     parts.push(editor, save);
   }
-  if (canWrite()) parts.push(button("Delete", () => remove(id)));
+  if (mayChange()) parts.push(button("Delete", () => remove(id)));
   const heading = document.createElement("h2");
   heading.textContent = "Its history";
   const versions = document.createElement("ol");
@@ -672,13 +678,18 @@ async function showSelected() {
       const what = n > 0 && change.kind === "updated"
         ? ` (${changedKeys(changes[n - 1].record.content, change.record.content)})` : "";
       item.textContent = `v${change.version} ${change.kind}${what} by ` +
-        `${change.user_id ?? "server token"} · ${new Date(change.at).toLocaleString()} ` +
+        `${who(change.user_id)} · ${new Date(change.at).toLocaleString()} ` +
         `· revision ${change.revision}`;
       return item;
     }));
   } catch (error) {
     versions.replaceChildren(message(`no history yet (${error.reason ?? error.message})`));
   }
+}
+
+/** Who wrote a version: a JWT's user_id, or the server token (which names no user). */
+function who(user) {
+  return user ?? "server token";
 }
 
 /** What an update changed: the content keys whose values differ (timestamps aside). */
@@ -705,7 +716,8 @@ async function downloadPdf() {
     const url = URL.createObjectURL(blob);
     const link = document.createElement("a");
     link.href = url;
-    link.download = `${state.documentId}${state.layerName ? "-" + state.layerName : ""}.pdf`;
+    link.download = `${state.documentId}${state.layerName ? "-" + state.layerName : ""}` +
+      `${state.viewing !== null ? "-revision-" + state.viewing : ""}.pdf`;
     link.click();
     setTimeout(() => URL.revokeObjectURL(url), 10000);
   } catch (error) {
@@ -762,7 +774,7 @@ function wire() {
   }
   document.addEventListener("keydown", (event) => {
     const typing = ["INPUT", "TEXTAREA", "SELECT"].includes(document.activeElement?.tagName);
-    if (!typing && event.key === "Delete" && state.selected && canWrite()) remove(state.selected);
+    if (!typing && event.key === "Delete" && state.selected && mayChange()) remove(state.selected);
   });
   const kept = sessionStorage.getItem(STORAGE_KEY);
   if (kept) signIn(kept).catch(() => sessionStorage.removeItem(STORAGE_KEY));
