@@ -19,6 +19,7 @@ from eventstore.commands import (
     UpdateAnnotation,
     UploadDocument,
 )
+from eventstore.domain import same_json
 from eventstore.log import open_log
 from eventstore.writer import Writer
 from projections.projector import Projector
@@ -81,9 +82,10 @@ class LogMachine(RuleBasedStateMachine):
         assert isinstance(outcome, Rejected) == (key not in self.expected)
         if key in self.expected:
             record = self.expected[key]
-            record.update(content=content, updatedBy=user)
-            if not keep:
-                record["group"] = group
+            target = record["group"] if keep else group
+            if same_json(record["content"], content) and record["group"] == target:
+                return  # already as asked: nothing is recorded, not even who asked
+            record.update(content=content, updatedBy=user, group=target)
 
     @rule(layer=LAYERS, annotation_id=IDS)
     def delete(self, layer, annotation_id):

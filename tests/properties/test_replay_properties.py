@@ -86,7 +86,9 @@ class TimeTravel(RuleBasedStateMachine):
     def update(self, layer, annotation_id, text, user):
         if annotation_id not in self.state[layer]:
             return
-        self.state[layer][annotation_id].update(content=note(text), updatedBy=user)
+        record = self.state[layer][annotation_id]
+        if record["content"] != note(text):  # the same again records nothing
+            record.update(content=note(text), updatedBy=user)
         self.write([UpdateAnnotation("d", layer, annotation_id, note(text), user)])
 
     @rule(layer=LAYERS, annotation_id=IDS)
