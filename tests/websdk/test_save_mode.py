@@ -11,13 +11,14 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
+import jwt
 import pytest
 import requests
 from PIL import Image
 from playwright.sync_api import Page
 
 from tests.conftest import make_pdf, note
-from tests.console.conftest import AUTH, TOKEN, started
+from tests.console.conftest import AUTH, PRIVATE, TOKEN, started
 from tests.websdk.conftest import open_page
 from tools.process import ServerProcess
 
@@ -175,3 +176,23 @@ def test_a_page_of_an_origin_annolog_does_not_allow_cannot_load(browser, site, t
         page.close()
     finally:
         closed.stop()
+
+
+def test_a_jwt_users_viewer_may_edit_only_what_its_grants_allow(browser, site, annolog,
+                                                               document):
+    requests.post(f"{annolog.base}/api/documents/{document}/annotations", headers=AUTH,
+                  timeout=30, json={"user_id": "alice", "id": "alices",
+                                    "content": note(text="alice's")}).raise_for_status()
+    alice = jwt.encode({"document_id": document, "user_id": "alice",
+                        "permissions": ["read-document", "write"],
+                        "collaboration_permissions": ["annotations:view:all",
+                                                      "annotations:edit:self"],
+                        "exp": int(time.time()) + 600}, PRIVATE, algorithm="ES256")
+    page = open_page(browser, site, annolog)
+    page.evaluate("options => openDocument(options)", {
+        "server": annolog.base, "documentId": document, "authorization": f"Bearer {alice}"})
+    editable = page.evaluate("""ids => ids.map(id =>
+        annolog.loaded.isEditableAnnotation({ id }))""", ["alices", "rect", "brand-new"])
+    assert editable == [True, False, True]  # hers, the server token's, one she makes
+    assert shown(page, blue) >= 200  # the viewer loaded with it
+    page.close()

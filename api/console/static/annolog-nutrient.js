@@ -35,15 +35,34 @@ export class AnnologDocument {
 
   /**
    * The PDF and the layer's annotations, for NutrientViewer.load:
-   * `NutrientViewer.load({ container, baseUrl, ...(await doc.load()) })`.
+   * `NutrientViewer.load({ container, baseUrl, ...(await doc.load()) })`. With a client JWT
+   * it also gives `isEditableAnnotation`, from what its collaboration permissions allow on
+   * each record (an annotation the user makes in the viewer is theirs to edit).
    */
   async load() {
-    const [pdf, state] = await Promise.all([
+    const [pdf, state, editable] = await Promise.all([
       this.#request(`${this.documentUrl}/pdf?source=true`),
       this.#request(`${this.api}/document.json`),
+      this.#editable(),
     ]);
     this.revision = state.headers.get("Annolog-Revision");
-    return { document: await pdf.arrayBuffer(), instantJSON: await state.json() };
+    const loaded = { document: await pdf.arrayBuffer(), instantJSON: await state.json() };
+    if (editable) loaded.isEditableAnnotation = (a) => editable.get(a.id) ?? true;
+    return loaded;
+  }
+
+  /** For a client JWT: each visible record's isEditable, from annolog's record list. */
+  async #editable() {
+    if (!/^bearer /i.test(this.headers.Authorization ?? "")) return null;  // the server token
+    const response = await this.#request(`${this.api}/annotations`,
+                                         { Accept: "application/x-ndjson" });
+    const editable = new Map();
+    for (const line of (await response.text()).split("\n")) {
+      if (!line) continue;
+      const record = JSON.parse(line);
+      editable.set(record.id, record.isEditable !== false);
+    }
+    return editable;
   }
 
   /**
@@ -70,8 +89,8 @@ export class AnnologDocument {
     return { counts, conflicts, refused, revision: body.revision, reload };
   }
 
-  async #request(url) {
-    const response = await this.fetch(url, { headers: this.headers });
+  async #request(url, headers = {}) {
+    const response = await this.fetch(url, { headers: { ...this.headers, ...headers } });
     if (!response.ok) {
       const reason = await response.json().then((b) => b?.error?.reason, () => null);
       throw new AnnologError(response.status, reason ?? response.statusText);
