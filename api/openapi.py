@@ -14,7 +14,9 @@ from api.parsing import IF_MATCH, MAX_WHOLE
 from eventstore.names import (
     BIDI_CLASS,
     DOT_SEGMENTS,
+    LAYER_NAME_CHARACTERS,
     MAX_ID_LENGTH,
+    MAX_LAYER_NAME,
     NAME_CHARACTERS,
     UNSAFE_CLASS,
 )
@@ -63,6 +65,8 @@ NAME = {"type": "string", "minLength": 1}  # an id or a layer name: never empty
 # document id, which holds no white space either.
 NEW_NAME = {"type": "string", "pattern": f"^{NAME_CHARACTERS}{{1,{MAX_ID_LENGTH}}}$",
             "not": {"anyOf": [{"enum": list(DOT_SEGMENTS)}, {"pattern": r"^\s+$"}]}}
+NEW_LAYER_NAME = NEW_NAME | {
+    "pattern": f"^{LAYER_NAME_CHARACTERS}{{1,{MAX_LAYER_NAME}}}$"}
 NEW_DOCUMENT_ID = {"type": "string", "not": {"enum": list(DOT_SEGMENTS)},
                    "pattern": f"^[^\\s{UNSAFE_CLASS}{BIDI_CLASS}]{{1,{MAX_ID_LENGTH}}}$"}
 NOT_BOTH = {"not": {"required": ["revision", "at"]}}  # a state by revision or by time
@@ -258,8 +262,8 @@ JSON_BODIES: dict[str, Any] = {
     # Engine ignores a JSON body
     "copy-instant-json": {"anyOf": [ref("InstantJsonImport"),
                                     {"type": "object", "not": {"required": ["format"]}}]},
-    "layer": obj({"name": NEW_NAME}, {"source_layer_name": STRING, "revision": REVISION,
-                                  "at": TIME}) | NOT_BOTH,
+    "layer": obj({"name": NEW_LAYER_NAME}, {"source_layer_name": STRING,
+                                        "revision": REVISION, "at": TIME}) | NOT_BOTH,
     "restore": {"anyOf": [obj({"revision": REVISION}), obj({"at": TIME})]} | NOT_BOTH,
     "confirm": obj({"annotationIds": {"type": "array", "items": NAME, "minItems": 1}},
                    {"timeout": {"type": "number", "minimum": 0, "maximum": 5}}),
@@ -299,9 +303,9 @@ MULTIPART: dict[str, Any] = {
     "update": with_attachments(JSON_BODIES["update"]),
     "instant-json": obj({"instant.json": ref("InstantJsonImport")}, closed=True),
     "copy-instant-json": obj({"instant.json": ref("InstantJsonImport")}, closed=True),
-    "layer": obj({"name": NEW_NAME}, {"source_layer_name": STRING, "revision": REVISION,
-                                      "at": TIME,
-                                      "instant.json": ref("InstantJsonImport")},
+    "layer": obj({"name": NEW_LAYER_NAME}, {"source_layer_name": STRING,
+                                            "revision": REVISION, "at": TIME,
+                                            "instant.json": ref("InstantJsonImport")},
                  closed=True) | NOT_BOTH,
     "pdf": obj({"file": BINARY}, {"document_id": NEW_DOCUMENT_ID, "title": STRING,
                                   "overwrite_existing_document": FLAG,

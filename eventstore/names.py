@@ -28,6 +28,8 @@ DOT_SEGMENTS = (".", "..")
 # hold (name_problem adds: not a dot segment, not only white space). Surrogates are left
 # out: no UTF-8 text or JSON parser here yields one.
 NAME_CHARACTERS = f"[^{UNSAFE_CLASS}{BIDI_CLASS}]"
+NOT_IN_LAYER_NAMES = "*"  # besides: a layer name may not hold '*'
+LAYER_NAME_CHARACTERS = f"[^{UNSAFE_CLASS}{BIDI_CLASS}{NOT_IN_LAYER_NAMES}]"
 
 
 def name_problem(value: str) -> str | None:
@@ -87,8 +89,8 @@ def layer_name_problem(name: str, *, new: bool = True) -> str | None:
     before the rules came stays usable); None when it can."""
     if not name:
         return "a layer name may not be empty"
-    if "*" in name:
-        return f"layer name {name!r} may not contain '*'"
+    if NOT_IN_LAYER_NAMES in name:
+        return f"layer name {name!r} may not contain {NOT_IN_LAYER_NAMES!r}"
     if len(name) > MAX_LAYER_NAME:
         return f"a layer name may have at most {MAX_LAYER_NAME} characters"
     problem = name_problem(name) if new else None
